@@ -1,0 +1,27 @@
+#pragma once
+// Generation of RSA key pairs on the token with the policy attributes of DESIGN.md.
+
+#include <memory>
+#include <string>
+
+#include "kc/Result.h"
+#include "kc/pkcs11/KeyPolicy.h"
+#include "kc/pkcs11/RsaKeyPair.h"
+
+namespace kc::pkcs11 {
+
+class SessionPool;
+
+struct KeyGenerationSpec {
+  KeyPurpose purpose = KeyPurpose::kWrap;
+  unsigned bits = 3072;  // 2048, 3072 or 4096
+  std::string label;     // CKA_LABEL of both halves; must not be taken on the token
+};
+
+// Generates the pair on the token (CKA_ID: 16 random bytes from the token). The private
+// half is sensitive, never extractable, private; a wrapping key may only decrypt and
+// unwrap, an audit key only sign. ALREADY_EXISTS when a key with the label exists.
+Result<RsaKeyPair> generateKeyPair(const std::shared_ptr<SessionPool>& pool,
+                                   const KeyGenerationSpec& spec);
+
+}  // namespace kc::pkcs11

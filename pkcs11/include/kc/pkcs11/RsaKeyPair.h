@@ -1,0 +1,64 @@
+#pragma once
+// A handle to an RSA key pair that lives on the token. Key material never leaves the
+// token: this object holds only the pool and the object handles, looked up once and
+// looked up again if the token invalidates them.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kc/Result.h"
+#include "kc/SecretBytes.h"
+#include "kc/pkcs11/KeyPolicy.h"
+#include "kc/pkcs11/PublicKey.h"
+
+namespace kc::pkcs11 {
+
+class Pkcs11Uri;
+class SessionPool;
+
+// The OAEP hash (and MGF1 hash) of an encryption; always recorded beside the ciphertext.
+enum class OaepHash : std::uint8_t { kSha1 = 1, kSha256 = 2 };
+std::string_view oaepHashName(OaepHash hash);  // "sha1" / "sha256"
+
+struct OaepCiphertext {
+  std::vector<std::uint8_t> bytes;
+  OaepHash hash = OaepHash::kSha256;
+};
+
+class RsaKeyPair {
+ public:
+  // Finds the key pair `keyUri` names on the pool's token: exactly one private RSA key,
+  // and the public key with the same CKA_ID. None, or more than one, is an error naming
+  // the URI. For a key that can encrypt, probes once whether the token does RSA-OAEP
+  // with SHA-256 and falls back to SHA-1 (SoftHSM 2.6 accepts only SHA-1).
+  static Result<RsaKeyPair> find(std::shared_ptr<SessionPool> pool, const Pkcs11Uri& keyUri);
+
+  const std::string& label() const;
+  const std::vector<std::uint8_t>& id() const;
+  // The CKA_ID as lower-case hex: how envelopes and logs name this key.
+  std::string idHex() const;
+  OaepHash oaepHash() const;
+
+  // RSA-OAEP encryption with the public key object, using oaepHash().
+  Result<OaepCiphertext> encrypt(std::span<const std::uint8_t> plaintext) const;
+  // RSA-OAEP decryption with the private key. A tampered or foreign ciphertext is
+  // INTEGRITY; the plaintext comes back in a buffer that wipes itself.
+  Result<SecretBytes> decrypt(std::span<const std::uint8_t> ciphertext, OaepHash hash) const;
+  // RSASSA-PKCS1-v1_5 with SHA-256 over `message` (CKM_SHA256_RSA_PKCS).
+  Result<std::vector<std::uint8_t>> sign(std::span<const std::uint8_t> message) const;
+
+  Result<KeyAttributes> readAttributes() const;
+  Result<PublicKeyInfo> exportPublicKey() const;
+
+  const std::shared_ptr<SessionPool>& pool() const;
+
+ private:
+  struct State;
+  explicit RsaKeyPair(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace kc::pkcs11
