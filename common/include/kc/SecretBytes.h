@@ -64,7 +64,9 @@ class SecretBytes {
     // Constant time in the contents, so comparing secrets leaks only their lengths.
     if (bytes_.size() != other.bytes_.size()) return false;
     std::uint8_t diff = 0;
-    for (std::size_t i = 0; i < bytes_.size(); ++i) diff |= bytes_[i] ^ other.bytes_[i];
+    for (std::size_t i = 0; i < bytes_.size(); ++i) {
+      diff = static_cast<std::uint8_t>(diff | (bytes_[i] ^ other.bytes_[i]));
+    }
     return diff == 0;
   }
 

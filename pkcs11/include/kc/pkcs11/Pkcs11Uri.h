@@ -11,7 +11,7 @@
 #include "kc/Result.h"
 #include "kc/pkcs11/Cryptoki.h"
 
-struct P11KitUri;
+struct p11_kit_uri;
 
 namespace kc::pkcs11 {
 
@@ -34,12 +34,12 @@ class Pkcs11Uri {
 
  private:
   struct UriDeleter {
-    void operator()(P11KitUri* uri) const;
+    void operator()(p11_kit_uri* uri) const;
   };
-  Pkcs11Uri(std::string text, std::shared_ptr<P11KitUri> uri)
+  Pkcs11Uri(std::string text, std::shared_ptr<p11_kit_uri> uri)
       : text_(std::move(text)), uri_(std::move(uri)) {}
   std::string text_;
-  std::shared_ptr<P11KitUri> uri_;  // immutable after parse, so copies may share it
+  std::shared_ptr<p11_kit_uri> uri_;  // immutable after parse, so copies may share it
 };
 
 }  // namespace kc::pkcs11

@@ -86,7 +86,10 @@ class SessionPool {
   // Opens a session and makes sure the user is logged in, retrying with back-off.
   Result<CK_SESSION_HANDLE> openLoggedInSession();
   Status login(CK_SESSION_HANDLE session);
+  // True when `session` is open and the user is logged in on it.
+  bool isAlive(CK_SESSION_HANDLE session) const;
   void giveBack(CK_SESSION_HANDLE handle, bool broken);
+  void closeQuietly(CK_SESSION_HANDLE session) const;
 
   std::shared_ptr<Module> module_;
   CK_SLOT_ID slot_;
@@ -95,7 +98,15 @@ class SessionPool {
 
   mutable std::mutex mutex_;
   std::condition_variable available_;
-  std::vector<CK_SESSION_HANDLE> idle_;  // CK_INVALID_HANDLE marks a slot to reopen
+  // An idle session and the fault count when it was last known to work. After a fault
+  // every idle session older than it is checked once before it is leased again, since
+  // whatever closed one session (C_CloseAllSessions, a token reset) may have closed all.
+  struct IdleSession {
+    CK_SESSION_HANDLE handle;  // CK_INVALID_HANDLE: a place to fill with a new session
+    std::uint64_t checkedAtFault;
+  };
+  std::vector<IdleSession> idle_;
+  std::uint64_t faults_ = 0;
   SessionPoolStats stats_;
 };
 

@@ -1,0 +1,95 @@
+#include "kc/pkcs11/KeyGeneration.h"
+
+#include <array>
+
+#include "ObjectAccess.h"
+#include "kc/pkcs11/Pkcs11Uri.h"
+#include "kc/pkcs11/SessionPool.h"
+
+namespace kc::pkcs11 {
+namespace {
+
+constexpr std::size_t kKeyIdBytes = 16;
+
+std::string percentEncoded(std::span<const std::uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (std::uint8_t b : bytes) {
+    out += '%';
+    out += kDigits[b >> 4];
+    out += kDigits[b & 0xF];
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<RsaKeyPair> generateKeyPair(const std::shared_ptr<SessionPool>& pool,
+                                   const KeyGenerationSpec& spec) {
+  if (spec.bits != 2048 && spec.bits != 3072 && spec.bits != 4096) {
+    return Status(StatusCode::kInvalidArgument,
+                  "RSA key size must be 2048, 3072 or 4096 bits, not " + std::to_string(spec.bits));
+  }
+  if (spec.label.empty()) return Status(StatusCode::kInvalidArgument, "a new key needs a label");
+
+  std::vector<CK_OBJECT_HANDLE> existing;
+  std::string label = spec.label;
+  KC_RETURN_IF_ERROR(pool->run("C_FindObjects", [&](CK_SESSION_HANDLE session) {
+    return detail::findObjects(pool->api(), session,
+                               {{CKA_LABEL, label.data(), label.size()}}, 1, existing);
+  }));
+  if (!existing.empty()) {
+    return Status(StatusCode::kAlreadyExists,
+                  "the token already has an object labelled '" + spec.label + "'");
+  }
+
+  std::array<std::uint8_t, kKeyIdBytes> id{};
+  KC_RETURN_IF_ERROR(pool->run("C_GenerateRandom", [&](CK_SESSION_HANDLE session) {
+    return pool->api()->C_GenerateRandom(session, id.data(), id.size());
+  }));
+
+  const bool wrap = spec.purpose == KeyPurpose::kWrap;
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_BBOOL forWrap = wrap ? CK_TRUE : CK_FALSE;
+  CK_BBOOL forAudit = wrap ? CK_FALSE : CK_TRUE;
+  CK_ULONG bits = spec.bits;
+  std::array<std::uint8_t, 3> publicExponent = {0x01, 0x00, 0x01};
+  CK_ATTRIBUTE publicTemplate[] = {
+      {CKA_TOKEN, &yes, sizeof yes},
+      {CKA_PRIVATE, &no, sizeof no},
+      {CKA_LABEL, label.data(), label.size()},
+      {CKA_ID, id.data(), id.size()},
+      {CKA_MODULUS_BITS, &bits, sizeof bits},
+      {CKA_PUBLIC_EXPONENT, publicExponent.data(), publicExponent.size()},
+      {CKA_ENCRYPT, &forWrap, sizeof forWrap},
+      {CKA_WRAP, &forWrap, sizeof forWrap},
+      {CKA_VERIFY, &forAudit, sizeof forAudit},
+      {CKA_VERIFY_RECOVER, &no, sizeof no},
+  };
+  CK_ATTRIBUTE privateTemplate[] = {
+      {CKA_TOKEN, &yes, sizeof yes},
+      {CKA_PRIVATE, &yes, sizeof yes},
+      {CKA_SENSITIVE, &yes, sizeof yes},
+      {CKA_EXTRACTABLE, &no, sizeof no},
+      {CKA_LABEL, label.data(), label.size()},
+      {CKA_ID, id.data(), id.size()},
+      {CKA_DECRYPT, &forWrap, sizeof forWrap},
+      {CKA_UNWRAP, &forWrap, sizeof forWrap},
+      {CKA_SIGN, &forAudit, sizeof forAudit},
+      {CKA_SIGN_RECOVER, &no, sizeof no},
+      {CKA_DERIVE, &no, sizeof no},
+  };
+  KC_RETURN_IF_ERROR(pool->run("C_GenerateKeyPair", [&](CK_SESSION_HANDLE session) {
+    CK_MECHANISM mechanism{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+    CK_OBJECT_HANDLE publicKey = CK_INVALID_HANDLE, privateKey = CK_INVALID_HANDLE;
+    return pool->api()->C_GenerateKeyPair(session, &mechanism, publicTemplate,
+                                          std::size(publicTemplate), privateTemplate,
+                                          std::size(privateTemplate), &publicKey, &privateKey);
+  }));
+
+  auto uri = Pkcs11Uri::parse("pkcs11:id=" + percentEncoded(id) + ";type=private");
+  if (!uri) return uri.status();
+  return RsaKeyPair::find(pool, *uri);
+}
+
+}  // namespace kc::pkcs11
