@@ -1,0 +1,251 @@
+#include "SetupSettings.h"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Exception.h>
+#include <Poco/Util/PropertyFileConfiguration.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+
+namespace kc::setup {
+namespace {
+
+// The daemon's token settings kc-setup reads; other keys of the file are ignored.
+constexpr std::array<std::string_view, 8> kTokenKeys = {
+    "pkcs11.module",    "pkcs11.init_args", "pkcs11.token",   "pkcs11.wrap_key",
+    "pkcs11.audit_key", "pkcs11.pin_file",  "pkcs11.pin_env", "pkcs11.sessions"};
+
+constexpr std::string_view kDefaultModule = "/usr/lib/softhsm/libsofthsm2.so";
+constexpr std::string_view kDefaultPinVariable = "KC_PKCS11_PIN";
+constexpr std::string_view kDefaultSoPinVariable = "KC_PKCS11_SO_PIN";
+
+Status usageError(std::string message) {
+  return {StatusCode::kInvalidArgument, std::move(message)};
+}
+
+std::optional<std::string> environmentValue(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  if (value == nullptr || *value == '\0') return std::nullopt;
+  return std::string(value);
+}
+
+// Picks the PIN source among a file flag and an env flag; none when neither is given.
+Result<std::optional<PinChoice>> pinFromFlags(const ParsedFlags& flags, std::string_view fileFlag,
+                                              std::string_view envFlag) {
+  const auto file = flags.value(fileFlag);
+  const auto env = flags.value(envFlag);
+  if (file && env) {
+    return usageError("give " + std::string(fileFlag) + " or " + std::string(envFlag) +
+                      ", not both");
+  }
+  if (file) {
+    return std::optional<PinChoice>(
+        PinChoice{pkcs11::PinSource::fromFile(*file), std::string(fileFlag)});
+  }
+  if (env) {
+    return std::optional<PinChoice>(
+        PinChoice{pkcs11::PinSource::fromEnvironment(*env), std::string(envFlag)});
+  }
+  return std::optional<PinChoice>();
+}
+
+// Adds the URI to a message that does not name it already.
+std::string namingUri(const Setting& uri, const std::string& message) {
+  if (message.find(uri.value) != std::string::npos) return uri.origin + ": " + message;
+  return uri.origin + " (" + uri.value + "): " + message;
+}
+
+}  // namespace
+
+Result<DaemonConfig> DaemonConfig::load(const std::optional<std::string>& path) {
+  DaemonConfig config;
+  if (!path) return config;
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(*path, error)) {
+    return usageError("--config: " + *path + " is not a readable file");
+  }
+  try {
+    const auto file = Poco::makeAuto<Poco::Util::PropertyFileConfiguration>(*path);
+    for (const auto key : kTokenKeys) {
+      const std::string name(key);
+      if (file->hasProperty(name)) config.fileValues_.emplace(name, file->getString(name));
+    }
+  } catch (const Poco::Exception& e) {
+    return usageError("--config: cannot read " + *path + ": " + e.displayText());
+  }
+  config.path_ = *path;
+  return config;
+}
+
+std::optional<Setting> DaemonConfig::get(std::string_view key) const {
+  const std::string variable = environmentOverrideName(key);
+  if (auto value = environmentValue(variable)) {
+    return Setting{std::move(*value), "environment variable " + variable};
+  }
+  const auto it = fileValues_.find(key);
+  if (it == fileValues_.end() || it->second.empty()) return std::nullopt;
+  return Setting{it->second, std::string(key) + " in " + path_};
+}
+
+std::string environmentOverrideName(std::string_view key) {
+  std::string name = "KC_";
+  for (const char c : key) {
+    name += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+std::optional<Setting> flagOrConfig(const ParsedFlags& flags, std::string_view flag,
+                                    const DaemonConfig& config, std::string_view key) {
+  if (auto value = flags.value(flag)) return Setting{std::move(*value), std::string(flag)};
+  return config.get(key);
+}
+
+Result<Setting> resolveModule(const ParsedFlags& flags, const DaemonConfig& config) {
+  if (auto module = flagOrConfig(flags, "--module", config, "pkcs11.module")) return *module;
+  std::error_code error;
+  if (std::filesystem::exists(kDefaultModule, error)) {
+    return Setting{std::string(kDefaultModule), "the default module path"};
+  }
+  return usageError("no PKCS#11 module given and " + std::string(kDefaultModule) +
+                    " does not exist: pass --module PATH (or --config FILE with pkcs11.module)");
+}
+
+std::string resolveInitArgs(const ParsedFlags& flags, const DaemonConfig& config) {
+  auto initArgs = flagOrConfig(flags, "--init-args", config, "pkcs11.init_args");
+  return initArgs ? initArgs->value : std::string();
+}
+
+Result<PinChoice> resolveUserPin(const ParsedFlags& flags, const DaemonConfig& config) {
+  auto fromFlags = pinFromFlags(flags, "--pin-file", "--pin-env");
+  if (!fromFlags) return fromFlags.status();
+  if (*fromFlags) return std::move(**fromFlags);
+  // A file is the more specific choice, so pkcs11.pin_file wins over pkcs11.pin_env.
+  if (auto file = config.get("pkcs11.pin_file")) {
+    return PinChoice{pkcs11::PinSource::fromFile(file->value), file->origin};
+  }
+  if (auto env = config.get("pkcs11.pin_env")) {
+    return PinChoice{pkcs11::PinSource::fromEnvironment(env->value), env->origin};
+  }
+  return PinChoice{pkcs11::PinSource::fromEnvironment(std::string(kDefaultPinVariable)),
+                   "the default (no --pin-file or --pin-env given)"};
+}
+
+Result<PinChoice> resolveSoPin(const ParsedFlags& flags) {
+  auto fromFlags = pinFromFlags(flags, "--so-pin-file", "--so-pin-env");
+  if (!fromFlags) return fromFlags.status();
+  if (*fromFlags) return std::move(**fromFlags);
+  return PinChoice{pkcs11::PinSource::fromEnvironment(std::string(kDefaultSoPinVariable)),
+                   "the default (no --so-pin-file or --so-pin-env given)"};
+}
+
+Result<pkcs11::KeyPurpose> resolvePurpose(const ParsedFlags& flags) {
+  const auto purpose = flags.value("--purpose");
+  if (!purpose || *purpose == "wrap") return pkcs11::KeyPurpose::kWrap;
+  if (*purpose == "audit") return pkcs11::KeyPurpose::kAudit;
+  return usageError("--purpose must be wrap or audit");
+}
+
+Result<unsigned> resolveBits(const ParsedFlags& flags) {
+  const auto bits = flags.value("--bits");
+  if (!bits) return 3072U;
+  if (*bits == "2048") return 2048U;
+  if (*bits == "3072") return 3072U;
+  if (*bits == "4096") return 4096U;
+  return usageError("--bits must be 2048, 3072 or 4096");
+}
+
+std::string_view keyConfigKey(pkcs11::KeyPurpose purpose) {
+  return purpose == pkcs11::KeyPurpose::kAudit ? "pkcs11.audit_key" : "pkcs11.wrap_key";
+}
+
+Result<pkcs11::Pkcs11Uri> parseUriSetting(const Setting& uri) {
+  std::string lower = uri.value;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower.find("pin-value") != std::string::npos) {
+    // Not echoed: the URI carries a secret.
+    return usageError("the URI given by " + uri.origin +
+                      " carries a PIN (pin-value): PINs come from files or the environment "
+                      "(--pin-file FILE or --pin-env VAR), never from a URI");
+  }
+  auto parsed = pkcs11::Pkcs11Uri::parse(uri.value);
+  if (!parsed) return usageError(namingUri(uri, parsed.status().message()));
+  return parsed;
+}
+
+std::optional<std::string> objectLabel(const pkcs11::Pkcs11Uri& uri) {
+  for (const CK_ATTRIBUTE& attribute : uri.objectTemplate()) {
+    if (attribute.type == CKA_LABEL && attribute.pValue != nullptr) {
+      return std::string(static_cast<const char*>(attribute.pValue), attribute.ulValueLen);
+    }
+  }
+  return std::nullopt;
+}
+
+Result<std::shared_ptr<pkcs11::Module>> loadModule(const Setting& module,
+                                                   const std::string& initArgs) {
+  std::error_code error;
+  if (module.value.find('/') != std::string::npos &&
+      !std::filesystem::exists(module.value, error)) {
+    return usageError("the PKCS#11 module " + module.value + " (from " + module.origin +
+                      ") does not exist");
+  }
+  auto loaded = pkcs11::Module::load(module.value, initArgs);
+  if (!loaded) {
+    return Status(loaded.status().code(), "cannot load the PKCS#11 module " + module.value +
+                                              " (from " + module.origin +
+                                              "): " + loaded.status().message());
+  }
+  return loaded;
+}
+
+Result<ConnectedToken> connect(const Setting& module, const std::string& initArgs,
+                               const Setting& uri, const PinChoice& pin) {
+  auto parsedUri = parseUriSetting(uri);
+  if (!parsedUri) return parsedUri.status();
+  auto loaded = loadModule(module, initArgs);
+  if (!loaded) return loaded.status();
+  auto slot = (*loaded)->findToken(*parsedUri);
+  if (!slot) return Status(slot.status().code(), namingUri(uri, slot.status().message()));
+
+  ConnectedToken connected;
+  connected.module = *loaded;
+  auto tokens = connected.module->tokens();
+  if (!tokens) return tokens.status();
+  const auto token =
+      std::find_if(tokens->begin(), tokens->end(), [&](const auto& t) { return t.slot == *slot; });
+  if (token == tokens->end()) {
+    return Status(StatusCode::kNotFound, namingUri(uri, "the token's slot disappeared"));
+  }
+  connected.token = *token;
+
+  // Reading the PIN first tells a missing PIN file apart from a PIN the token refuses.
+  if (auto read = pin.source.read(); !read) {
+    return Status(read.status().code(),
+                  "cannot read the user PIN (" + pin.origin + "): " + read.status().message());
+  }
+  pkcs11::SessionPoolOptions options;
+  options.size = 1;
+  options.loginAttempts = 1;
+  auto pool = pkcs11::SessionPool::open(connected.module, *slot, pin.source, options);
+  if (!pool) {
+    const Status& status = pool.status();
+    std::string reason = status.message();
+    if (reason.find("CKR_PIN_INCORRECT") != std::string::npos) {
+      reason = "PIN incorrect (" + reason + ")";
+    } else if (reason.find("CKR_PIN_LOCKED") != std::string::npos) {
+      reason = "PIN locked (" + reason + ")";
+    }
+    return Status(status.code(), "login to token '" + connected.token.label +
+                                     "' with the PIN from " + pin.source.describe() + " (" +
+                                     pin.origin + ") failed: " + reason);
+  }
+  connected.pool = *pool;
+  return connected;
+}
+
+}  // namespace kc::setup

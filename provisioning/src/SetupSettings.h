@@ -1,0 +1,109 @@
+#pragma once
+// Where kc-setup's settings come from: a flag, else the daemon's configuration (its
+// properties file given by --config, each key overridable by KC_<KEY> in the
+// environment), else a default. Every resolved value remembers its origin so an error
+// can name the flag or setting at fault.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "CommandLine.h"
+#include "kc/Result.h"
+#include "kc/pkcs11/KeyPolicy.h"
+#include "kc/pkcs11/Module.h"
+#include "kc/pkcs11/PinSource.h"
+#include "kc/pkcs11/Pkcs11Uri.h"
+#include "kc/pkcs11/SessionPool.h"
+
+namespace kc::setup {
+
+// A value and where it came from: "--module", "pkcs11.module in /etc/kc/kc.properties",
+// "environment variable KC_PKCS11_MODULE" or "default".
+struct Setting {
+  std::string value;
+  std::string origin;
+};
+
+// The daemon's token settings (pkcs11.*): the properties file, when given, under the
+// environment overrides (pkcs11.pin_file -> KC_PKCS11_PIN_FILE). Without a file only the
+// environment overrides apply, as they do for the daemon.
+class DaemonConfig {
+ public:
+  // Reads the properties file `path` when given. A missing or unreadable file is
+  // INVALID_ARGUMENT naming it.
+  static Result<DaemonConfig> load(const std::optional<std::string>& path);
+
+  // The value of `key` (e.g. "pkcs11.module"), from the environment or the file; none
+  // when neither sets it (an empty value counts as unset).
+  std::optional<Setting> get(std::string_view key) const;
+
+  bool hasFile() const { return !path_.empty(); }
+
+ private:
+  std::string path_;
+  std::map<std::string, std::string, std::less<>> fileValues_;
+};
+
+// "KC_PKCS11_PIN_FILE" for "pkcs11.pin_file".
+std::string environmentOverrideName(std::string_view key);
+
+// The flag's value when given, else the config key's, else none.
+std::optional<Setting> flagOrConfig(const ParsedFlags& flags, std::string_view flag,
+                                    const DaemonConfig& config, std::string_view key);
+
+// The PKCS#11 module: --module, pkcs11.module, else SoftHSM's default path when it
+// exists. INVALID_ARGUMENT asking for --module when there is none.
+Result<Setting> resolveModule(const ParsedFlags& flags, const DaemonConfig& config);
+
+// CK_C_INITIALIZE_ARGS.pReserved: --init-args or pkcs11.init_args, usually empty.
+std::string resolveInitArgs(const ParsedFlags& flags, const DaemonConfig& config);
+
+// A PIN's source and where that choice came from.
+struct PinChoice {
+  pkcs11::PinSource source;
+  std::string origin;
+};
+
+// The user PIN: --pin-file or --pin-env, else pkcs11.pin_file or pkcs11.pin_env, else
+// the environment variable KC_PKCS11_PIN.
+Result<PinChoice> resolveUserPin(const ParsedFlags& flags, const DaemonConfig& config);
+
+// The SO PIN (token init only): --so-pin-file or --so-pin-env, else KC_PKCS11_SO_PIN.
+Result<PinChoice> resolveSoPin(const ParsedFlags& flags);
+
+// --purpose wrap|audit; wrap when not given.
+Result<pkcs11::KeyPurpose> resolvePurpose(const ParsedFlags& flags);
+
+// --bits 2048|3072|4096; 3072 when not given.
+Result<unsigned> resolveBits(const ParsedFlags& flags);
+
+// The daemon's config key of a purpose's key URI: pkcs11.wrap_key or pkcs11.audit_key.
+std::string_view keyConfigKey(pkcs11::KeyPurpose purpose);
+
+// Parses a URI setting, refusing one that carries a PIN (without echoing it).
+Result<pkcs11::Pkcs11Uri> parseUriSetting(const Setting& uri);
+
+// The CKA_LABEL a URI names (object=...), if any.
+std::optional<std::string> objectLabel(const pkcs11::Pkcs11Uri& uri);
+
+// A logged-in connection to the token a URI selects, and that token's description.
+struct ConnectedToken {
+  std::shared_ptr<pkcs11::Module> module;
+  std::shared_ptr<pkcs11::SessionPool> pool;
+  pkcs11::TokenDescription token;
+};
+
+// Loads the module, finds the one token `uri` selects and logs in with the PIN. Each
+// failure names the setting at fault: the module, the URI, or the PIN's source (never
+// the PIN).
+Result<ConnectedToken> connect(const Setting& module, const std::string& initArgs,
+                               const Setting& uri, const PinChoice& pin);
+
+// Loads the module; the error names the setting it came from.
+Result<std::shared_ptr<pkcs11::Module>> loadModule(const Setting& module,
+                                                   const std::string& initArgs);
+
+}  // namespace kc::setup
