@@ -11,7 +11,8 @@ struct CkrEntry {
   const char* name;
 };
 
-#define KC_CKR(name) {name, #name}
+#define KC_CKR(name) \
+  { name, #name }
 constexpr CkrEntry kCkrNames[] = {
     KC_CKR(CKR_OK),
     KC_CKR(CKR_CANCEL),
@@ -106,7 +107,8 @@ constexpr CkrEntry kCkrNames[] = {
     KC_CKR(CKR_LIBRARY_LOAD_FAILED),
     KC_CKR(CKR_PIN_TOO_WEAK),
     KC_CKR(CKR_PUBLIC_KEY_INVALID),
-    KC_CKR(CKR_FUNCTION_REJECTED),};
+    KC_CKR(CKR_FUNCTION_REJECTED),
+};
 #undef KC_CKR
 
 }  // namespace

@@ -35,8 +35,8 @@ Result<RsaKeyPair> generateKeyPair(const std::shared_ptr<SessionPool>& pool,
   std::vector<CK_OBJECT_HANDLE> existing;
   std::string label = spec.label;
   KC_RETURN_IF_ERROR(pool->run("C_FindObjects", [&](CK_SESSION_HANDLE session) {
-    return detail::findObjects(pool->api(), session,
-                               {{CKA_LABEL, label.data(), label.size()}}, 1, existing);
+    return detail::findObjects(pool->api(), session, {{CKA_LABEL, label.data(), label.size()}}, 1,
+                               existing);
   }));
   if (!existing.empty()) {
     return Status(StatusCode::kAlreadyExists,

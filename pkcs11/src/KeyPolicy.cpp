@@ -19,8 +19,9 @@ PolicyReport checkKeyPolicy(const KeyAttributes& key, KeyPurpose purpose) {
     refuse("RSA modulus of " + std::to_string(key.modulusBits) + " bits is below 2048");
   }
   if (!key.alwaysSensitive) {
-    warn("private key was not always sensitive (CKA_ALWAYS_SENSITIVE=false): it may have "
-         "existed in clear outside the token");
+    warn(
+        "private key was not always sensitive (CKA_ALWAYS_SENSITIVE=false): it may have "
+        "existed in clear outside the token");
   }
   if (!key.neverExtractable) {
     warn("private key was once extractable (CKA_NEVER_EXTRACTABLE=false)");
@@ -48,8 +49,8 @@ PolicyReport checkKeyPolicy(const KeyAttributes& key, KeyPurpose purpose) {
 Status enforceKeyPolicy(const KeyAttributes& key, KeyPurpose purpose) {
   const PolicyReport report = checkKeyPolicy(key, purpose);
   if (report.compliant()) return Status::ok();
-  std::string message = std::string(keyPurposeName(purpose)) + " key '" + key.label +
-                        "' breaks the key policy: ";
+  std::string message =
+      std::string(keyPurposeName(purpose)) + " key '" + key.label + "' breaks the key policy: ";
   for (std::size_t i = 0; i < report.violations.size(); ++i) {
     if (i > 0) message += "; ";
     message += report.violations[i];

@@ -42,7 +42,8 @@ Result<std::shared_ptr<Module>> Module::load(const std::string& path, const std:
     return Status(StatusCode::kInvalidArgument,
                   "cannot load PKCS#11 module " + path + ": " + (why ? why : "dlopen failed"));
   }
-  auto getFunctionList = reinterpret_cast<CK_C_GetFunctionList>(dlsym(library, "C_GetFunctionList"));
+  auto getFunctionList =
+      reinterpret_cast<CK_C_GetFunctionList>(dlsym(library, "C_GetFunctionList"));
   CK_FUNCTION_LIST* api = nullptr;
   if (getFunctionList == nullptr || getFunctionList(&api) != CKR_OK || api == nullptr) {
     dlclose(library);
@@ -116,13 +117,13 @@ Result<CK_SLOT_ID> Module::findToken(const Pkcs11Uri& uri) const {
     }
   }
   if (matches.empty()) {
-    return Status(StatusCode::kNotFound,
-                  "no token matches " + uri.text() + " in " + path_ + "; " + describeTokens(*tokens));
+    return Status(StatusCode::kNotFound, "no token matches " + uri.text() + " in " + path_ + "; " +
+                                             describeTokens(*tokens));
   }
   if (matches.size() > 1) {
-    return Status(StatusCode::kConflict,
-                  std::to_string(matches.size()) + " tokens match " + uri.text() +
-                      "; add serial=... to choose one; " + describeTokens(*tokens));
+    return Status(StatusCode::kConflict, std::to_string(matches.size()) + " tokens match " +
+                                             uri.text() + "; add serial=... to choose one; " +
+                                             describeTokens(*tokens));
   }
   return matches.front();
 }

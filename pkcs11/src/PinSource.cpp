@@ -23,7 +23,9 @@ void dropTrailingNewline(SecretBytes& pin) {
 
 }  // namespace
 
-PinSource PinSource::fromFile(std::filesystem::path path) { return {Kind::kFile, path.string()}; }
+PinSource PinSource::fromFile(std::filesystem::path path) {
+  return {Kind::kFile, path.string()};
+}
 
 PinSource PinSource::fromEnvironment(std::string variable) {
   return {Kind::kEnvironment, std::move(variable)};

@@ -4,7 +4,9 @@
 
 namespace kc::pkcs11 {
 
-void Pkcs11Uri::UriDeleter::operator()(P11KitUri* uri) const { p11_kit_uri_free(uri); }
+void Pkcs11Uri::UriDeleter::operator()(P11KitUri* uri) const {
+  p11_kit_uri_free(uri);
+}
 
 Result<Pkcs11Uri> Pkcs11Uri::parse(std::string_view text) {
   std::string owned(text);
@@ -15,8 +17,8 @@ Result<Pkcs11Uri> Pkcs11Uri::parse(std::string_view text) {
     // The URI itself is not secret (a pin-value would be refused below, but a URI that
     // fails to parse might still hold one), so it is echoed only up to its first ';'.
     const std::string shown = owned.substr(0, owned.find(';'));
-    return Status(StatusCode::kInvalidArgument, "invalid PKCS#11 URI '" + shown + "...': " +
-                                                    p11_kit_uri_message(rc));
+    return Status(StatusCode::kInvalidArgument,
+                  "invalid PKCS#11 URI '" + shown + "...': " + p11_kit_uri_message(rc));
   }
   if (p11_kit_uri_get_pin_value(uri.get()) != nullptr) {
     return Status(StatusCode::kInvalidArgument,

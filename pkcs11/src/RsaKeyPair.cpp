@@ -72,9 +72,8 @@ Status lookUp(CK_FUNCTION_LIST* api, CK_SESSION_HANDLE session, const Pkcs11Uri&
     return Status(StatusCode::kNotFound, "no private RSA key matches " + uri.text());
   }
   if (found.size() > 1) {
-    return Status(StatusCode::kConflict, std::to_string(found.size()) +
-                                             " private RSA keys match " + uri.text() +
-                                             "; add id=... to choose one");
+    return Status(StatusCode::kConflict, std::to_string(found.size()) + " private RSA keys match " +
+                                             uri.text() + "; add id=... to choose one");
   }
   out.privateKey = found.front();
 
@@ -163,9 +162,9 @@ struct RsaKeyPair::State {
     if (!ran.isOk()) return ran;
     if (!found.isOk()) return found;
     if (!id.empty() && handles.id != id) {
-      return Status(StatusCode::kIntegrity,
-                    "key " + uri.text() + " now names a different key (id " + toHex(handles.id) +
-                        ", was " + toHex(id) + ")");
+      return Status(StatusCode::kIntegrity, "key " + uri.text() +
+                                                " now names a different key (id " +
+                                                toHex(handles.id) + ", was " + toHex(id) + ")");
     }
     std::unique_lock lock(mutex);
     privateKey = handles.privateKey;
@@ -179,19 +178,19 @@ struct RsaKeyPair::State {
   // One OAEP encryption with `hash`; the CK_RV of the call that failed, if one did.
   Status encryptWith(OaepHash hash, std::span<const std::uint8_t> plaintext,
                      std::vector<std::uint8_t>& out) const {
-    return withKey("RSA-OAEP encrypt", [&](CK_SESSION_HANDLE session, CK_OBJECT_HANDLE,
-                                           CK_OBJECT_HANDLE pub) {
-      auto params = oaepParams(hash);
-      CK_MECHANISM mechanism{CKM_RSA_PKCS_OAEP, &params, sizeof params};
-      CK_RV rv = pool->api()->C_EncryptInit(session, &mechanism, pub);
-      if (rv != CKR_OK) return rv;
-      out.assign(modulusBytes, 0);
-      CK_ULONG length = out.size();
-      rv = pool->api()->C_Encrypt(session, const_cast<std::uint8_t*>(plaintext.data()),
-                                  plaintext.size(), out.data(), &length);
-      if (rv == CKR_OK) out.resize(length);
-      return rv;
-    });
+    return withKey(
+        "RSA-OAEP encrypt", [&](CK_SESSION_HANDLE session, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE pub) {
+          auto params = oaepParams(hash);
+          CK_MECHANISM mechanism{CKM_RSA_PKCS_OAEP, &params, sizeof params};
+          CK_RV rv = pool->api()->C_EncryptInit(session, &mechanism, pub);
+          if (rv != CKR_OK) return rv;
+          out.assign(modulusBytes, 0);
+          CK_ULONG length = out.size();
+          rv = pool->api()->C_Encrypt(session, const_cast<std::uint8_t*>(plaintext.data()),
+                                      plaintext.size(), out.data(), &length);
+          if (rv == CKR_OK) out.resize(length);
+          return rv;
+        });
   }
 };
 
@@ -211,8 +210,8 @@ Result<RsaKeyPair> RsaKeyPair::find(std::shared_ptr<SessionPool> pool, const Pkc
   });
   if (!read.isOk()) return read;
   if (canEncrypt && canDecrypt) {
-    const std::array<std::uint8_t, 32> probe = {'k', 'c', '-', 'o', 'a', 'e', 'p', '-', 'p', 'r', 'o',
-                                                'b', 'e'};
+    const std::array<std::uint8_t, 32> probe = {'k', 'c', '-', 'o', 'a', 'e', 'p',
+                                                '-', 'p', 'r', 'o', 'b', 'e'};
     RsaKeyPair candidate(state);
     for (OaepHash hash : {OaepHash::kSha256, OaepHash::kSha1}) {
       std::vector<std::uint8_t> ciphertext;
@@ -224,18 +223,28 @@ Result<RsaKeyPair> RsaKeyPair::find(std::shared_ptr<SessionPool> pool, const Pkc
         return candidate;
       }
     }
-    return Status(StatusCode::kTokenError,
-                  "the token does RSA-OAEP neither with SHA-256 nor with SHA-1 for key " +
-                      keyUri.text());
+    return Status(
+        StatusCode::kTokenError,
+        "the token does RSA-OAEP neither with SHA-256 nor with SHA-1 for key " + keyUri.text());
   }
   return RsaKeyPair(state);
 }
 
-const std::string& RsaKeyPair::label() const { return state_->label; }
-const std::vector<std::uint8_t>& RsaKeyPair::id() const { return state_->id; }
-std::string RsaKeyPair::idHex() const { return toHex(state_->id); }
-OaepHash RsaKeyPair::oaepHash() const { return state_->oaep; }
-const std::shared_ptr<SessionPool>& RsaKeyPair::pool() const { return state_->pool; }
+const std::string& RsaKeyPair::label() const {
+  return state_->label;
+}
+const std::vector<std::uint8_t>& RsaKeyPair::id() const {
+  return state_->id;
+}
+std::string RsaKeyPair::idHex() const {
+  return toHex(state_->id);
+}
+OaepHash RsaKeyPair::oaepHash() const {
+  return state_->oaep;
+}
+const std::shared_ptr<SessionPool>& RsaKeyPair::pool() const {
+  return state_->pool;
+}
 
 Result<OaepCiphertext> RsaKeyPair::encrypt(std::span<const std::uint8_t> plaintext) const {
   OaepCiphertext out;
@@ -247,10 +256,10 @@ Result<OaepCiphertext> RsaKeyPair::encrypt(std::span<const std::uint8_t> plainte
 Result<SecretBytes> RsaKeyPair::decrypt(std::span<const std::uint8_t> ciphertext,
                                         OaepHash hash) const {
   if (ciphertext.size() != state_->modulusBytes) {
-    return Status(StatusCode::kIntegrity,
-                  "RSA-OAEP decrypt: ciphertext is " + std::to_string(ciphertext.size()) +
-                      " bytes, key " + state_->label + " needs " +
-                      std::to_string(state_->modulusBytes));
+    return Status(StatusCode::kIntegrity, "RSA-OAEP decrypt: ciphertext is " +
+                                              std::to_string(ciphertext.size()) + " bytes, key " +
+                                              state_->label + " needs " +
+                                              std::to_string(state_->modulusBytes));
   }
   SecretBytes plaintext(state_->modulusBytes);
   Status status = state_->withKey(
@@ -325,8 +334,8 @@ Result<KeyAttributes> RsaKeyPair::readAttributes() const {
             {pub, CKA_VERIFY, false, &out.publicVerify},
         };
         for (const auto& flag : flags) {
-          const CK_RV rv = detail::readBool(api, session, flag.object, flag.type, flag.fallback,
-                                            *flag.value);
+          const CK_RV rv =
+              detail::readBool(api, session, flag.object, flag.type, flag.fallback, *flag.value);
           if (rv != CKR_OK) return rv;
         }
         CK_ULONG bits = 0;

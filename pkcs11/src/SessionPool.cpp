@@ -16,7 +16,8 @@ Result<std::shared_ptr<SessionPool>> SessionPool::open(std::shared_ptr<Module> m
   if (options.size == 0) {
     return Status(StatusCode::kInvalidArgument, "the session pool needs at least one session");
   }
-  std::shared_ptr<SessionPool> pool(new SessionPool(std::move(module), slot, std::move(pin), options));
+  std::shared_ptr<SessionPool> pool(
+      new SessionPool(std::move(module), slot, std::move(pin), options));
   for (std::size_t i = 0; i < options.size; ++i) {
     auto session = pool->openLoggedInSession();
     if (!session) return session.status();
@@ -29,7 +30,9 @@ SessionPool::~SessionPool() {
   for (const auto& idle : idle_) closeQuietly(idle.handle);
 }
 
-CK_FUNCTION_LIST* SessionPool::api() const { return module_->api(); }
+CK_FUNCTION_LIST* SessionPool::api() const {
+  return module_->api();
+}
 
 void SessionPool::closeQuietly(CK_SESSION_HANDLE session) const {
   if (session != CK_INVALID_HANDLE) api()->C_CloseSession(session);
@@ -60,8 +63,8 @@ Result<CK_SESSION_HANDLE> SessionPool::openLoggedInSession() {
       backoff *= 2;
     }
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
-    const CK_RV rv =
-        api()->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session);
+    const CK_RV rv = api()->C_OpenSession(slot_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
+                                          nullptr, &session);
     if (rv != CKR_OK) {
       last = tokenError("C_OpenSession on slot " + std::to_string(slot_), rv);
       continue;
@@ -135,9 +138,13 @@ SessionPool::Lease::~Lease() {
 Status SessionPool::run(std::string_view operation,
                         const std::function<CK_RV(CK_SESSION_HANDLE)>& op) {
   auto lease = this->lease();
-  if (!lease) return Status(lease.status().code(), std::string(operation) + ": " + lease.status().message());
+  if (!lease)
+    return Status(lease.status().code(), std::string(operation) + ": " + lease.status().message());
   CK_RV rv = op(lease->handle());
-  if (!isSessionLost(rv)) return rv == CKR_OK ? Status::ok() : tokenError(operation, rv);
+  if (rv == CKR_OK) return Status::ok();
+  // Some tokens report a lost login as an invalid key handle (private objects vanish
+  // at logout), so any failure on a session that is no longer logged in counts as lost.
+  if (!isSessionLost(rv) && isAlive(lease->handle())) return tokenError(operation, rv);
 
   // The session or the login is gone. Replace this session now, make every idle one be
   // checked before its next use, and retry once on the fresh session.

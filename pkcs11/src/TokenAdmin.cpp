@@ -39,7 +39,8 @@ Result<TokenDescription> initToken(Module& module, const std::string& label,
     }
   }
   if (free == nullptr) {
-    return Status(StatusCode::kNotFound, "no slot of " + module.path() + " holds an uninitialised token");
+    return Status(StatusCode::kNotFound,
+                  "no slot of " + module.path() + " holds an uninitialised token");
   }
 
   unsigned char paddedLabel[kLabelWidth];

@@ -141,7 +141,9 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
   close(log);
 }
 
-BackgroundProcess::~BackgroundProcess() { stop(SIGTERM, std::chrono::seconds(10)); }
+BackgroundProcess::~BackgroundProcess() {
+  stop(SIGTERM, std::chrono::seconds(10));
+}
 
 bool BackgroundProcess::running() {
   if (exitCode_) return false;

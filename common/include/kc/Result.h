@@ -49,7 +49,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : state_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : state_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(state_).isOk() && "a Result's error must not be OK");
   }
@@ -74,18 +74,30 @@ class [[nodiscard]] Result {
 
 inline std::string_view statusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kInvalidArgument: return "INVALID_ARGUMENT";
-    case StatusCode::kNotFound: return "NOT_FOUND";
-    case StatusCode::kAlreadyExists: return "ALREADY_EXISTS";
-    case StatusCode::kConflict: return "CONFLICT";
-    case StatusCode::kPolicyViolation: return "POLICY_VIOLATION";
-    case StatusCode::kPermissionDenied: return "PERMISSION_DENIED";
-    case StatusCode::kUnavailable: return "UNAVAILABLE";
-    case StatusCode::kTimeout: return "TIMEOUT";
-    case StatusCode::kIntegrity: return "INTEGRITY";
-    case StatusCode::kTokenError: return "TOKEN_ERROR";
-    case StatusCode::kInternal: return "INTERNAL";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case StatusCode::kNotFound:
+      return "NOT_FOUND";
+    case StatusCode::kAlreadyExists:
+      return "ALREADY_EXISTS";
+    case StatusCode::kConflict:
+      return "CONFLICT";
+    case StatusCode::kPolicyViolation:
+      return "POLICY_VIOLATION";
+    case StatusCode::kPermissionDenied:
+      return "PERMISSION_DENIED";
+    case StatusCode::kUnavailable:
+      return "UNAVAILABLE";
+    case StatusCode::kTimeout:
+      return "TIMEOUT";
+    case StatusCode::kIntegrity:
+      return "INTEGRITY";
+    case StatusCode::kTokenError:
+      return "TOKEN_ERROR";
+    case StatusCode::kInternal:
+      return "INTERNAL";
   }
   return "UNKNOWN";
 }
@@ -101,8 +113,8 @@ inline std::string Status::toString() const {
 }  // namespace kc
 
 // Returns early from a function returning Status or Result<T> when `expr` (a Status) fails.
-#define KC_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    ::kc::Status kc_status_ = (expr);         \
+#define KC_RETURN_IF_ERROR(expr)               \
+  do {                                         \
+    ::kc::Status kc_status_ = (expr);          \
     if (!kc_status_.isOk()) return kc_status_; \
   } while (false)

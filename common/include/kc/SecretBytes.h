@@ -21,7 +21,8 @@ class SecretBytes {
   explicit SecretBytes(std::span<const std::uint8_t> bytes) : bytes_(bytes.begin(), bytes.end()) {}
   static SecretBytes fromString(std::string_view text) {
     SecretBytes out(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) out.bytes_[i] = static_cast<std::uint8_t>(text[i]);
+    for (std::size_t i = 0; i < text.size(); ++i)
+      out.bytes_[i] = static_cast<std::uint8_t>(text[i]);
     return out;
   }
 

@@ -12,9 +12,9 @@
 namespace kc::pkcs11 {
 
 struct PublicKeyInfo {
-  std::string pem;                 // -----BEGIN PUBLIC KEY----- ...
-  std::vector<std::uint8_t> der;   // DER SubjectPublicKeyInfo
-  std::string fingerprint;         // "sha256:" + lower-case hex of SHA-256(der)
+  std::string pem;                // -----BEGIN PUBLIC KEY----- ...
+  std::vector<std::uint8_t> der;  // DER SubjectPublicKeyInfo
+  std::string fingerprint;        // "sha256:" + lower-case hex of SHA-256(der)
   unsigned modulusBits = 0;
 };
 

@@ -25,10 +25,10 @@ namespace kc::pkcs11 {
 class Module;
 
 struct SessionPoolOptions {
-  std::size_t size = 4;                                // sessions opened up front
-  std::chrono::milliseconds checkoutTimeout{5000};     // longest wait for a free session
-  int loginAttempts = 4;                               // per recovery
-  std::chrono::milliseconds loginBackoff{50};          // doubled after each failed attempt
+  std::size_t size = 4;                             // sessions opened up front
+  std::chrono::milliseconds checkoutTimeout{5000};  // longest wait for a free session
+  int loginAttempts = 4;                            // per recovery
+  std::chrono::milliseconds loginBackoff{50};       // doubled after each failed attempt
 };
 
 struct SessionPoolStats {

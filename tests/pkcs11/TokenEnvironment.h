@@ -1,0 +1,23 @@
+#pragma once
+// The SoftHSM token this suite's process shares, with a wrapping and an audit key
+// generated once (2048 bits, to keep the suite quick).
+
+#include <memory>
+
+#include "kc/pkcs11/RsaKeyPair.h"
+#include "kc/pkcs11/SessionPool.h"
+#include "support/SoftHsmToken.h"
+
+namespace kc::test {
+
+SoftHsmToken& suiteToken();
+std::shared_ptr<pkcs11::SessionPool> suitePool();  // 4 sessions, shared by the suite
+const pkcs11::RsaKeyPair& suiteWrapKey();          // label "suite-wrap"
+const pkcs11::RsaKeyPair& suiteAuditKey();         // label "suite-audit"
+
+// Generates a key pair directly through Cryptoki with the given private-key flags, to
+// make keys our own generator never would (extractable, not sensitive, duplicates).
+void generateRawKeyPair(pkcs11::SessionPool& pool, const std::string& label, bool extractable,
+                        bool sensitive, unsigned char idByte);
+
+}  // namespace kc::test

@@ -1,0 +1,66 @@
+#include "support/SoftHsmToken.h"
+
+#include <stdlib.h>
+
+#include <random>
+#include <stdexcept>
+
+#include "kc/pkcs11/Pkcs11Uri.h"
+#include "kc/pkcs11/TokenAdmin.h"
+
+namespace kc::test {
+
+std::string randomToken(std::size_t length) {
+  static constexpr char kAlphabet[] = "abcdefghijkmnopqrstuvwxyz23456789";
+  std::random_device device;
+  std::uniform_int_distribution<std::size_t> pick(0, sizeof kAlphabet - 2);
+  std::string out;
+  for (std::size_t i = 0; i < length; ++i) out += kAlphabet[pick(device)];
+  return out;
+}
+
+SoftHsmToken::SoftHsmToken(std::string label) : label_(std::move(label)) {
+  std::filesystem::create_directory(dir_ / "tokens");
+  writeFile(confPath(), "directories.tokendir = " + (dir_ / "tokens").string() +
+                            "\nobjectstore.backend = file\nlog.level = ERROR\n"
+                            "slots.removable = false\n");
+  writeFile(pinFile(), randomToken(12) + "\n");
+  writeFile(soPinFile(), randomToken(12) + "\n");
+  setenv("SOFTHSM2_CONF", confPath().c_str(), 1);
+
+  auto module = pkcs11::Module::load(modulePath());
+  if (!module) throw std::runtime_error(module.status().toString());
+  module_ = *module;
+  addToken(label_);
+  auto tokens = module_->tokens();
+  if (!tokens) throw std::runtime_error(tokens.status().toString());
+  for (const auto& token : *tokens) {
+    if (token.label == label_) serial_ = token.serial;
+  }
+}
+
+void SoftHsmToken::addToken(const std::string& label) {
+  auto soPin = pkcs11::PinSource::fromFile(soPinFile()).read();
+  auto userPin = pkcs11::PinSource::fromFile(pinFile()).read();
+  if (!soPin || !userPin) throw std::runtime_error("cannot read the test PIN files");
+  auto created = pkcs11::initToken(*module_, label, *soPin, *userPin);
+  if (!created) throw std::runtime_error(created.status().toString());
+}
+
+std::map<std::string, std::string> SoftHsmToken::childEnvironment() const {
+  return {{"SOFTHSM2_CONF", confPath().string()}};
+}
+
+std::shared_ptr<pkcs11::SessionPool> SoftHsmToken::openPool(
+    pkcs11::SessionPoolOptions options) const {
+  auto uri = pkcs11::Pkcs11Uri::parse(tokenUri());
+  if (!uri) throw std::runtime_error(uri.status().toString());
+  auto slot = module_->findToken(*uri);
+  if (!slot) throw std::runtime_error(slot.status().toString());
+  auto pool =
+      pkcs11::SessionPool::open(module_, *slot, pkcs11::PinSource::fromFile(pinFile()), options);
+  if (!pool) throw std::runtime_error(pool.status().toString());
+  return *pool;
+}
+
+}  // namespace kc::test

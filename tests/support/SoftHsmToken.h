@@ -1,0 +1,53 @@
+#pragma once
+// A real SoftHSM token in a temp dir, for one test process: its own token directory and
+// softhsm2.conf (SOFTHSM2_CONF is set for this process and given to children), a token
+// initialised with random SO and user PINs kept in 0600 files.
+//
+// SoftHSM reads SOFTHSM2_CONF once, when the module is initialised, so a process has
+// one SoftHsmToken (create it in a GoogleTest Environment or a static).
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "kc/pkcs11/Module.h"
+#include "kc/pkcs11/SessionPool.h"
+#include "support/TempDir.h"
+
+namespace kc::test {
+
+class SoftHsmToken {
+ public:
+  explicit SoftHsmToken(std::string label = "kc-test");
+
+  const std::string& label() const { return label_; }
+  const std::string& serial() const { return serial_; }
+  std::string modulePath() const { return KC_TEST_PKCS11_MODULE; }
+  // pkcs11:token=<label>
+  std::string tokenUri() const { return "pkcs11:token=" + label_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  std::filesystem::path confPath() const { return dir_ / "softhsm2.conf"; }
+  std::filesystem::path pinFile() const { return dir_ / "user.pin"; }
+  std::filesystem::path soPinFile() const { return dir_ / "so.pin"; }
+  // Environment a child process needs to see this token.
+  std::map<std::string, std::string> childEnvironment() const;
+
+  std::shared_ptr<pkcs11::Module> module() const { return module_; }
+  // A fresh pool of `sessions` logged-in sessions on this token.
+  std::shared_ptr<pkcs11::SessionPool> openPool(pkcs11::SessionPoolOptions options = {}) const;
+
+  // Initialises one more token labelled `label` in the next free slot (same PINs).
+  void addToken(const std::string& label);
+
+ private:
+  TempDir dir_{"kc-softhsm"};
+  std::string label_;
+  std::string serial_;
+  std::shared_ptr<pkcs11::Module> module_;
+};
+
+// A random printable string of `length` characters (PINs, labels).
+std::string randomToken(std::size_t length);
+
+}  // namespace kc::test
