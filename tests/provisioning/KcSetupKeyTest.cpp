@@ -1,0 +1,298 @@
+// kc-setup key generate | verify | export against a real SoftHSM.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "KcSetupFixture.h"
+#include "kc/pkcs11/Module.h"
+#include "kc/pkcs11/PinSource.h"
+#include "kc/pkcs11/SessionPool.h"
+#include "kc/pkcs11/TokenConnection.h"
+
+namespace kc::test {
+namespace {
+
+class KcSetupKeyTest : public KcSetupTest {
+ protected:
+  // A token of this test's own, so tests do not see each other's keys.
+  std::string freshToken() {
+    return initToken(uniqueLabel(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+  }
+
+  ProcessResult verify(const std::string& keyUri, const std::string& purpose) {
+    return kcSetup(
+        {"key", "verify", "--key", keyUri, "--purpose", purpose, "--pin-file", pinFile().string()});
+  }
+
+  // SHA-256 of the DER SubjectPublicKeyInfo as openssl computes it from `pem`.
+  static std::string opensslFingerprint(const std::string& pem) {
+    ProcessOptions toDer;
+    toDer.stdinText = pem;
+    const auto der = runProcess({"openssl", "pkey", "-pubin", "-outform", "DER"}, toDer);
+    EXPECT_EQ(der.exitCode, 0) << der.err;
+    ProcessOptions hash;
+    hash.stdinText = der.out;
+    const auto sum = runProcess({"sha256sum"}, hash);
+    EXPECT_EQ(sum.exitCode, 0) << sum.err;
+    return "sha256:" + sum.out.substr(0, sum.out.find(' '));
+  }
+};
+
+// Makes a key pair that breaks the policy (an extractable private key) with plain Cryptoki
+// calls in this process, since kc-setup cannot make one.
+void generateExtractableKey(const std::string& tokenUri, const std::filesystem::path& pinPath,
+                            const std::string& label) {
+  auto module = pkcs11::Module::load(KC_TEST_PKCS11_MODULE);
+  ASSERT_TRUE(module.isOk()) << module.status().toString();
+  pkcs11::TokenSettings settings;
+  settings.modulePath = KC_TEST_PKCS11_MODULE;
+  settings.uri = tokenUri;
+  settings.pin = pkcs11::PinSource::fromFile(pinPath);
+  settings.pool.size = 1;
+  auto pool = pkcs11::connectToken(settings);
+  ASSERT_TRUE(pool.isOk()) << pool.status().toString();
+  auto lease = (*pool)->lease();
+  ASSERT_TRUE(lease.isOk()) << lease.status().toString();
+
+  CK_MECHANISM mechanism{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+  CK_BBOOL yes = CK_TRUE;
+  CK_BBOOL no = CK_FALSE;
+  CK_ULONG bits = 2048;
+  CK_BYTE exponent[] = {0x01, 0x00, 0x01};
+  CK_BYTE id[] = {0xba, 0xd0, 0xba, 0xd0};
+  std::string labelText = label;
+  std::vector<CK_ATTRIBUTE> publicTemplate = {
+      {CKA_TOKEN, &yes, sizeof yes},
+      {CKA_LABEL, labelText.data(), labelText.size()},
+      {CKA_ID, id, sizeof id},
+      {CKA_MODULUS_BITS, &bits, sizeof bits},
+      {CKA_PUBLIC_EXPONENT, exponent, sizeof exponent},
+      {CKA_ENCRYPT, &yes, sizeof yes},
+      {CKA_WRAP, &yes, sizeof yes},
+      {CKA_VERIFY, &no, sizeof no},
+  };
+  std::vector<CK_ATTRIBUTE> privateTemplate = {
+      {CKA_TOKEN, &yes, sizeof yes},
+      {CKA_PRIVATE, &yes, sizeof yes},
+      {CKA_SENSITIVE, &yes, sizeof yes},
+      {CKA_EXTRACTABLE, &yes, sizeof yes},  // what breaks the policy
+      {CKA_LABEL, labelText.data(), labelText.size()},
+      {CKA_ID, id, sizeof id},
+      {CKA_DECRYPT, &yes, sizeof yes},
+      {CKA_UNWRAP, &yes, sizeof yes},
+      {CKA_SIGN, &no, sizeof no},
+  };
+  CK_OBJECT_HANDLE publicKey = CK_INVALID_HANDLE;
+  CK_OBJECT_HANDLE privateKey = CK_INVALID_HANDLE;
+  const CK_RV rv = (*pool)->api()->C_GenerateKeyPair(
+      lease->handle(), &mechanism, publicTemplate.data(), publicTemplate.size(),
+      privateTemplate.data(), privateTemplate.size(), &publicKey, &privateKey);
+  ASSERT_EQ(rv, static_cast<CK_RV>(CKR_OK)) << pkcs11::ckrName(rv);
+}
+
+TEST_F(KcSetupKeyTest, GenerateWrapKeyPrintsItsAttributesAndUri) {
+  const std::string token = freshToken();
+  const auto result =
+      kcSetup({"key", "generate", "--token", token, "--label", "wrap-1", "--purpose", "wrap",
+               "--bits", "2048", "--pin-file", pinFile().string()});
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  EXPECT_EQ(field(result.out, "label"), "wrap-1");
+  EXPECT_EQ(field(result.out, "id").size(), 32U) << result.out;
+  EXPECT_EQ(field(result.out, "bits"), "2048");
+  EXPECT_TRUE(field(result.out, "fingerprint").starts_with("sha256:")) << result.out;
+  EXPECT_EQ(field(result.out, "uri"), token + ";object=wrap-1;type=private");
+}
+
+TEST_F(KcSetupKeyTest, GeneratedWrapKeyVerifiesAsWrapKeyAndExitsZero) {
+  const std::string key = generateKey(freshToken(), "wrap-ok", "wrap");
+  const auto result = verify(key, "wrap");
+  EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_EQ(field(result.out, "label"), "wrap-ok");
+  EXPECT_EQ(field(result.out, "token"), "true");
+  EXPECT_EQ(field(result.out, "private"), "true");
+  EXPECT_EQ(field(result.out, "sensitive"), "true");
+  EXPECT_EQ(field(result.out, "extractable"), "false");
+  EXPECT_EQ(field(result.out, "always-sensitive"), "true");
+  EXPECT_EQ(field(result.out, "never-extractable"), "true");
+  EXPECT_EQ(field(result.out, "decrypt"), "true");
+  EXPECT_EQ(field(result.out, "unwrap"), "true");
+  EXPECT_EQ(field(result.out, "sign"), "false");
+  EXPECT_EQ(result.out.find("violation:"), std::string::npos) << result.out;
+}
+
+TEST_F(KcSetupKeyTest, GeneratedAuditKeyVerifiesAsAuditKeyAndOnlySigns) {
+  const std::string key = generateKey(freshToken(), "audit-ok", "audit");
+  const auto result = verify(key, "audit");
+  EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_EQ(field(result.out, "sign"), "true");
+  EXPECT_EQ(field(result.out, "decrypt"), "false");
+  EXPECT_EQ(field(result.out, "unwrap"), "false");
+}
+
+TEST_F(KcSetupKeyTest, VerifyExitsOneForAnAuditKeyCheckedAsWrapKey) {
+  const std::string key = generateKey(freshToken(), "audit-as-wrap", "audit");
+  const auto result = verify(key, "wrap");
+  EXPECT_EQ(result.exitCode, 1) << result.out << result.err;
+  EXPECT_NE(result.out.find("violation:"), std::string::npos) << result.out;
+}
+
+TEST_F(KcSetupKeyTest, GenerateDefaultsTo3072Bits) {
+  const auto result = kcSetup({"key", "generate", "--token", freshToken(), "--label",
+                               "default-size", "--pin-file", pinFile().string()});
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  EXPECT_EQ(field(result.out, "bits"), "3072");
+  const auto verified = verify(field(result.out, "uri"), "wrap");
+  EXPECT_EQ(verified.exitCode, 0) << verified.out << verified.err;
+  EXPECT_EQ(field(verified.out, "bits"), "3072");
+}
+
+TEST_F(KcSetupKeyTest, GenerateRefusesALabelThatExists) {
+  const std::string token = freshToken();
+  generateKey(token, "twice");
+  const auto result = kcSetup({"key", "generate", "--token", token, "--label", "twice", "--bits",
+                               "2048", "--pin-file", pinFile().string()});
+  EXPECT_EQ(result.exitCode, 2);
+  EXPECT_NE(result.err.find("kc-setup: error: a key labelled 'twice' already exists"),
+            std::string::npos)
+      << result.err;
+}
+
+TEST_F(KcSetupKeyTest, GenerateIfMissingAcceptsAnExistingKeyAndExitsZero) {
+  const std::string token = freshToken();
+  const std::string key = generateKey(token, "idempotent");
+  const auto result = kcSetup({"key", "generate", "--token", token, "--label", "idempotent",
+                               "--bits", "2048", "--if-missing", "--pin-file", pinFile().string()});
+  EXPECT_EQ(result.exitCode, 0) << result.err;
+  EXPECT_NE(result.out.find("already exists"), std::string::npos) << result.out;
+  EXPECT_EQ(field(result.out, "uri"), key);
+}
+
+TEST_F(KcSetupKeyTest, VerifyExitsOneForExtractableKey) {
+  const std::string token = freshToken();
+  generateExtractableKey(token, pinFile(), "bad");
+  const auto result = kcSetup(
+      {"key", "verify", "--token", token, "--label", "bad", "--pin-file", pinFile().string()});
+  EXPECT_EQ(result.exitCode, 1) << result.out << result.err;
+  EXPECT_EQ(field(result.out, "extractable"), "true");
+  EXPECT_NE(result.out.find("violation:"), std::string::npos) << result.out;
+  EXPECT_NE(result.err.find("breaks the wrap key policy"), std::string::npos) << result.err;
+}
+
+TEST_F(KcSetupKeyTest, ExportToStdoutPrintsPemAndItsFingerprintOnStderr) {
+  const std::string key = generateKey(freshToken(), "exported");
+  const auto result = kcSetup({"key", "export", "--key", key, "--pin-file", pinFile().string()});
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  EXPECT_TRUE(result.out.starts_with("-----BEGIN PUBLIC KEY-----\n")) << result.out;
+  EXPECT_NE(result.out.find("-----END PUBLIC KEY-----\n"), std::string::npos) << result.out;
+  EXPECT_EQ(field(result.err, "fingerprint"), opensslFingerprint(result.out));
+}
+
+TEST_F(KcSetupKeyTest, ExportToFileWritesPublicPemAndPrintsItsFingerprint) {
+  const std::string key = generateKey(freshToken(), "exported-file");
+  const auto pemPath = dir() / "exported-file.pem";
+  const auto result = kcSetup(
+      {"key", "export", "--key", key, "--out", pemPath.string(), "--pin-file", pinFile().string()});
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  const std::string pem = readFile(pemPath);
+  EXPECT_TRUE(pem.starts_with("-----BEGIN PUBLIC KEY-----\n")) << pem;
+  EXPECT_EQ(field(result.out, "fingerprint"), opensslFingerprint(pem));
+  const auto perms = std::filesystem::status(pemPath).permissions();
+  EXPECT_EQ(perms, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                       std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+  // The fingerprint kc-setup printed at generation is the same key's.
+  const auto stdoutExport =
+      kcSetup({"key", "export", "--key", key, "--pin-file", pinFile().string()});
+  EXPECT_EQ(stdoutExport.out, pem);
+}
+
+TEST_F(KcSetupKeyTest, WrongPinExitsTwoAndSaysThePinIsIncorrect) {
+  const std::string key = generateKey(freshToken(), "guarded");
+  const auto result = kcSetup(
+      {"key", "verify", "--key", key, "--pin-file", wrongPinFile().string()});  // checks no PIN
+  EXPECT_EQ(result.exitCode, 2);
+  EXPECT_NE(result.err.find("PIN incorrect"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find(wrongPinFile().string()), std::string::npos) << result.err;
+}
+
+TEST_F(KcSetupKeyTest, UnmatchedTokenUriExitsTwoAndNamesTheUri) {
+  const auto result = kcSetup({"key", "generate", "--token", "pkcs11:token=no-such-token",
+                               "--label", "k", "--bits", "2048", "--pin-file", pinFile().string()});
+  EXPECT_EQ(result.exitCode, 2);
+  EXPECT_NE(result.err.find("pkcs11:token=no-such-token"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--token"), std::string::npos) << result.err;
+}
+
+TEST_F(KcSetupKeyTest, MissingKeyExitsTwoAndNamesTheUri) {
+  const std::string token = freshToken();
+  const auto result = kcSetup(
+      {"key", "verify", "--token", token, "--label", "absent", "--pin-file", pinFile().string()});
+  EXPECT_EQ(result.exitCode, 2);
+  EXPECT_NE(result.err.find("object=absent"), std::string::npos) << result.err;
+}
+
+TEST_F(KcSetupKeyTest, ConfigFileSuppliesModuleKeysAndPin) {
+  const std::string token = freshToken();
+  const auto config =
+      dir() / (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+               ".properties");
+  writeFile(config, "pkcs11.module = " + std::string(KC_TEST_PKCS11_MODULE) +
+                        "\npkcs11.token = " + token + "\npkcs11.wrap_key = " + token +
+                        ";object=cfg-wrap;type=private\npkcs11.audit_key = " + token +
+                        ";object=cfg-audit;type=private\npkcs11.pin_file = " + pinFile().string() +
+                        "\npkcs11.sessions = 4\n");
+  const std::string configFlag = config.string();
+
+  auto result = kcSetup({"key", "generate", "--config", configFlag, "--bits", "2048"});
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  EXPECT_EQ(field(result.out, "label"), "cfg-wrap");
+  result =
+      kcSetup({"key", "generate", "--config", configFlag, "--purpose", "audit", "--bits", "2048"});
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  EXPECT_EQ(field(result.out, "label"), "cfg-audit");
+
+  result = kcSetup({"key", "verify", "--config", configFlag});
+  EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_EQ(field(result.out, "label"), "cfg-wrap");
+  result = kcSetup({"key", "verify", "--config", configFlag, "--purpose", "audit"});
+  EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_EQ(field(result.out, "label"), "cfg-audit");
+
+  // A flag wins over the config: --label picks another key on the configured token.
+  generateKey(token, "flag-wins");
+  result = kcSetup({"key", "verify", "--config", configFlag, "--label", "flag-wins"});
+  EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_EQ(field(result.out, "label"), "flag-wins");
+}
+
+TEST_F(KcSetupKeyTest, EnvironmentOverridesThePinFileOfTheConfig) {
+  const std::string key = generateKey(freshToken(), "env-override");
+  const auto config = dir() / "env-override.properties";
+  writeFile(config,
+            "pkcs11.wrap_key = " + key + "\npkcs11.pin_file = " + wrongPinFile().string() + "\n");
+
+  auto result = kcSetup({"key", "verify", "--config", config.string()});
+  EXPECT_EQ(result.exitCode, 2) << "the config's wrong PIN file is used without the override";
+  EXPECT_NE(result.err.find("pkcs11.pin_file"), std::string::npos) << result.err;
+
+  result = kcSetup({"key", "verify", "--config", config.string()},
+                   {{"KC_PKCS11_PIN_FILE", pinFile().string()}});
+  EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_EQ(field(result.out, "label"), "env-override");
+
+  // And a flag wins over both.
+  result = kcSetup({"key", "verify", "--config", config.string(), "--pin-file", pinFile().string()},
+                   {{"KC_PKCS11_PIN_FILE", wrongPinFile().string()}});
+  EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+}
+
+TEST_F(KcSetupKeyTest, MissingConfigFileIsAUsageErrorNamingIt) {
+  const auto result =
+      kcSetup({"key", "verify", "--config", (dir() / "absent.properties").string()});
+  EXPECT_EQ(result.exitCode, 2);
+  EXPECT_NE(result.err.find("--config"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("absent.properties"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace kc::test
