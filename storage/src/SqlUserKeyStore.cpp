@@ -1,0 +1,443 @@
+#include "SqlUserKeyStore.h"
+
+#include <Poco/Data/DataException.h>
+#include <Poco/Data/LOB.h>
+#include <Poco/Data/SQLite/SQLiteException.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/Logger.h>
+
+#include <algorithm>
+
+#include "kc/storage/UserId.h"
+
+namespace kc::storage {
+
+using namespace Poco::Data::Keywords;
+using Poco::Data::BLOB;
+using Poco::Data::Session;
+using Poco::Data::Statement;
+
+namespace {
+
+constexpr int kUpsertAttempts = 5;
+constexpr const char* kColumns =
+    "user_id, envelope, wrapping_key_id, revision, created_ms, revised_ms, last_access_ms";
+
+Poco::Int64 toMillis(Timestamp t) {
+  return t.time_since_epoch().count();
+}
+Timestamp fromMillis(Poco::Int64 ms) {
+  return Timestamp(std::chrono::milliseconds(ms));
+}
+
+Status checkWrite(const UserKeyWrite& write) {
+  KC_RETURN_IF_ERROR(checkUserId(write.userId));
+  if (write.envelope.empty() || write.envelope.size() > kMaxEnvelopeBytes) {
+    return {StatusCode::kInvalidArgument, "envelope of " + std::to_string(write.envelope.size()) +
+                                              " bytes is outside 1.." +
+                                              std::to_string(kMaxEnvelopeBytes)};
+  }
+  const auto& id = write.wrappingKeyId;
+  if (id.empty() || id.size() > kMaxWrappingKeyIdLength ||
+      !std::all_of(id.begin(), id.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
+    return {StatusCode::kInvalidArgument, "wrapping-key id must be 1.." +
+                                              std::to_string(kMaxWrappingKeyIdLength) +
+                                              " printable ASCII characters"};
+  }
+  return Status::ok();
+}
+
+Status checkWrappingKeyId(std::string_view id) {
+  UserKeyWrite probe{"00000000-0000-0000-0000-000000000000", {0}, std::string(id), {}, {}, {}};
+  return checkWrite(probe);
+}
+
+// The columns of kColumns, extracted row by row into parallel vectors.
+struct RecordRows {
+  std::vector<std::string> userIds;
+  std::vector<BLOB> envelopes;
+  std::vector<std::string> wrappingKeyIds;
+  std::vector<Poco::Int64> revisions, created, revised, accessed;
+
+  void extractInto(Statement& statement) {
+    statement, into(userIds), into(envelopes), into(wrappingKeyIds), into(revisions), into(created),
+        into(revised), into(accessed);
+  }
+
+  std::vector<UserKeyRecord> records() const {
+    std::vector<UserKeyRecord> out;
+    out.reserve(userIds.size());
+    for (std::size_t i = 0; i < userIds.size(); ++i) {
+      UserKeyRecord r;
+      r.userId = userIds[i];
+      r.envelope = envelopes[i].content();
+      r.wrappingKeyId = wrappingKeyIds[i];
+      r.revision = revisions[i];
+      r.creationTime = fromMillis(created[i]);
+      r.revisionTime = fromMillis(revised[i]);
+      if (accessed[i] > 0) r.lastAccessTime = fromMillis(accessed[i]);
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+};
+
+bool exists(Session& session, const Dialect& dialect, const std::string& userId) {
+  Poco::Int64 count = 0;
+  session << dialect.sql("SELECT COUNT(*) FROM kc_user_keys WHERE user_id = ?"), bind(userId),
+      into(count), now;
+  return count > 0;
+}
+
+// exists(), for use inside a catch block: false when the question itself fails.
+bool existsAfterFailure(Session& session, const Dialect& dialect, const std::string& userId) {
+  try {
+    return exists(session, dialect, userId);
+  } catch (...) {
+    return false;
+  }
+}
+
+void insertRow(Session& session, const Dialect& dialect, const UserKeyWrite& write, Timestamp at) {
+  const Poco::Int64 created = toMillis(write.creationTime.value_or(at));
+  const Poco::Int64 revised = toMillis(write.revisionTime.value_or(at));
+  const Poco::Int64 accessed = write.lastAccessTime ? toMillis(*write.lastAccessTime) : 0;
+  session << dialect.sql(std::string("INSERT INTO kc_user_keys (") + kColumns +
+                         ") VALUES (?, ?, ?, 1, ?, ?, ?)"),
+      bind(write.userId), bind(BLOB(write.envelope)), bind(write.wrappingKeyId), bind(created),
+      bind(revised), bind(accessed), now;
+}
+
+bool isSqliteBusy(const std::exception& error) {
+  return dynamic_cast<const Poco::Data::SQLite::DBLockedException*>(&error) != nullptr ||
+         dynamic_cast<const Poco::Data::SQLite::TableLockedException*>(&error) != nullptr;
+}
+
+std::string describe(const std::exception& error, const Redactor& redactor) {
+  const auto* poco = dynamic_cast<const Poco::Exception*>(&error);
+  std::string text = poco ? poco->displayText() : error.what();
+  // Drivers end messages with newlines and pad them; one line reads better in a log.
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return redactor.redact(std::move(text));
+}
+
+}  // namespace
+
+SqlUserKeyStore::SqlUserKeyStore(const StoreConfig& config, Dialect dialect,
+                                 SessionPool::Opener opener)
+    : config_(config),
+      dialect_(std::move(dialect)),
+      redactor_(config.connectionString),
+      pool_(std::move(opener), config.poolSize, config.acquireTimeout, config.validateAfterIdle) {
+  if (config_.accessFlushInterval.count() > 0) {
+    flusher_ = std::jthread([this](std::stop_token stop) { runFlusher(stop); });
+  }
+}
+
+SqlUserKeyStore::~SqlUserKeyStore() {
+  if (flusher_.joinable()) {
+    flusher_.request_stop();
+    flusher_.join();
+  }
+  const Status flushed = flushAccessTimes();
+  if (!flushed.isOk()) {
+    Poco::Logger::get("kc.storage")
+        .warning("storage: last-access times lost at close: %s", flushed.toString());
+  }
+}
+
+Status SqlUserKeyStore::connectFailure(std::string_view operation, const std::string& backend,
+                                       const Redactor& redactor, const std::exception& error) {
+  return {StatusCode::kUnavailable, std::string(operation) + ": cannot connect to the " + backend +
+                                        " database; retry later (" + describe(error, redactor) +
+                                        ")"};
+}
+
+Status SqlUserKeyStore::statementFailure(std::string_view operation, const std::exception& error,
+                                         SessionPool::Lease& lease) {
+  const std::string detail = describe(error, redactor_);
+  if (isSqliteBusy(error)) {
+    return {StatusCode::kTimeout,
+            std::string(operation) + ": the SQLite database stayed locked by another connection " +
+                "for longer than the busy timeout of " +
+                std::to_string(config_.busyTimeout.count()) + " ms (" + detail + ")"};
+  }
+  if (!SessionPool::answers(lease.session())) {
+    // The connection is gone, and the idle ones most likely with it.
+    lease.discard();
+    pool_.discardIdle();
+    return {StatusCode::kUnavailable, std::string(operation) + ": lost the connection to the " +
+                                          dialect_.name + " database; retry later (" + detail +
+                                          ")"};
+  }
+  return {StatusCode::kInternal,
+          std::string(operation) + " failed on " + dialect_.name + ": " + detail};
+}
+
+template <typename Body>
+Status SqlUserKeyStore::withSession(std::string_view operation, Body&& body) {
+  std::optional<SessionPool::Lease> lease;
+  try {
+    lease = pool_.acquire();
+  } catch (const std::exception& error) {
+    return connectFailure(operation, dialect_.name, redactor_, error);
+  }
+  if (!lease) {
+    return {StatusCode::kUnavailable, std::string(operation) +
+                                          ": no database session became free within " +
+                                          std::to_string(config_.acquireTimeout.count()) + " ms"};
+  }
+  try {
+    return body(lease->session());
+  } catch (const std::exception& error) {
+    return statementFailure(operation, error, *lease);
+  }
+}
+
+Result<UserKeyRecord> SqlUserKeyStore::get(std::string_view userId) {
+  KC_RETURN_IF_ERROR(checkUserId(userId));
+  const std::string id(userId);
+  RecordRows rows;
+  KC_RETURN_IF_ERROR(withSession("get user key", [&](Session& session) {
+    Statement statement(session);
+    statement << dialect_.sql(std::string("SELECT ") + kColumns +
+                              " FROM kc_user_keys WHERE user_id = ?"),
+        bind(id);
+    rows.extractInto(statement);
+    statement.execute();
+    return Status::ok();
+  }));
+  if (rows.userIds.empty()) {
+    return Status{StatusCode::kNotFound, "no key stored for user " + id};
+  }
+  UserKeyRecord record = std::move(rows.records().front());
+  std::lock_guard lock(accessMutex_);
+  if (const auto pending = pendingAccess_.find(id); pending != pendingAccess_.end()) {
+    const Timestamp when = fromMillis(pending->second);
+    if (!record.lastAccessTime || *record.lastAccessTime < when) record.lastAccessTime = when;
+  }
+  return record;
+}
+
+Status SqlUserKeyStore::insert(const UserKeyWrite& write) {
+  KC_RETURN_IF_ERROR(checkWrite(write));
+  return withSession("insert user key", [&](Session& session) {
+    try {
+      insertRow(session, dialect_, write, storeNow());
+    } catch (const std::exception&) {
+      // The primary key decides between racing inserts; the loser sees the winner's row.
+      if (existsAfterFailure(session, dialect_, write.userId)) {
+        return Status{StatusCode::kAlreadyExists, "user " + write.userId + " already has a key"};
+      }
+      throw;
+    }
+    return Status::ok();
+  });
+}
+
+Status SqlUserKeyStore::insertMany(std::span<const UserKeyWrite> writes) {
+  for (const auto& write : writes) KC_RETURN_IF_ERROR(checkWrite(write));
+  if (writes.empty()) return Status::ok();
+  return withSession("insert user keys in bulk", [&](Session& session) {
+    const Timestamp at = storeNow();
+    session.begin();
+    try {
+      for (const auto& write : writes) insertRow(session, dialect_, write, at);
+      session.commit();
+    } catch (const std::exception&) {
+      try {
+        session.rollback();
+      } catch (...) {
+        throw;  // the session is broken: report the original failure's kind below
+      }
+      for (const auto& write : writes) {
+        if (existsAfterFailure(session, dialect_, write.userId)) {
+          return Status{StatusCode::kAlreadyExists,
+                        "user " + write.userId + " already has a key; nothing was inserted"};
+        }
+      }
+      throw;
+    }
+    return Status::ok();
+  });
+}
+
+Status SqlUserKeyStore::upsert(const UserKeyWrite& write) {
+  KC_RETURN_IF_ERROR(checkWrite(write));
+  return withSession("upsert user key", [&](Session& session) {
+    // Update, else insert, else (an insert raced us) update again: each step is one atomic
+    // statement, which works the same on every back-end without a dialect's MERGE.
+    for (int attempt = 0; attempt < kUpsertAttempts; ++attempt) {
+      const Timestamp at = storeNow();
+      const Poco::Int64 revised = toMillis(write.revisionTime.value_or(at));
+      Statement update(session);
+      update << dialect_.sql(
+          "UPDATE kc_user_keys SET envelope = ?, wrapping_key_id = ?, "
+          "revision = revision + 1, revised_ms = ? WHERE user_id = ?"),
+          bind(BLOB(write.envelope)), bind(write.wrappingKeyId), bind(revised), bind(write.userId);
+      if (update.execute() > 0) return Status::ok();
+      try {
+        insertRow(session, dialect_, write, at);
+        return Status::ok();
+      } catch (const std::exception&) {
+        if (!existsAfterFailure(session, dialect_, write.userId)) throw;
+      }
+    }
+    return Status{StatusCode::kConflict,
+                  "upsert for user " + write.userId + " kept racing with concurrent writers"};
+  });
+}
+
+Status SqlUserKeyStore::replaceIfRevision(const UserKeyWrite& write,
+                                          std::int64_t expectedRevision) {
+  KC_RETURN_IF_ERROR(checkWrite(write));
+  return withSession("replace user key if revision matches", [&](Session& session) {
+    const Poco::Int64 revised = toMillis(write.revisionTime.value_or(storeNow()));
+    Statement update(session);
+    update << dialect_.sql(
+        "UPDATE kc_user_keys SET envelope = ?, wrapping_key_id = ?, "
+        "revision = revision + 1, revised_ms = ? WHERE user_id = ? AND revision = ?"),
+        bind(BLOB(write.envelope)), bind(write.wrappingKeyId), bind(revised), bind(write.userId),
+        bind(static_cast<Poco::Int64>(expectedRevision));
+    if (update.execute() > 0) return Status::ok();
+    if (!exists(session, dialect_, write.userId)) {
+      return Status{StatusCode::kNotFound, "no key stored for user " + write.userId};
+    }
+    return Status{StatusCode::kConflict, "user " + write.userId +
+                                             "'s key is no longer at revision " +
+                                             std::to_string(expectedRevision)};
+  });
+}
+
+Status SqlUserKeyStore::recordAccess(std::string_view userId, Timestamp when) {
+  KC_RETURN_IF_ERROR(checkUserId(userId));
+  std::unordered_map<std::string, std::int64_t> single;
+  {
+    std::lock_guard lock(accessMutex_);
+    if (config_.accessFlushInterval.count() > 0) {
+      auto [it, added] = pendingAccess_.try_emplace(std::string(userId), toMillis(when));
+      if (!added) it->second = std::max(it->second, toMillis(when));
+      if (pendingAccess_.size() >= config_.accessFlushMaxPending) accessWake_.notify_one();
+      return Status::ok();
+    }
+  }
+  single.emplace(std::string(userId), toMillis(when));
+  return writeAccessTimes(single);
+}
+
+Status SqlUserKeyStore::flushAccessTimes() {
+  std::unordered_map<std::string, std::int64_t> batch;
+  {
+    std::lock_guard lock(accessMutex_);
+    batch.swap(pendingAccess_);
+  }
+  if (batch.empty()) return Status::ok();
+  Status status = writeAccessTimes(batch);
+  if (!status.isOk()) {
+    // Keep them for the next flush; newer accesses recorded meanwhile win.
+    std::lock_guard lock(accessMutex_);
+    for (const auto& [id, ms] : batch) {
+      auto [it, added] = pendingAccess_.try_emplace(id, ms);
+      if (!added) it->second = std::max(it->second, ms);
+    }
+  }
+  return status;
+}
+
+Status SqlUserKeyStore::writeAccessTimes(
+    const std::unordered_map<std::string, std::int64_t>& batch) {
+  return withSession("record last-access times", [&](Session& session) {
+    session.begin();
+    try {
+      for (const auto& [id, ms] : batch) {
+        const Poco::Int64 when = ms;
+        session << dialect_.sql(
+            "UPDATE kc_user_keys SET last_access_ms = ? "
+            "WHERE user_id = ? AND last_access_ms < ?"),
+            bind(when), bind(id), bind(when), now;
+      }
+      session.commit();
+    } catch (...) {
+      try {
+        session.rollback();
+      } catch (...) {
+        // Reported through the original exception below.
+      }
+      throw;
+    }
+    return Status::ok();
+  });
+}
+
+void SqlUserKeyStore::runFlusher(std::stop_token stop) {
+  auto& log = Poco::Logger::get("kc.storage");
+  while (!stop.stop_requested()) {
+    {
+      std::unique_lock lock(accessMutex_);
+      accessWake_.wait_for(lock, stop, config_.accessFlushInterval,
+                           [&] { return pendingAccess_.size() >= config_.accessFlushMaxPending; });
+    }
+    if (stop.stop_requested()) return;  // the destructor flushes
+    const Status flushed = flushAccessTimes();
+    if (!flushed.isOk()) {
+      log.warning("storage: could not write last-access times, will retry: %s", flushed.toString());
+    }
+  }
+}
+
+Result<std::vector<UserKeyRecord>> SqlUserKeyStore::listByWrappingKey(
+    std::string_view wrappingKeyId, std::string_view afterUserId, std::size_t limit) {
+  KC_RETURN_IF_ERROR(checkWrappingKeyId(wrappingKeyId));
+  if (!afterUserId.empty()) KC_RETURN_IF_ERROR(checkUserId(afterUserId));
+  if (limit == 0) return std::vector<UserKeyRecord>{};
+  RecordRows rows;
+  KC_RETURN_IF_ERROR(withSession("list user keys by wrapping key", [&](Session& session) {
+    Statement statement(session);
+    statement << dialect_.sql(std::string("SELECT ") + kColumns +
+                              " FROM kc_user_keys WHERE wrapping_key_id = ? AND user_id > ? "
+                              "ORDER BY user_id " +
+                              dialect_.pageClause),
+        bind(std::string(wrappingKeyId)), bind(std::string(afterUserId)),
+        bind(static_cast<Poco::Int64>(limit));
+    rows.extractInto(statement);
+    statement.execute();
+    return Status::ok();
+  }));
+  return rows.records();
+}
+
+Result<std::int64_t> SqlUserKeyStore::countByWrappingKey(std::string_view wrappingKeyId) {
+  KC_RETURN_IF_ERROR(checkWrappingKeyId(wrappingKeyId));
+  Poco::Int64 count = 0;
+  KC_RETURN_IF_ERROR(withSession("count user keys", [&](Session& session) {
+    session << dialect_.sql("SELECT COUNT(*) FROM kc_user_keys WHERE wrapping_key_id = ?"),
+        bind(std::string(wrappingKeyId)), into(count), now;
+    return Status::ok();
+  }));
+  return static_cast<std::int64_t>(count);
+}
+
+Result<std::map<std::string, std::int64_t>> SqlUserKeyStore::countPerWrappingKey() {
+  std::vector<std::string> keys;
+  std::vector<Poco::Int64> counts;
+  KC_RETURN_IF_ERROR(withSession("count user keys per wrapping key", [&](Session& session) {
+    session << "SELECT wrapping_key_id, COUNT(*) FROM kc_user_keys GROUP BY wrapping_key_id",
+        into(keys), into(counts), now;
+    return Status::ok();
+  }));
+  std::map<std::string, std::int64_t> out;
+  for (std::size_t i = 0; i < keys.size() && i < counts.size(); ++i) out[keys[i]] = counts[i];
+  return out;
+}
+
+Status SqlUserKeyStore::ping() {
+  return withSession("ping the database", [&](Session& session) {
+    int one = 0;
+    session << "SELECT 1", into(one), now;
+    if (one != 1) return Status{StatusCode::kInternal, "ping: unexpected answer"};
+    return Status::ok();
+  });
+}
+
+}  // namespace kc::storage

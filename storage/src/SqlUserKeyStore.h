@@ -1,0 +1,62 @@
+#pragma once
+// The one UserKeyStore implementation: portable SQL through Poco::Data, with a Dialect for
+// what differs between back-ends, a SessionPool, and an in-memory buffer that coalesces
+// last-access times.
+
+#include <condition_variable>
+#include <mutex>
+#include <stop_token>
+#include <thread>
+#include <unordered_map>
+
+#include "Dialect.h"
+#include "Redactor.h"
+#include "SessionPool.h"
+#include "kc/storage/UserKeyStore.h"
+
+namespace kc::storage {
+
+class SqlUserKeyStore final : public UserKeyStore {
+ public:
+  SqlUserKeyStore(const StoreConfig& config, Dialect dialect, SessionPool::Opener opener);
+  ~SqlUserKeyStore() override;
+
+  Result<UserKeyRecord> get(std::string_view userId) override;
+  Status insert(const UserKeyWrite& write) override;
+  Status insertMany(std::span<const UserKeyWrite> writes) override;
+  Status upsert(const UserKeyWrite& write) override;
+  Status replaceIfRevision(const UserKeyWrite& write, std::int64_t expectedRevision) override;
+  Status recordAccess(std::string_view userId, Timestamp when) override;
+  Status flushAccessTimes() override;
+  Result<std::vector<UserKeyRecord>> listByWrappingKey(std::string_view wrappingKeyId,
+                                                       std::string_view afterUserId,
+                                                       std::size_t limit) override;
+  Result<std::int64_t> countByWrappingKey(std::string_view wrappingKeyId) override;
+  Result<std::map<std::string, std::int64_t>> countPerWrappingKey() override;
+  Status ping() override;
+  std::string_view backendName() const override { return dialect_.name; }
+
+  // Maps an exception thrown while opening a session to a Status (no secret in it).
+  static Status connectFailure(std::string_view operation, const std::string& backend,
+                               const Redactor& redactor, const std::exception& error);
+
+ private:
+  template <typename Body>
+  Status withSession(std::string_view operation, Body&& body);
+  Status statementFailure(std::string_view operation, const std::exception& error,
+                          SessionPool::Lease& lease);
+  Status writeAccessTimes(const std::unordered_map<std::string, std::int64_t>& batch);
+  void runFlusher(std::stop_token stop);
+
+  const StoreConfig config_;
+  const Dialect dialect_;
+  const Redactor redactor_;
+  SessionPool pool_;
+
+  std::mutex accessMutex_;
+  std::condition_variable_any accessWake_;
+  std::unordered_map<std::string, std::int64_t> pendingAccess_;  // user id -> ms since epoch
+  std::jthread flusher_;  // last member: stopped and joined before the rest goes away
+};
+
+}  // namespace kc::storage
