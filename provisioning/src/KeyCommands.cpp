@@ -94,28 +94,32 @@ Result<KeyContext> resolveKeyContext(const ParsedFlags& flags) {
   return context;
 }
 
+// An existing key pair found on a logged-in token.
+struct FoundKey {
+  ConnectedToken connected;
+  Setting uri;  // the key URI that found it
+  pkcs11::RsaKeyPair key;
+};
+
 // Connects to the token and finds the existing key the flags name.
-Result<pkcs11::RsaKeyPair> findKey(const ParsedFlags& flags, const KeyContext& context,
-                                   ConnectedToken& connected, Setting& keyUri) {
+Result<FoundKey> findKey(const ParsedFlags& flags, const KeyContext& context) {
   auto uri = existingKeyUri(context.target);
   if (!uri) return uri.status();
-  keyUri = std::move(*uri);
   auto pin = resolveUserPin(flags, context.config);
   if (!pin) return pin.status();
-  auto connection = connect(context.module, context.initArgs, keyUri, *pin);
-  if (!connection) return connection.status();
-  connected = std::move(*connection);
-  auto parsed = parseUriSetting(keyUri);
+  auto connected = connect(context.module, context.initArgs, *uri, *pin);
+  if (!connected) return connected.status();
+  auto parsed = parseUriSetting(*uri);
   if (!parsed) return parsed.status();
-  auto key = pkcs11::RsaKeyPair::find(connected.pool, *parsed);
+  auto key = pkcs11::RsaKeyPair::find(connected->pool, *parsed);
   if (!key) {
     const Status status = key.status();
     const std::string& message = status.message();
-    return Status(status.code(), message.find(keyUri.value) != std::string::npos
-                                     ? keyUri.origin + ": " + message
-                                     : keyUri.origin + " (" + keyUri.value + "): " + message);
+    return Status(status.code(), message.find(uri->value) != std::string::npos
+                                     ? uri->origin + ": " + message
+                                     : uri->origin + " (" + uri->value + "): " + message);
   }
-  return key;
+  return FoundKey{std::move(*connected), std::move(*uri), std::move(*key)};
 }
 
 std::string yesNo(bool value) {
@@ -191,13 +195,12 @@ ExitCode runKeyGenerate(const ParsedFlags& flags) {
 ExitCode runKeyVerify(const ParsedFlags& flags) {
   auto context = resolveKeyContext(flags);
   if (!context) return reportError(context.status());
-  ConnectedToken connected;
-  Setting uri;
-  auto key = findKey(flags, *context, connected, uri);
-  if (!key) return reportError(key.status());
-  auto attributes = key->readAttributes();
+  auto found = findKey(flags, *context);
+  if (!found) return reportError(found.status());
+  const auto& [connected, uri, key] = *found;
+  auto attributes = key.readAttributes();
   if (!attributes) return reportError(attributes.status());
-  auto publicKey = key->exportPublicKey();
+  auto publicKey = key.exportPublicKey();
   if (!publicKey) return reportError(publicKey.status());
   const auto& a = *attributes;
   const auto report = pkcs11::checkKeyPolicy(a, context->purpose);
@@ -271,11 +274,9 @@ Status writePublicKeyFile(const std::filesystem::path& path, const std::string& 
 ExitCode runKeyExport(const ParsedFlags& flags) {
   auto context = resolveKeyContext(flags);
   if (!context) return reportError(context.status());
-  ConnectedToken connected;
-  Setting uri;
-  auto key = findKey(flags, *context, connected, uri);
-  if (!key) return reportError(key.status());
-  auto publicKey = key->exportPublicKey();
+  auto found = findKey(flags, *context);
+  if (!found) return reportError(found.status());
+  auto publicKey = found->key.exportPublicKey();
   if (!publicKey) return reportError(publicKey.status());
   if (const auto out = flags.value("--out")) {
     if (const Status written = writePublicKeyFile(*out, publicKey->pem); !written.isOk()) {

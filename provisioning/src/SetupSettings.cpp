@@ -108,7 +108,7 @@ Result<Setting> resolveModule(const ParsedFlags& flags, const DaemonConfig& conf
   if (auto module = flagOrConfig(flags, "--module", config, "pkcs11.module")) return *module;
   std::error_code error;
   if (std::filesystem::exists(kDefaultModule, error)) {
-    return Setting{std::string(kDefaultModule), "the default module path"};
+    return Setting{std::string(kDefaultModule), "default"};
   }
   return usageError("no PKCS#11 module given and " + std::string(kDefaultModule) +
                     " does not exist: pass --module PATH (or --config FILE with pkcs11.module)");
@@ -131,7 +131,7 @@ Result<PinChoice> resolveUserPin(const ParsedFlags& flags, const DaemonConfig& c
     return PinChoice{pkcs11::PinSource::fromEnvironment(env->value), env->origin};
   }
   return PinChoice{pkcs11::PinSource::fromEnvironment(std::string(kDefaultPinVariable)),
-                   "the default (no --pin-file or --pin-env given)"};
+                   "default: no --pin-file or --pin-env given"};
 }
 
 Result<PinChoice> resolveSoPin(const ParsedFlags& flags) {
@@ -139,7 +139,7 @@ Result<PinChoice> resolveSoPin(const ParsedFlags& flags) {
   if (!fromFlags) return fromFlags.status();
   if (*fromFlags) return std::move(**fromFlags);
   return PinChoice{pkcs11::PinSource::fromEnvironment(std::string(kDefaultSoPinVariable)),
-                   "the default (no --so-pin-file or --so-pin-env given)"};
+                   "default: no --so-pin-file or --so-pin-env given"};
 }
 
 Result<pkcs11::KeyPurpose> resolvePurpose(const ParsedFlags& flags) {

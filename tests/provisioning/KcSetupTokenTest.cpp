@@ -25,6 +25,17 @@ TEST_F(KcSetupTokenTest, InitPrintsLabelSerialAndAPastableUri) {
   EXPECT_EQ(key.exitCode, 0) << key.err;
 }
 
+TEST_F(KcSetupTokenTest, UrisOfLabelsWithSpacesArePercentEncodedAndSelectTheKey) {
+  const std::string tokenUri = initToken(uniqueLabel("kc dev"));
+  EXPECT_TRUE(tokenUri.starts_with("pkcs11:token=kc%20dev-")) << tokenUri;
+  const std::string keyUri = generateKey(tokenUri, "wrap key 1");
+  EXPECT_TRUE(keyUri.ends_with(";object=wrap%20key%201;type=private")) << keyUri;
+  const auto verified =
+      kcSetup({"key", "verify", "--key", keyUri, "--pin-file", pinFile().string()});
+  EXPECT_EQ(verified.exitCode, 0) << verified.out << verified.err;
+  EXPECT_EQ(field(verified.out, "label"), "wrap key 1");
+}
+
 TEST_F(KcSetupTokenTest, InitReadsPinsFromEnvironmentVariables) {
   const std::string label = uniqueLabel("env-pins");
   const auto result = kcSetup(
