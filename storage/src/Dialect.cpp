@@ -33,20 +33,22 @@ std::vector<std::string> schemaV1(TextType text, const std::string& blobType,
 const std::string kVersionColumns =
     "(version INTEGER NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL)";
 
-Dialect sqlite(std::string name, std::string connector) {
+Dialect sqlite(std::string name, const std::string& connector) {
   return {std::move(name),
-          std::move(connector),
+          connector,
           false,
+          connector != "odbc",
           MigrationLock::kSqliteImmediateTransaction,
           "CREATE TABLE IF NOT EXISTS kc_schema_version " + kVersionColumns,
           {schemaV1([](int n) { return "VARCHAR(" + std::to_string(n) + ")"; }, "BLOB", "")},
           "LIMIT ?"};
 }
 
-Dialect postgres(std::string name, std::string connector, bool dollars) {
+Dialect postgres(std::string name, const std::string& connector, bool dollars) {
   return {std::move(name),
-          std::move(connector),
+          connector,
           dollars,
+          connector != "odbc",
           MigrationLock::kPostgresAdvisoryLock,
           "CREATE TABLE IF NOT EXISTS kc_schema_version " + kVersionColumns,
           {schemaV1([](int n) { return "VARCHAR(" + std::to_string(n) + ") COLLATE \"C\""; },
@@ -80,6 +82,7 @@ Dialect dialectFor(const StoreConfig& config) {
       return {"mysql",
               "mysql",
               false,
+              true,
               MigrationLock::kMySqlNamedLock,
               "CREATE TABLE IF NOT EXISTS kc_schema_version " + kVersionColumns + " ENGINE=InnoDB",
               {schemaV1(
@@ -100,6 +103,7 @@ Dialect dialectFor(const StoreConfig& config) {
       }
       return {"odbc/sqlserver",
               "odbc",
+              false,
               false,
               MigrationLock::kSqlServerAppLock,
               "IF OBJECT_ID(N'kc_schema_version', N'U') IS NULL CREATE TABLE kc_schema_version " +

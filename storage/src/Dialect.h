@@ -21,6 +21,9 @@ struct Dialect {
   std::string name;         // for logs and messages: "sqlite", "postgresql", "odbc/sqlserver"
   std::string connector;    // Poco::Data connector key
   bool dollarPlaceholders;  // PostgreSQL's native $1, $2 instead of ?
+  // Whether Statement::execute() reports the rows an UPDATE with bound parameters matched.
+  // Poco's ODBC connector does not (it counts parameter sets), so ODBC locks and reads instead.
+  bool reportsAffectedRows;
   MigrationLock lock;
   std::string createVersionTable;
   // Schema migrations: element i brings the schema from version i to version i + 1.

@@ -108,6 +108,37 @@ void insertRow(Session& session, const Dialect& dialect, const UserKeyWrite& wri
       bind(revised), bind(accessed), now;
 }
 
+// One transaction on a session: rolled back unless committed. Poco's ODBC connector starts
+// transactions only with autocommit off, so it is switched off for the transaction's lifetime.
+class SqlTransaction {
+ public:
+  SqlTransaction(Session& session, const Dialect& dialect)
+      : session_(session), manualCommit_(dialect.connector == "odbc") {
+    if (manualCommit_) session_.setFeature("autoCommit", false);
+    session_.begin();
+  }
+  ~SqlTransaction() {
+    try {
+      if (!committed_) session_.rollback();
+      if (manualCommit_) session_.setFeature("autoCommit", true);
+    } catch (...) {
+      // A broken session: the caller reports the failure that got us here and discards it.
+    }
+  }
+  SqlTransaction(const SqlTransaction&) = delete;
+  SqlTransaction& operator=(const SqlTransaction&) = delete;
+
+  void commit() {
+    session_.commit();
+    committed_ = true;
+  }
+
+ private:
+  Session& session_;
+  const bool manualCommit_;
+  bool committed_ = false;
+};
+
 bool isSqliteBusy(const std::exception& error) {
   return dynamic_cast<const Poco::Data::SQLite::DBLockedException*>(&error) != nullptr ||
          dynamic_cast<const Poco::Data::SQLite::TableLockedException*>(&error) != nullptr;
@@ -241,16 +272,11 @@ Status SqlUserKeyStore::insertMany(std::span<const UserKeyWrite> writes) {
   if (writes.empty()) return Status::ok();
   return withSession("insert user keys in bulk", [&](Session& session) {
     const Timestamp at = storeNow();
-    session.begin();
     try {
+      SqlTransaction transaction(session, dialect_);
       for (const auto& write : writes) insertRow(session, dialect_, write, at);
-      session.commit();
+      transaction.commit();
     } catch (const std::exception&) {
-      try {
-        session.rollback();
-      } catch (...) {
-        throw;  // the session is broken: report the original failure's kind below
-      }
       for (const auto& write : writes) {
         if (existsAfterFailure(session, dialect_, write.userId)) {
           return Status{StatusCode::kAlreadyExists,
@@ -263,22 +289,55 @@ Status SqlUserKeyStore::insertMany(std::span<const UserKeyWrite> writes) {
   });
 }
 
+SqlUserKeyStore::Replaced SqlUserKeyStore::replaceRow(
+    Session& session, const UserKeyWrite& write, std::optional<std::int64_t> expectedRevision) {
+  const Poco::Int64 revised = toMillis(write.revisionTime.value_or(storeNow()));
+  auto update = [&](Statement& statement, bool guarded) {
+    statement << dialect_.sql(
+        std::string("UPDATE kc_user_keys SET envelope = ?, wrapping_key_id = ?, "
+                    "revision = revision + 1, revised_ms = ? WHERE user_id = ?") +
+        (guarded ? " AND revision = ?" : "")),
+        bind(BLOB(write.envelope)), bind(write.wrappingKeyId), bind(revised), bind(write.userId);
+    if (guarded) statement, bind(static_cast<Poco::Int64>(*expectedRevision));
+  };
+  if (dialect_.reportsAffectedRows) {
+    Statement statement(session);
+    update(statement, expectedRevision.has_value());
+    if (statement.execute() > 0) return Replaced::kDone;
+    if (!expectedRevision) return Replaced::kMissing;
+    return exists(session, dialect_, write.userId) ? Replaced::kOtherRevision : Replaced::kMissing;
+  }
+  // No row count to trust: lock the row with a no-op update, read its revision, then decide.
+  // The lock holds until commit, so no writer slips in between the read and the update.
+  SqlTransaction transaction(session, dialect_);
+  session << dialect_.sql("UPDATE kc_user_keys SET revision = revision WHERE user_id = ?"),
+      bind(write.userId), now;
+  std::vector<Poco::Int64> revisions;
+  session << dialect_.sql("SELECT revision FROM kc_user_keys WHERE user_id = ?"),
+      bind(write.userId), into(revisions), now;
+  Replaced outcome = Replaced::kDone;
+  if (revisions.empty()) {
+    outcome = Replaced::kMissing;
+  } else if (expectedRevision && revisions.front() != *expectedRevision) {
+    outcome = Replaced::kOtherRevision;
+  } else {
+    Statement statement(session);
+    update(statement, false);
+    statement.execute();
+  }
+  transaction.commit();
+  return outcome;
+}
+
 Status SqlUserKeyStore::upsert(const UserKeyWrite& write) {
   KC_RETURN_IF_ERROR(checkWrite(write));
   return withSession("upsert user key", [&](Session& session) {
-    // Update, else insert, else (an insert raced us) update again: each step is one atomic
-    // statement, which works the same on every back-end without a dialect's MERGE.
+    // Replace, else insert, else (an insert raced us) replace again: each step is atomic on its
+    // own, which works the same on every back-end without a dialect's MERGE or ON CONFLICT.
     for (int attempt = 0; attempt < kUpsertAttempts; ++attempt) {
-      const Timestamp at = storeNow();
-      const Poco::Int64 revised = toMillis(write.revisionTime.value_or(at));
-      Statement update(session);
-      update << dialect_.sql(
-          "UPDATE kc_user_keys SET envelope = ?, wrapping_key_id = ?, "
-          "revision = revision + 1, revised_ms = ? WHERE user_id = ?"),
-          bind(BLOB(write.envelope)), bind(write.wrappingKeyId), bind(revised), bind(write.userId);
-      if (update.execute() > 0) return Status::ok();
+      if (replaceRow(session, write, std::nullopt) == Replaced::kDone) return Status::ok();
       try {
-        insertRow(session, dialect_, write, at);
+        insertRow(session, dialect_, write, storeNow());
         return Status::ok();
       } catch (const std::exception&) {
         if (!existsAfterFailure(session, dialect_, write.userId)) throw;
@@ -293,16 +352,13 @@ Status SqlUserKeyStore::replaceIfRevision(const UserKeyWrite& write,
                                           std::int64_t expectedRevision) {
   KC_RETURN_IF_ERROR(checkWrite(write));
   return withSession("replace user key if revision matches", [&](Session& session) {
-    const Poco::Int64 revised = toMillis(write.revisionTime.value_or(storeNow()));
-    Statement update(session);
-    update << dialect_.sql(
-        "UPDATE kc_user_keys SET envelope = ?, wrapping_key_id = ?, "
-        "revision = revision + 1, revised_ms = ? WHERE user_id = ? AND revision = ?"),
-        bind(BLOB(write.envelope)), bind(write.wrappingKeyId), bind(revised), bind(write.userId),
-        bind(static_cast<Poco::Int64>(expectedRevision));
-    if (update.execute() > 0) return Status::ok();
-    if (!exists(session, dialect_, write.userId)) {
-      return Status{StatusCode::kNotFound, "no key stored for user " + write.userId};
+    switch (replaceRow(session, write, expectedRevision)) {
+      case Replaced::kDone:
+        return Status::ok();
+      case Replaced::kMissing:
+        return Status{StatusCode::kNotFound, "no key stored for user " + write.userId};
+      case Replaced::kOtherRevision:
+        break;
     }
     return Status{StatusCode::kConflict, "user " + write.userId +
                                              "'s key is no longer at revision " +
@@ -348,24 +404,15 @@ Status SqlUserKeyStore::flushAccessTimes() {
 Status SqlUserKeyStore::writeAccessTimes(
     const std::unordered_map<std::string, std::int64_t>& batch) {
   return withSession("record last-access times", [&](Session& session) {
-    session.begin();
-    try {
-      for (const auto& [id, ms] : batch) {
-        const Poco::Int64 when = ms;
-        session << dialect_.sql(
-            "UPDATE kc_user_keys SET last_access_ms = ? "
-            "WHERE user_id = ? AND last_access_ms < ?"),
-            bind(when), bind(id), bind(when), now;
-      }
-      session.commit();
-    } catch (...) {
-      try {
-        session.rollback();
-      } catch (...) {
-        // Reported through the original exception below.
-      }
-      throw;
+    SqlTransaction transaction(session, dialect_);
+    for (const auto& [id, ms] : batch) {
+      const Poco::Int64 when = ms;
+      session << dialect_.sql(
+          "UPDATE kc_user_keys SET last_access_ms = ? "
+          "WHERE user_id = ? AND last_access_ms < ?"),
+          bind(when), bind(id), bind(when), now;
     }
+    transaction.commit();
     return Status::ok();
   });
 }

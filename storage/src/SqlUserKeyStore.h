@@ -45,6 +45,11 @@ class SqlUserKeyStore final : public UserKeyStore {
   Status withSession(std::string_view operation, Body&& body);
   Status statementFailure(std::string_view operation, const std::exception& error,
                           SessionPool::Lease& lease);
+  enum class Replaced { kDone, kMissing, kOtherRevision };
+  // Replaces the envelope and wrapping key of an existing row (revision + 1) if it exists and,
+  // when `expectedRevision` is set, is at that revision. Throws Poco::Exception.
+  Replaced replaceRow(Poco::Data::Session& session, const UserKeyWrite& write,
+                      std::optional<std::int64_t> expectedRevision);
   Status writeAccessTimes(const std::unordered_map<std::string, std::int64_t>& batch);
   void runFlusher(std::stop_token stop);
 

@@ -19,7 +19,8 @@ std::string randomToken(std::size_t length) {
   return out;
 }
 
-SoftHsmToken::SoftHsmToken(std::string label) : label_(std::move(label)) {
+SoftHsmToken::SoftHsmToken(std::string label, std::string modulePath)
+    : label_(std::move(label)), modulePath_(std::move(modulePath)) {
   std::filesystem::create_directory(dir_ / "tokens");
   writeFile(confPath(), "directories.tokendir = " + (dir_ / "tokens").string() +
                             "\nobjectstore.backend = file\nlog.level = ERROR\n"
@@ -28,7 +29,7 @@ SoftHsmToken::SoftHsmToken(std::string label) : label_(std::move(label)) {
   writeFile(soPinFile(), randomToken(12) + "\n");
   setenv("SOFTHSM2_CONF", confPath().c_str(), 1);
 
-  auto module = pkcs11::Module::load(modulePath());
+  auto module = pkcs11::Module::load(modulePath_);
   if (!module) throw std::runtime_error(module.status().toString());
   module_ = *module;
   addToken(label_);

@@ -19,11 +19,13 @@ namespace kc::test {
 
 class SoftHsmToken {
  public:
-  explicit SoftHsmToken(std::string label = "kc-test");
+  // `modulePath` may name a module that forwards to SoftHSM (the fault injector).
+  explicit SoftHsmToken(std::string label = "kc-test",
+                        std::string modulePath = KC_TEST_PKCS11_MODULE);
 
   const std::string& label() const { return label_; }
   const std::string& serial() const { return serial_; }
-  std::string modulePath() const { return KC_TEST_PKCS11_MODULE; }
+  const std::string& modulePath() const { return modulePath_; }
   // pkcs11:token=<label>
   std::string tokenUri() const { return "pkcs11:token=" + label_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
@@ -43,6 +45,7 @@ class SoftHsmToken {
  private:
   TempDir dir_{"kc-softhsm"};
   std::string label_;
+  std::string modulePath_;
   std::string serial_;
   std::shared_ptr<pkcs11::Module> module_;
 };
