@@ -145,7 +145,8 @@ struct RsaKeyPair::State {
         failed = op(session, priv, pub);
         return failed;
       });
-      if (status.isOk() || !isHandleLost(failed) || attempt > 0) return status;
+      const bool handleLost = status.code() == StatusCode::kTokenError && isHandleLost(failed);
+      if (status.isOk() || !handleLost || attempt > 0) return status;
       Status relooked = const_cast<State*>(this)->refreshHandles();
       if (!relooked.isOk()) return relooked;
     }

@@ -1,10 +1,22 @@
 #include "kc/pkcs11/SessionPool.h"
 
+#include <openssl/sha.h>
+
 #include <thread>
 
 #include "kc/pkcs11/Module.h"
 
 namespace kc::pkcs11 {
+namespace {
+
+// A digest of a PIN the token refused, so that the same PIN is not offered again.
+std::array<std::uint8_t, SHA256_DIGEST_LENGTH> pinDigest(const SecretBytes& pin) {
+  std::array<std::uint8_t, SHA256_DIGEST_LENGTH> digest{};
+  SHA256(pin.data(), pin.size(), digest.data());
+  return digest;
+}
+
+}  // namespace
 
 SessionPool::SessionPool(std::shared_ptr<Module> module, CK_SLOT_ID slot, PinSource pin,
                          SessionPoolOptions options)
@@ -47,10 +59,27 @@ bool SessionPool::isAlive(CK_SESSION_HANDLE session) const {
 Status SessionPool::login(CK_SESSION_HANDLE session) {
   auto pin = pin_.read();
   if (!pin) return pin.status();
+  const auto digest = pinDigest(*pin);
+  {
+    std::lock_guard lock(mutex_);
+    if (refusedPin_ && *refusedPin_ == digest && std::chrono::steady_clock::now() < refusedUntil_) {
+      return *refusedStatus_;
+    }
+  }
   const CK_RV rv = api()->C_Login(session, CKU_USER, pin->data(), pin->size());
   pin->clear();
   if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) return Status::ok();
   Status error = tokenError("C_Login with the " + pin_.describe(), rv);
+  if (error.code() == StatusCode::kPermissionDenied) {
+    // Do not keep offering the token a PIN it has refused: each try brings a lockout
+    // closer. A corrected PIN file or variable is tried as soon as it differs.
+    std::lock_guard lock(mutex_);
+    refusedPin_ = digest;
+    refusedUntil_ = std::chrono::steady_clock::now() + options_.refusedPinRetryAfter;
+    refusedStatus_ =
+        Status(error.code(), error.message() + " (the same PIN is not offered again for " +
+                                 std::to_string(options_.refusedPinRetryAfter.count()) + " ms)");
+  }
   return error;
 }
 
@@ -144,7 +173,12 @@ Status SessionPool::run(std::string_view operation,
   if (rv == CKR_OK) return Status::ok();
   // Some tokens report a lost login as an invalid key handle (private objects vanish
   // at logout), so any failure on a session that is no longer logged in counts as lost.
-  if (!isSessionLost(rv) && isAlive(lease->handle())) return tokenError(operation, rv);
+  if (!isSessionLost(rv) && isAlive(lease->handle())) {
+    // A failed call may leave an operation active on the session (tokens differ on
+    // whether a failed C_Decrypt ends it), so the session is not reused.
+    lease->discard();
+    return tokenError(operation, rv);
+  }
 
   // The session or the login is gone. Replace this session now, make every idle one be
   // checked before its next use, and retry once on the fresh session.
@@ -163,7 +197,7 @@ Status SessionPool::run(std::string_view operation,
   lease->handle_ = *fresh;
   rv = op(lease->handle());
   if (rv == CKR_OK) return Status::ok();
-  if (isSessionLost(rv)) lease->discard();
+  lease->discard();
   return tokenError(operation, rv);
 }
 

@@ -7,12 +7,14 @@
 // (closed sessions, device errors, a re-inserted token) the session is discarded, a new
 // one opened and logged in with back-off, and the operation retried once.
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -29,6 +31,8 @@ struct SessionPoolOptions {
   std::chrono::milliseconds checkoutTimeout{5000};  // longest wait for a free session
   int loginAttempts = 4;                            // per recovery
   std::chrono::milliseconds loginBackoff{50};       // doubled after each failed attempt
+  // After the token refuses a PIN, that same PIN is not offered again for this long.
+  std::chrono::milliseconds refusedPinRetryAfter{60000};
 };
 
 struct SessionPoolStats {
@@ -71,7 +75,8 @@ class SessionPool {
   Result<Lease> lease();
 
   // Runs `op` on a leased session and maps a failing CK_RV to a Status naming
-  // `operation`. A lost session is replaced and `op` runs once more.
+  // `operation`. A lost session is replaced and `op` runs once more. A session on which
+  // `op` failed is closed rather than reused (an operation may still be active on it).
   Status run(std::string_view operation, const std::function<CK_RV(CK_SESSION_HANDLE)>& op);
 
   CK_FUNCTION_LIST* api() const;
@@ -108,6 +113,10 @@ class SessionPool {
   std::vector<IdleSession> idle_;
   std::uint64_t faults_ = 0;
   SessionPoolStats stats_;
+  // The SHA-256 of the last PIN the token refused, and why.
+  std::optional<std::array<std::uint8_t, 32>> refusedPin_;
+  std::optional<Status> refusedStatus_;
+  std::chrono::steady_clock::time_point refusedUntil_{};
 };
 
 }  // namespace kc::pkcs11
