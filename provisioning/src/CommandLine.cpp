@@ -22,6 +22,31 @@ const FlagSpec* findFlag(const CommandSpec& spec, std::string_view name) {
   return it == spec.flags.end() ? nullptr : &*it;
 }
 
+constexpr std::size_t kUsageWidth = 96;
+
+// `text` broken into lines of at most `width` characters (longer words stay whole); lines
+// after the first start with `indent`.
+std::string wrapWords(std::string_view text, const std::string& indent, std::size_t width) {
+  std::string out;
+  std::size_t lineLength = 0;
+  while (!text.empty()) {
+    const auto end = text.find(' ');
+    const std::string_view word = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    if (word.empty()) continue;
+    if (lineLength > 0 && lineLength + 1 + word.size() > width) {
+      out += "\n" + indent;
+      lineLength = 0;
+    } else if (lineLength > 0) {
+      out += ' ';
+      ++lineLength;
+    }
+    out += word;
+    lineLength += word.size();
+  }
+  return out;
+}
+
 std::string commandName(const CommandSpec& spec) {
   return spec.group + " " + spec.name;
 }
@@ -102,8 +127,10 @@ std::string commandUsage(const CommandSpec& spec) {
   rows.emplace_back("--help", "print this help and exit");
   std::size_t width = 0;
   for (const auto& row : rows) width = std::max(width, row.first.size());
+  const std::string hang(width + 4, ' ');
   for (const auto& [left, help] : rows) {
-    out += "  " + left + std::string(width - left.size() + 2, ' ') + help + "\n";
+    out += "  " + left + std::string(width - left.size() + 2, ' ') +
+           wrapWords(help, hang, kUsageWidth - hang.size()) + "\n";
   }
   return out;
 }

@@ -113,16 +113,12 @@ Result<FoundKey> findKey(const ParsedFlags& flags, const KeyContext& context) {
   if (!parsed) return parsed.status();
   auto key = pkcs11::RsaKeyPair::find(connected->pool, *parsed);
   if (!key) {
-    const Status status = key.status();
-    const std::string& message = status.message();
-    return Status(status.code(), message.find(uri->value) != std::string::npos
-                                     ? uri->origin + ": " + message
-                                     : uri->origin + " (" + uri->value + "): " + message);
+    return Status(key.status().code(), namingUri(*uri, key.status().message()));
   }
   return FoundKey{std::move(*connected), std::move(*uri), std::move(*key)};
 }
 
-std::string yesNo(bool value) {
+std::string boolText(bool value) {
   return value ? "true" : "false";
 }
 
@@ -213,20 +209,20 @@ ExitCode runKeyVerify(const ParsedFlags& flags) {
                         {"id", hex(a.id)},
                         {"bits", std::to_string(a.modulusBits)},
                         {"fingerprint", publicKey->fingerprint},
-                        {"token", yesNo(a.onToken)},
-                        {"private", yesNo(a.isPrivate)},
-                        {"sensitive", yesNo(a.sensitive)},
-                        {"extractable", yesNo(a.extractable)},
-                        {"always-sensitive", yesNo(a.alwaysSensitive)},
-                        {"never-extractable", yesNo(a.neverExtractable)},
-                        {"decrypt", yesNo(a.decrypt)},
-                        {"unwrap", yesNo(a.unwrap)},
-                        {"sign", yesNo(a.sign)},
-                        {"sign-recover", yesNo(a.signRecover)},
-                        {"derive", yesNo(a.derive)},
-                        {"public-encrypt", yesNo(a.publicEncrypt)},
-                        {"public-wrap", yesNo(a.publicWrap)},
-                        {"public-verify", yesNo(a.publicVerify)}});
+                        {"token", boolText(a.onToken)},
+                        {"private", boolText(a.isPrivate)},
+                        {"sensitive", boolText(a.sensitive)},
+                        {"extractable", boolText(a.extractable)},
+                        {"always-sensitive", boolText(a.alwaysSensitive)},
+                        {"never-extractable", boolText(a.neverExtractable)},
+                        {"decrypt", boolText(a.decrypt)},
+                        {"unwrap", boolText(a.unwrap)},
+                        {"sign", boolText(a.sign)},
+                        {"sign-recover", boolText(a.signRecover)},
+                        {"derive", boolText(a.derive)},
+                        {"public-encrypt", boolText(a.publicEncrypt)},
+                        {"public-wrap", boolText(a.publicWrap)},
+                        {"public-verify", boolText(a.publicVerify)}});
   for (const auto& warning : report.warnings) std::cout << "warning: " << warning << "\n";
   for (const auto& violation : report.violations) std::cout << "violation: " << violation << "\n";
   if (!report.compliant()) {

@@ -52,12 +52,6 @@ Result<std::optional<PinChoice>> pinFromFlags(const ParsedFlags& flags, std::str
   return std::optional<PinChoice>();
 }
 
-// Adds the URI to a message that does not name it already.
-std::string namingUri(const Setting& uri, const std::string& message) {
-  if (message.find(uri.value) != std::string::npos) return uri.origin + ": " + message;
-  return uri.origin + " (" + uri.value + "): " + message;
-}
-
 }  // namespace
 
 Result<DaemonConfig> DaemonConfig::load(const std::optional<std::string>& path) {
@@ -88,6 +82,11 @@ std::optional<Setting> DaemonConfig::get(std::string_view key) const {
   const auto it = fileValues_.find(key);
   if (it == fileValues_.end() || it->second.empty()) return std::nullopt;
   return Setting{it->second, std::string(key) + " in " + path_};
+}
+
+std::string namingUri(const Setting& uri, const std::string& message) {
+  if (message.find(uri.value) != std::string::npos) return uri.origin + ": " + message;
+  return uri.origin + " (" + uri.value + "): " + message;
 }
 
 std::string environmentOverrideName(std::string_view key) {

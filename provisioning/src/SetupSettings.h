@@ -83,6 +83,9 @@ Result<unsigned> resolveBits(const ParsedFlags& flags);
 // The daemon's config key of a purpose's key URI: pkcs11.wrap_key or pkcs11.audit_key.
 std::string_view keyConfigKey(pkcs11::KeyPurpose purpose);
 
+// "<origin>: <message>", adding the URI when the message does not name it already.
+std::string namingUri(const Setting& uri, const std::string& message);
+
 // Parses a URI setting, refusing one that carries a PIN (without echoing it).
 Result<pkcs11::Pkcs11Uri> parseUriSetting(const Setting& uri);
 
