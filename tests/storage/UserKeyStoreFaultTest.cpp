@@ -157,13 +157,15 @@ TEST(SqliteStore, FileLockedByAnotherProcessGivesATimeoutNotAHang) {
   const auto logPath = dir / "locker.log";
   auto locker = std::make_unique<BackgroundProcess>(
       std::vector<std::string>{"sqlite3", config.sqlitePath, "BEGIN EXCLUSIVE;",
-                               "INSERT INTO kc_schema_version VALUES (1000, 0);", ".print locked",
-                               ".shell sleep 120"},
+                               "INSERT INTO kc_schema_version VALUES (1000, 0);",
+                               // The shell writes straight to the log; sqlite3's own output
+                               // would sit in its buffer until it exits.
+                               ".shell echo locked; sleep 120"},
       logPath.string());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (readFile(logPath).find("locked") == std::string::npos) {
     ASSERT_TRUE(locker->running()) << "sqlite3 could not lock: " << readFile(logPath);
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "sqlite3 says: " << readFile(logPath);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   // Generous watchdog: only a hang can exceed it.
