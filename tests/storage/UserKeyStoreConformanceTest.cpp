@@ -305,13 +305,16 @@ TEST_P(UserKeyStoreConformance, PagingIsStableUnderConcurrentWrites) {
   for (int i = 0; i < kOriginal; ++i) writes.push_back(writeFor(1000 + i, "key-A", "a"));
   ASSERT_TRUE(store_->insertMany(writes).isOk());
   std::atomic<bool> done{false};
+  std::atomic<int> written{0};
   std::thread writer([&] {
     // New records under both keys, and PUTs that keep existing ones under key-A.
     for (int i = 0; !done && i < 2000; ++i) {
       EXPECT_TRUE(store_->insert(writeFor(5000 + i, i % 2 ? "key-A" : "key-B", "n")).isOk());
       EXPECT_TRUE(store_->upsert(writeFor(1000 + (i * 37) % kOriginal, "key-A", "put")).isOk());
+      ++written;
     }
   });
+  while (written < 10) std::this_thread::yield();  // the walk starts amid the writes
   std::vector<std::string> seen;
   std::string after;
   for (;;) {
