@@ -1,0 +1,73 @@
+#pragma once
+// Metrics: a thread-safe registry of the daemon's counters and histograms, rendered in the
+// Prometheus text exposition format 0.0.4 by GET /metrics. Label values come from small
+// fixed sets (matched route, method, status, operation name), never from raw request data,
+// so the number of series stays bounded.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+namespace kc::api {
+
+class Metrics {
+ public:
+  Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // One answered HTTP request: kc_http_requests_total{route,method,status} and
+  // kc_http_request_duration_seconds{route}. `route` is the matched route ("/user-keys",
+  // "unmatched"), never the raw path; an unknown method is counted as "OTHER".
+  void observeRequest(std::string_view route, std::string_view method, int status, double seconds);
+
+  // One token operation (the appliance calls this): kc_token_operation_duration_seconds
+  // {operation}. At most kMaxOperations distinct names are kept; later ones count as "other".
+  void observeTokenOperation(std::string_view operation, double seconds);
+  static constexpr std::size_t kMaxOperations = 32;
+
+  // kc_token_pool_waits_total: either counted here, or read from `source` at render time
+  // when one is set (the session pool keeps its own counter).
+  void addTokenPoolWait();
+  void setTokenPoolWaitsSource(std::function<std::uint64_t()> source);
+
+  // kc_database_errors_total.
+  void addDatabaseError();
+
+  // kc_jwks_refreshes_total{outcome}: "success" or "failure".
+  void addJwksRefresh(bool success);
+
+  // The whole registry in Prometheus text format 0.0.4.
+  std::string render() const;
+
+  // The Content-Type of render()'s output.
+  static constexpr const char* kContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+ private:
+  struct Histogram {
+    std::vector<std::uint64_t> buckets;  // cumulative at render time, per-bucket here
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  void observe(Histogram& histogram, double seconds);
+  void renderHistogram(std::string& out, std::string_view name, std::string_view label,
+                       const std::string& value, const Histogram& histogram) const;
+
+  mutable std::mutex mutex_;
+  std::vector<double> bounds_;
+  std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
+  std::map<std::string, Histogram> requestDurations_;
+  std::map<std::string, Histogram> tokenOperations_;
+  std::uint64_t tokenPoolWaits_ = 0;
+  std::function<std::uint64_t()> tokenPoolWaitsSource_;
+  std::uint64_t databaseErrors_ = 0;
+  std::uint64_t jwksRefreshSuccesses_ = 0;
+  std::uint64_t jwksRefreshFailures_ = 0;
+};
+
+}  // namespace kc::api

@@ -1,0 +1,55 @@
+#pragma once
+// RequestHandlerFactory: the whole HTTP API as one Poco request handler factory. The daemon
+// owns a KeyService, a JwksCache, a JwtValidator and a Metrics, and serves them with:
+//
+//   Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(host, port));
+//   Poco::Net::HTTPServer server(
+//       new kc::api::RequestHandlerFactory(keyService, validator, metrics, apiSettings),
+//       socket, new Poco::Net::HTTPServerParams);
+//   server.start();  ...  server.stopAll(true);
+//
+// (Poco takes ownership of the factory and the params.) The referenced objects must outlive
+// the server.
+
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+namespace kc::api {
+
+class CorsPolicy;
+class KeyService;
+class JwtValidator;
+class Metrics;
+
+struct ApiSettings {
+  // The Bitwarden web vault's origin ("https://vault.example.com"); only it gets CORS headers.
+  // A trailing '/' is ignored. Empty: no origin does.
+  std::string webVaultOrigin;
+  std::size_t maxBodyBytes = 64 * 1024;  // larger bodies are answered 413
+  // Take the client address from X-Forwarded-For's first hop (behind a trusted proxy only).
+  bool trustForwardedFor = false;
+  bool serveMetrics = true;  // GET /metrics; restrict it at the proxy if it must not be public
+};
+
+class RequestHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  RequestHandlerFactory(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
+                        ApiSettings settings);
+  ~RequestHandlerFactory() override;
+
+  // A new handler for `request`; Poco deletes it after the response.
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest& request) override;
+
+ private:
+  KeyService& keys_;
+  const JwtValidator& validator_;
+  Metrics& metrics_;
+  const ApiSettings settings_;
+  std::unique_ptr<const CorsPolicy> cors_;
+};
+
+}  // namespace kc::api

@@ -1,0 +1,78 @@
+#include "kc/api/JwtValidator.h"
+
+#include <cctype>
+
+#include "Jwt.h"
+#include "kc/api/JwksCache.h"
+
+namespace kc::api {
+namespace {
+
+bool equalsIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool isSpace(char c) {
+  return c == ' ' || c == '\t';
+}
+
+}  // namespace
+
+JwtValidator::JwtValidator(JwksCache& keys, JwtSettings settings)
+    : keys_(keys), settings_(std::move(settings)) {}
+
+Result<AuthenticatedUser> JwtValidator::validateHeader(std::string_view authorization) const {
+  while (!authorization.empty() && isSpace(authorization.front())) authorization.remove_prefix(1);
+  while (!authorization.empty() && isSpace(authorization.back())) authorization.remove_suffix(1);
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size() ||
+      !equalsIgnoringCase(authorization.substr(0, kScheme.size()), kScheme) ||
+      !isSpace(authorization[kScheme.size()])) {
+    return Status(StatusCode::kInvalidArgument, "no bearer token");
+  }
+  std::string_view token = authorization.substr(kScheme.size());
+  while (!token.empty() && isSpace(token.front())) token.remove_prefix(1);
+  return validate(token);
+}
+
+Result<AuthenticatedUser> JwtValidator::validate(std::string_view bearerToken) const {
+  auto jwt = parseJwt(bearerToken, settings_);
+  if (!jwt) return jwt.status();
+
+  bool verified = false;
+  if (jwt->kid) {
+    auto key = keys_.find(*jwt->kid);
+    if (!key) {
+      return Status(StatusCode::kNotFound, key.status().code() == StatusCode::kNotFound
+                                               ? "unknown kid"
+                                               : "no signing keys available");
+    }
+    verified = verifyJwtSignature(*jwt, key->key.get());
+  } else {
+    // No kid: any key of the set may have signed it (as the reference's library allows).
+    auto keys = keys_.all();
+    if (!keys) return Status(StatusCode::kNotFound, "no signing keys available");
+    for (const auto& [kid, key] : *keys) {
+      if (verifyJwtSignature(*jwt, key.key.get())) {
+        verified = true;
+        break;
+      }
+    }
+  }
+  if (!verified) return Status(StatusCode::kInvalidArgument, "bad signature");
+
+  ClaimExpectations expectations;
+  expectations.issuer = settings_.issuer.empty() ? keys_.discoveredIssuer() : settings_.issuer;
+  expectations.clockSkew = settings_.clockSkew;
+  expectations.now = std::chrono::system_clock::now();
+  return checkClaims(*jwt->claims, expectations);
+}
+
+}  // namespace kc::api

@@ -1,0 +1,154 @@
+#include "kc/api/Metrics.h"
+
+#include <array>
+#include <cstdio>
+
+namespace kc::api {
+namespace {
+
+constexpr std::array<std::string_view, 8> kMethods = {"GET",   "POST",    "PUT",  "DELETE",
+                                                      "PATCH", "OPTIONS", "HEAD", "TRACE"};
+
+std::string boundedMethod(std::string_view method) {
+  for (const auto known : kMethods)
+    if (method == known) return std::string(known);
+  return "OTHER";
+}
+
+std::string formatDouble(double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  return buffer;
+}
+
+// Prometheus label value escaping (backslash, quote, newline).
+std::string escapeLabel(std::string_view value) {
+  std::string out;
+  for (const char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Metrics::Metrics() : bounds_{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10} {}
+
+void Metrics::observe(Histogram& histogram, double seconds) {
+  if (histogram.buckets.empty()) histogram.buckets.assign(bounds_.size(), 0);
+  for (std::size_t i = 0; i < bounds_.size(); ++i) {
+    if (seconds <= bounds_[i]) {
+      ++histogram.buckets[i];
+      break;
+    }
+  }
+  ++histogram.count;
+  histogram.sum += seconds;
+}
+
+void Metrics::observeRequest(std::string_view route, std::string_view method, int status,
+                             double seconds) {
+  const std::lock_guard lock(mutex_);
+  ++requests_[{std::string(route), boundedMethod(method), status}];
+  observe(requestDurations_[std::string(route)], seconds);
+}
+
+void Metrics::observeTokenOperation(std::string_view operation, double seconds) {
+  const std::lock_guard lock(mutex_);
+  std::string name(operation);
+  if (!tokenOperations_.contains(name) && tokenOperations_.size() >= kMaxOperations) {
+    name = "other";
+  }
+  observe(tokenOperations_[name], seconds);
+}
+
+void Metrics::addTokenPoolWait() {
+  const std::lock_guard lock(mutex_);
+  ++tokenPoolWaits_;
+}
+
+void Metrics::setTokenPoolWaitsSource(std::function<std::uint64_t()> source) {
+  const std::lock_guard lock(mutex_);
+  tokenPoolWaitsSource_ = std::move(source);
+}
+
+void Metrics::addDatabaseError() {
+  const std::lock_guard lock(mutex_);
+  ++databaseErrors_;
+}
+
+void Metrics::addJwksRefresh(bool success) {
+  const std::lock_guard lock(mutex_);
+  ++(success ? jwksRefreshSuccesses_ : jwksRefreshFailures_);
+}
+
+void Metrics::renderHistogram(std::string& out, std::string_view name, std::string_view label,
+                              const std::string& value, const Histogram& histogram) const {
+  const std::string labels = std::string(label) + "=\"" + escapeLabel(value) + "\"";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += histogram.buckets.empty() ? 0 : histogram.buckets[i];
+    out += std::string(name) + "_bucket{" + labels + ",le=\"" + formatDouble(bounds_[i]) + "\"} " +
+           std::to_string(cumulative) + "\n";
+  }
+  out += std::string(name) + "_bucket{" + labels + ",le=\"+Inf\"} " +
+         std::to_string(histogram.count) + "\n";
+  out += std::string(name) + "_sum{" + labels + "} " + formatDouble(histogram.sum) + "\n";
+  out += std::string(name) + "_count{" + labels + "} " + std::to_string(histogram.count) + "\n";
+}
+
+std::string Metrics::render() const {
+  std::function<std::uint64_t()> poolSource;
+  {
+    const std::lock_guard lock(mutex_);
+    poolSource = tokenPoolWaitsSource_;
+  }
+  // Called outside the lock: the source may take its own locks.
+  const std::uint64_t poolWaitsFromSource = poolSource ? poolSource() : 0;
+
+  const std::lock_guard lock(mutex_);
+  std::string out;
+  out +=
+      "# HELP kc_http_requests_total HTTP requests answered, by matched route, method and "
+      "status.\n";
+  out += "# TYPE kc_http_requests_total counter\n";
+  for (const auto& [key, count] : requests_) {
+    const auto& [route, method, status] = key;
+    out += "kc_http_requests_total{route=\"" + escapeLabel(route) + "\",method=\"" + method +
+           "\",status=\"" + std::to_string(status) + "\"} " + std::to_string(count) + "\n";
+  }
+  out += "# HELP kc_http_request_duration_seconds Time to answer an HTTP request, by route.\n";
+  out += "# TYPE kc_http_request_duration_seconds histogram\n";
+  for (const auto& [route, histogram] : requestDurations_) {
+    renderHistogram(out, "kc_http_request_duration_seconds", "route", route, histogram);
+  }
+  out += "# HELP kc_token_operation_duration_seconds Time of a PKCS#11 token operation.\n";
+  out += "# TYPE kc_token_operation_duration_seconds histogram\n";
+  for (const auto& [operation, histogram] : tokenOperations_) {
+    renderHistogram(out, "kc_token_operation_duration_seconds", "operation", operation, histogram);
+  }
+  out += "# HELP kc_token_pool_waits_total Times a request waited for a free token session.\n";
+  out += "# TYPE kc_token_pool_waits_total counter\n";
+  out += "kc_token_pool_waits_total " +
+         std::to_string(poolSource ? poolWaitsFromSource : tokenPoolWaits_) + "\n";
+  out += "# HELP kc_database_errors_total Failed database operations.\n";
+  out += "# TYPE kc_database_errors_total counter\n";
+  out += "kc_database_errors_total " + std::to_string(databaseErrors_) + "\n";
+  out +=
+      "# HELP kc_jwks_refreshes_total Loads of the identity server's signing keys, by outcome.\n";
+  out += "# TYPE kc_jwks_refreshes_total counter\n";
+  out += "kc_jwks_refreshes_total{outcome=\"success\"} " + std::to_string(jwksRefreshSuccesses_) +
+         "\n";
+  out +=
+      "kc_jwks_refreshes_total{outcome=\"failure\"} " + std::to_string(jwksRefreshFailures_) + "\n";
+  return out;
+}
+
+}  // namespace kc::api

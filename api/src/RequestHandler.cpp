@@ -1,0 +1,347 @@
+#include "RequestHandler.h"
+
+#include <Poco/Exception.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/IPAddress.h>
+#include <Poco/URI.h>
+#include <openssl/rand.h>
+#include <string.h>  // explicit_bzero
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <istream>
+
+#include "ErrorMapping.h"
+#include "Routes.h"
+#include "UserKeyBody.h"
+#include "kc/api/JwtValidator.h"
+#include "kc/api/Metrics.h"
+
+namespace kc::api {
+namespace {
+
+using Poco::Net::HTTPRequest;
+using Poco::Net::HTTPServerRequest;
+using Poco::Net::HTTPServerResponse;
+
+constexpr const char* kJson = "application/json; charset=utf-8";
+constexpr const char* kText = "text/plain; charset=utf-8";
+
+Poco::Logger& logger() {
+  return Poco::Logger::get("kc.http");
+}
+
+// An incoming X-Request-Id is kept when it is short and harmless in a log line.
+bool isAcceptableRequestId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (const char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string newRequestId() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    // Not a secret, only needs to be unique: fall back to the clock.
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    return "t" + std::to_string(now);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+std::string clientAddressOf(const HTTPServerRequest& request, bool trustForwardedFor) {
+  if (trustForwardedFor && request.has("X-Forwarded-For")) {
+    std::string first = request.get("X-Forwarded-For");
+    first = first.substr(0, first.find(','));
+    const auto begin = first.find_first_not_of(" \t");
+    const auto end = first.find_last_not_of(" \t");
+    if (begin != std::string::npos) first = first.substr(begin, end - begin + 1);
+    Poco::Net::IPAddress address;
+    if (Poco::Net::IPAddress::tryParse(first, address)) return address.toString();
+  }
+  return request.clientAddress().host().toString();
+}
+
+// The request target's path, without query or fragment.
+std::string pathOf(const std::string& target) {
+  if (!target.empty() && target.front() == '/') return target.substr(0, target.find_first_of("?#"));
+  try {
+    return Poco::URI(target).getPath();
+  } catch (const Poco::Exception&) {
+    return target.substr(0, target.find_first_of("?#"));
+  }
+}
+
+bool queryAsksForJson(const std::string& target) {
+  try {
+    for (const auto& [name, value] : Poco::URI(target).getQueryParameters()) {
+      if (name == "format" && value == "json") return true;
+    }
+  } catch (const Poco::Exception&) {
+  }
+  return false;
+}
+
+std::string jsonEscape(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buffer[8];
+          std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(c));
+          out += buffer;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+// "2026-11-25T15:00:00.123Z"
+std::string utcNowIso8601() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char buffer[40];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buffer, static_cast<int>(millis));
+  return out;
+}
+
+}  // namespace
+
+RequestHandler::RequestHandler(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
+                               const ApiSettings& settings, const CorsPolicy& cors)
+    : keys_(keys), validator_(validator), metrics_(metrics), settings_(settings), cors_(cors) {}
+
+void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string incomingId = request.get("X-Request-Id", "");
+  context_.requestId = isAcceptableRequestId(incomingId) ? incomingId : newRequestId();
+  const std::string method = request.getMethod();
+  std::string routeLabel(kUnmatchedRoute);
+  std::string path = "?";
+  hasBody_ = request.getChunkedTransferEncoding() || request.getContentLength64() > 0;
+
+  try {
+    context_.clientAddress = clientAddressOf(request, settings_.trustForwardedFor);
+    path = pathOf(request.getURI());
+    response.set("Cache-Control", "no-store");
+    response.set("X-Request-Id", context_.requestId);
+    cors_.apply(request, response);
+
+    const Route* route = matchRoute(path);
+    if (route == nullptr) {
+      sendMessage(response, 404, "Not found.");
+    } else {
+      routeLabel = route->path;
+      if (method == HTTPRequest::HTTP_OPTIONS) {
+        response.set("Allow", std::string(route->allow));
+        send(response, 204, "", "");
+      } else if (!routeAllows(*route, method)) {
+        response.set("Allow", std::string(route->allow));
+        sendMessage(response, 405, "Method not allowed.");
+      } else {
+        dispatch(*route, request, response);
+      }
+    }
+  } catch (const std::exception& e) {
+    logger().error("request " + context_.requestId + " failed: " + e.what());
+    if (!response.sent()) {
+      sendMessage(response, 500,
+                  clientMessageFor(Status(StatusCode::kInternal, ""), 500, context_.requestId));
+    }
+  }
+
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  metrics_.observeRequest(routeLabel, method, status_, seconds);
+  char duration[32];
+  std::snprintf(duration, sizeof duration, "%.1f", seconds * 1000);
+  std::string line = method + " " + routeLabel + " " + std::to_string(status_) + " " + duration +
+                     "ms id=" + context_.requestId;
+  if (!context_.userId.empty()) line += " user=" + context_.userId;
+  line += " client=" + context_.clientAddress;
+  if (status_ >= 500) {
+    logger().error(line);
+  } else {
+    logger().information(line);
+  }
+}
+
+void RequestHandler::dispatch(const Route& route, HTTPServerRequest& request,
+                              HTTPServerResponse& response) {
+  switch (route.id) {
+    case RouteId::kAlive:
+    case RouteId::kNow:
+      return answerTime(response);
+    case RouteId::kHealth:
+      return answerHealth(request, response);
+    case RouteId::kMetrics:
+      if (!settings_.serveMetrics) return sendMessage(response, 404, "Not found.");
+      return send(response, 200, Metrics::kContentType, metrics_.render());
+    case RouteId::kUserKeys:
+      return answerUserKeys(request, response);
+  }
+}
+
+void RequestHandler::answerTime(HTTPServerResponse& response) {
+  send(response, 200, kJson, "\"" + utcNowIso8601() + "\"");
+}
+
+void RequestHandler::answerHealth(HTTPServerRequest& request, HTTPServerResponse& response) {
+  const HealthReport report = keys_.checkHealth();
+  const int status = report.healthy ? 200 : 503;
+  for (const auto& component : report.components) {
+    if (!component.healthy) {
+      logger().warning("health: " + component.name + " unhealthy: " + component.detail);
+    }
+  }
+  if (!queryAsksForJson(request.getURI())) {
+    return send(response, status, kText, report.healthy ? "Healthy" : "Unhealthy");
+  }
+  std::string body = std::string("{\"status\":\"") + (report.healthy ? "Healthy" : "Unhealthy") +
+                     "\",\"components\":[";
+  for (std::size_t i = 0; i < report.components.size(); ++i) {
+    const auto& component = report.components[i];
+    if (i) body += ',';
+    body += "{\"name\":\"" + jsonEscape(component.name) +
+            "\",\"healthy\":" + (component.healthy ? "true" : "false") + ",\"detail\":\"" +
+            jsonEscape(component.detail) + "\"}";
+  }
+  body += "]}";
+  send(response, status, kJson, body);
+}
+
+bool RequestHandler::authenticate(HTTPServerRequest& request, HTTPServerResponse& response) {
+  if (!request.has("Authorization")) {
+    logger().information("request " + context_.requestId + " refused: no Authorization header");
+    response.set("WWW-Authenticate", "Bearer");
+    send(response, 401, "", "");
+    return false;
+  }
+  auto user = validator_.validateHeader(request.get("Authorization"));
+  if (user) {
+    context_.userId = std::move(user->userId);
+    return true;
+  }
+  const int status = httpStatusFor(user.status(), StatusSource::kAuthentication);
+  logger().information("request " + context_.requestId + " refused (" + std::to_string(status) +
+                       "): " + user.status().message());
+  if (status == 401) response.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+  send(response, status, "", "");
+  return false;
+}
+
+void RequestHandler::answerUserKeys(HTTPServerRequest& request, HTTPServerResponse& response) {
+  if (!authenticate(request, response)) return;
+  const std::string& method = request.getMethod();
+  if (method == HTTPRequest::HTTP_GET) return fetchKey(response);
+  depositKey(
+      request, response,
+      method == HTTPRequest::HTTP_POST ? DepositMode::kCreateOnly : DepositMode::kCreateOrReplace);
+}
+
+void RequestHandler::fetchKey(HTTPServerResponse& response) {
+  auto key = keys_.fetchUserKey(context_);
+  if (!key) return answerFailure(key.status(), response);
+  std::string body = renderUserKeyBody(*key);
+  key->clear();
+  try {
+    send(response, 200, kJson, body);
+  } catch (...) {
+    explicit_bzero(body.data(), body.size());
+    throw;
+  }
+  explicit_bzero(body.data(), body.size());
+}
+
+void RequestHandler::depositKey(HTTPServerRequest& request, HTTPServerResponse& response,
+                                DepositMode mode) {
+  const auto declared = request.getContentLength64();
+  const auto limit = static_cast<Poco::Int64>(settings_.maxBodyBytes);
+  if (declared > limit) return sendMessage(response, 413, "The body is too large.");
+  if (!isJsonContentType(request.getContentType())) {
+    return sendMessage(response, 400, "The content type must be application/json.");
+  }
+  std::string body;
+  body.reserve(settings_.maxBodyBytes + 1);  // no reallocation: no unwiped copies of the key
+  std::istream& in = request.stream();
+  char buffer[4096];
+  bool tooLarge = false;
+  while (in) {
+    in.read(buffer, sizeof buffer);
+    const auto got = static_cast<std::size_t>(in.gcount());
+    if (body.size() + got > settings_.maxBodyBytes) {
+      tooLarge = true;
+      break;
+    }
+    body.append(buffer, got);
+  }
+  explicit_bzero(buffer, sizeof buffer);
+  bodyRead_ = !tooLarge;
+  if (tooLarge) {
+    explicit_bzero(body.data(), body.size());
+    return sendMessage(response, 413, "The body is too large.");
+  }
+  auto key = parseUserKeyBody(body);
+  explicit_bzero(body.data(), body.size());
+  if (!key) return sendMessage(response, 400, key.status().message());
+  const Status deposited = keys_.depositUserKey(context_, *key, mode);
+  key->clear();
+  if (!deposited.isOk()) return answerFailure(deposited, response);
+  send(response, 200, "", "");
+}
+
+void RequestHandler::answerFailure(const Status& status, HTTPServerResponse& response) {
+  const int http = httpStatusFor(status, StatusSource::kKeyService);
+  if (http >= 500) {
+    logger().error("request " + context_.requestId + ": " + status.toString());
+  } else {
+    logger().information("request " + context_.requestId + ": " + status.toString());
+  }
+  sendMessage(response, http, clientMessageFor(status, http, context_.requestId));
+}
+
+void RequestHandler::send(HTTPServerResponse& response, int status, const std::string& contentType,
+                          const std::string& body) {
+  status_ = status;
+  response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  // A body left unread would be taken for the next request on this connection.
+  if (hasBody_ && !bodyRead_) response.setKeepAlive(false);
+  if (!contentType.empty()) response.setContentType(contentType);
+  response.setContentLength(static_cast<std::streamsize>(body.size()));
+  response.sendBuffer(body.data(), body.size());
+}
+
+void RequestHandler::sendMessage(HTTPServerResponse& response, int status,
+                                 const std::string& message) {
+  send(response, status, kJson, "{\"message\":\"" + jsonEscape(message) + "\"}");
+}
+
+}  // namespace kc::api

@@ -1,0 +1,24 @@
+#include "kc/api/RequestHandlerFactory.h"
+
+#include <memory>
+
+#include "RequestHandler.h"
+
+namespace kc::api {
+
+RequestHandlerFactory::RequestHandlerFactory(KeyService& keys, const JwtValidator& validator,
+                                             Metrics& metrics, ApiSettings settings)
+    : keys_(keys),
+      validator_(validator),
+      metrics_(metrics),
+      settings_(std::move(settings)),
+      cors_(std::make_unique<CorsPolicy>(settings_.webVaultOrigin)) {}
+
+RequestHandlerFactory::~RequestHandlerFactory() = default;
+
+Poco::Net::HTTPRequestHandler* RequestHandlerFactory::createRequestHandler(
+    const Poco::Net::HTTPServerRequest&) {
+  return new RequestHandler(keys_, validator_, metrics_, settings_, *cors_);  // Poco deletes it
+}
+
+}  // namespace kc::api

@@ -1,0 +1,49 @@
+#include "Routes.h"
+
+#include <array>
+#include <cctype>
+
+namespace kc::api {
+namespace {
+
+constexpr std::array<Route, 5> kRoutes = {{
+    {RouteId::kAlive, "/alive", "GET, OPTIONS", false},
+    {RouteId::kNow, "/now", "GET, OPTIONS", false},
+    {RouteId::kHealth, "/health", "GET, OPTIONS", false},
+    {RouteId::kUserKeys, "/user-keys", "GET, POST, PUT, OPTIONS", true},
+    {RouteId::kMetrics, "/metrics", "GET, OPTIONS", false},
+}};
+
+bool equalsIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+const Route* matchRoute(std::string_view path) {
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  for (const auto& route : kRoutes)
+    if (equalsIgnoringCase(path, route.path)) return &route;
+  return nullptr;
+}
+
+bool routeAllows(const Route& route, std::string_view method) {
+  std::string_view rest = route.allow;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    if (rest.substr(0, comma) == method) return true;
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  }
+  return false;
+}
+
+}  // namespace kc::api
