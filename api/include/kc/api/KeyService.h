@@ -24,7 +24,7 @@ enum class DepositMode {
 };
 
 struct ComponentHealth {
-  std::string name;  // "token", "wrapping-key", "database", "audit-log", ...
+  std::string name;    // "token", "wrapping-key", "database", "audit-log", ...
   bool healthy = false;
   std::string detail;  // for the JSON health variant and the log; no secrets
 };
