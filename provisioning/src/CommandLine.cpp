@@ -48,7 +48,7 @@ std::string wrapWords(std::string_view text, const std::string& indent, std::siz
 }
 
 std::string commandName(const CommandSpec& spec) {
-  return spec.group + " " + spec.name;
+  return spec.name.empty() ? spec.group : spec.group + " " + spec.name;
 }
 
 }  // namespace

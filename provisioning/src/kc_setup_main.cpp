@@ -18,11 +18,12 @@ namespace {
 using kc::setup::Command;
 using kc::setup::ExitCode;
 
-constexpr std::string_view kGroups[] = {"token", "key"};
+constexpr std::string_view kGroups[] = {"token", "key", "dev-identity", "dev-token"};
 
 std::vector<Command> allCommands() {
   auto commands = kc::setup::tokenCommands();
   for (auto& command : kc::setup::keyCommands()) commands.push_back(std::move(command));
+  for (auto& command : kc::setup::devCommands()) commands.push_back(std::move(command));
   return commands;
 }
 
@@ -39,7 +40,9 @@ void printToolUsage(std::ostream& out, const std::vector<Command>& commands,
   }
   for (const auto& command : commands) {
     if (!group.empty() && command.spec.group != group) continue;
-    const std::string name = command.spec.group + " " + command.spec.name;
+    const std::string name = command.spec.name.empty()
+                                 ? command.spec.group
+                                 : command.spec.group + " " + command.spec.name;
     out << "  " << name << std::string(width - name.size() + 2, ' ') << command.spec.summary
         << "\n";
   }
@@ -51,6 +54,16 @@ void printToolUsage(std::ostream& out, const std::vector<Command>& commands,
 int usageError(const std::string& message) {
   std::cerr << "kc-setup: error: " << message << "\n";
   return static_cast<int>(ExitCode::kError);
+}
+
+int runCommand(const Command& command, std::span<const std::string> rest) {
+  if (kc::setup::wantsHelp(rest)) {
+    std::cout << kc::setup::commandUsage(command.spec);
+    return static_cast<int>(ExitCode::kOk);
+  }
+  auto flags = kc::setup::parseFlags(command.spec, rest);
+  if (!flags) return static_cast<int>(kc::setup::reportError(flags.status()));
+  return static_cast<int>(command.run(*flags));
 }
 
 int run(const std::vector<std::string>& args) {
@@ -67,6 +80,10 @@ int run(const std::vector<std::string>& args) {
                                 " (see kc-setup --help)"
                           : "unknown command '" + group + "' (see kc-setup --help)");
   }
+  const auto single = std::find_if(commands.begin(), commands.end(), [&](const Command& c) {
+    return c.spec.group == group && c.spec.name.empty();
+  });
+  if (single != commands.end()) return runCommand(*single, {args.begin() + 1, args.end()});
   if (args.size() < 2 || args[1] == "--help" || args[1] == "-h") {
     if (args.size() < 2) {
       return usageError("missing command after '" + group + "' (see kc-setup " + group +
@@ -83,14 +100,7 @@ int run(const std::vector<std::string>& args) {
     return usageError("unknown command '" + group + " " + name + "' (see kc-setup " + group +
                       " --help)");
   }
-  const std::span<const std::string> rest(args.begin() + 2, args.end());
-  if (kc::setup::wantsHelp(rest)) {
-    std::cout << kc::setup::commandUsage(command->spec);
-    return static_cast<int>(ExitCode::kOk);
-  }
-  auto flags = kc::setup::parseFlags(command->spec, rest);
-  if (!flags) return static_cast<int>(kc::setup::reportError(flags.status()));
-  return static_cast<int>(command->run(*flags));
+  return runCommand(*command, {args.begin() + 2, args.end()});
 }
 
 }  // namespace
