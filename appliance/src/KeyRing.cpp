@@ -1,0 +1,121 @@
+#include "kc/appliance/KeyRing.h"
+
+#include <Poco/Logger.h>
+
+#include <algorithm>
+
+#include "kc/appliance/Envelope.h"
+#include "kc/pkcs11/KeyPolicy.h"
+#include "kc/pkcs11/Pkcs11Uri.h"
+#include "kc/pkcs11/SessionPool.h"
+
+namespace kc::appliance {
+namespace {
+
+std::string hexOf(std::span<const std::uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const auto byte : bytes) {
+    out.push_back(kDigits[byte >> 4]);
+    out.push_back(kDigits[byte & 0x0F]);
+  }
+  return out;
+}
+
+Result<pkcs11::RsaKeyPair> findCheckedKey(const std::shared_ptr<pkcs11::SessionPool>& pool,
+                                          const std::string& uriText, bool allowNoncompliant) {
+  auto uri = pkcs11::Pkcs11Uri::parse(uriText);
+  if (!uri) return uri.status();
+  auto key = pkcs11::RsaKeyPair::find(pool, *uri);
+  if (!key) return key.status();
+  auto attributes = key->readAttributes();
+  if (!attributes) return attributes.status();
+  const pkcs11::PolicyReport report =
+      pkcs11::checkKeyPolicy(*attributes, pkcs11::KeyPurpose::kWrap);
+  auto& logger = Poco::Logger::get("kc.keys");
+  if (!report.compliant()) {
+    if (!allowNoncompliant) {
+      return Status(StatusCode::kPolicyViolation,
+                    "wrapping key " + uriText + ": " +
+                        pkcs11::enforceKeyPolicy(*attributes, pkcs11::KeyPurpose::kWrap).message());
+    }
+    for (const auto& violation : report.violations) {
+      logger.warning(
+          "DEVELOPMENT ONLY: policy.allow_noncompliant_key accepts wrapping key %s (id "
+          "%s) although it breaks the key policy: %s",
+          uriText, key->idHex(), violation);
+    }
+  }
+  for (const auto& warning : report.warnings) {
+    logger.warning("wrapping key %s (id %s): %s", uriText, key->idHex(), warning);
+  }
+  return key;
+}
+
+}  // namespace
+
+Result<KeyRing> KeyRing::create(pkcs11::RsaKeyPair current,
+                                std::vector<pkcs11::RsaKeyPair> previous) {
+  std::vector<pkcs11::RsaKeyPair> keys;
+  keys.reserve(previous.size() + 1);
+  keys.push_back(std::move(current));
+  for (auto& key : previous) keys.push_back(std::move(key));
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const auto& id = keys[i].id();
+    if (id.empty() || id.size() > kMaxKeyIdBytes) {
+      return Status(StatusCode::kInvalidArgument,
+                    "wrapping key '" + keys[i].label() + "' has a CKA_ID of " +
+                        std::to_string(id.size()) +
+                        " bytes; an envelope names keys by a CKA_ID of 1.." +
+                        std::to_string(kMaxKeyIdBytes) + " bytes");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (keys[j].id() == id) {
+        return Status(StatusCode::kInvalidArgument,
+                      "two wrapping keys of the key ring share the CKA_ID " + keys[i].idHex());
+      }
+    }
+  }
+  return KeyRing(std::move(keys));
+}
+
+Result<pkcs11::RsaKeyPair> KeyRing::find(std::span<const std::uint8_t> id) const {
+  for (const auto& key : keys_) {
+    if (std::equal(key.id().begin(), key.id().end(), id.begin(), id.end())) return key;
+  }
+  return Status(StatusCode::kNotFound, "no wrapping key with id " + hexOf(id) + " in the key ring");
+}
+
+Result<std::vector<std::uint8_t>> KeyRing::seal(std::string_view userId,
+                                                const SecretBytes& userKey) const {
+  return sealEnvelope(current(), userId, userKey);
+}
+
+Result<SecretBytes> KeyRing::open(std::string_view userId,
+                                  std::span<const std::uint8_t> envelope) const {
+  auto parsed = parseEnvelope(envelope);
+  if (!parsed) return parsed.status();
+  auto key = find(parsed->wrappingKeyId);
+  if (!key) {
+    return Status(StatusCode::kIntegrity,
+                  "user-key envelope names wrapping key " + hexOf(parsed->wrappingKeyId) +
+                      ", which is not in the key ring (a retired key, or a forged record)");
+  }
+  return openEnvelope(*key, userId, *parsed);
+}
+
+Result<KeyRing> findKeyRing(const std::shared_ptr<pkcs11::SessionPool>& pool,
+                            const KeyRingSettings& settings) {
+  auto current = findCheckedKey(pool, settings.currentKeyUri, settings.allowNoncompliantKeys);
+  if (!current) return current.status();
+  std::vector<pkcs11::RsaKeyPair> previous;
+  for (const auto& uri : settings.previousKeyUris) {
+    auto key = findCheckedKey(pool, uri, settings.allowNoncompliantKeys);
+    if (!key) return key.status();
+    previous.push_back(std::move(*key));
+  }
+  return KeyRing::create(std::move(*current), std::move(previous));
+}
+
+}  // namespace kc::appliance

@@ -1,0 +1,144 @@
+#include "kc/appliance/UserKeyService.h"
+
+#include <Poco/Logger.h>
+
+#include <chrono>
+#include <string>
+
+#include "kc/pkcs11/Module.h"
+#include "kc/pkcs11/SessionPool.h"
+#include "kc/storage/UserId.h"
+
+namespace kc::appliance {
+namespace {
+
+Poco::Logger& keysLogger() {
+  return Poco::Logger::get("kc.keys");
+}
+
+// Runs `op` and reports its duration and outcome to `observer`.
+template <typename Op>
+auto timed(KeyServiceObserver* observer, std::string_view operation, Op&& op) {
+  const auto start = std::chrono::steady_clock::now();
+  auto result = op();
+  if (observer != nullptr) {
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    Status outcome;
+    if constexpr (std::is_same_v<decltype(result), Status>) {
+      outcome = result;
+    } else {
+      outcome = result.status();
+    }
+    observer->onTokenOperation(operation, elapsed.count(), outcome);
+  }
+  return result;
+}
+
+std::string_view depositOperation(api::DepositMode mode) {
+  return mode == api::DepositMode::kCreateOnly ? "deposit-create" : "deposit-replace";
+}
+
+}  // namespace
+
+UserKeyService::UserKeyService(std::shared_ptr<const KeyRing> ring,
+                               std::shared_ptr<storage::UserKeyStore> store,
+                               std::shared_ptr<KeyServiceObserver> observer)
+    : ring_(std::move(ring)), store_(std::move(store)), observer_(std::move(observer)) {}
+
+Result<SecretBytes> UserKeyService::fetchUserKey(const api::RequestContext& context) {
+  auto result = fetch(context);
+  if (observer_) observer_->onKeyOperation("fetch", context, result.status());
+  return result;
+}
+
+Result<SecretBytes> UserKeyService::fetch(const api::RequestContext& context) {
+  KC_RETURN_IF_ERROR(storage::checkUserId(context.userId));
+  auto record = store_->get(context.userId);
+  if (!record) return record.status();
+
+  auto key = timed(observer_.get(), "unwrap",
+                   [&] { return ring_->open(context.userId, record->envelope); });
+  if (!key) {
+    const Status status = key.status();
+    if (status.code() == StatusCode::kIntegrity) {
+      keysLogger().error(
+          "integrity failure: the stored key record of user %s does not open for that user "
+          "(request %s, record sealed by key %s, revision %s); no key released: %s",
+          context.userId, context.requestId, record->wrappingKeyId,
+          std::to_string(record->revision), status.message());
+      return Status(StatusCode::kIntegrity,
+                    "the stored key record of this user failed its integrity check");
+    }
+    keysLogger().warning("could not open the key of user %s (request %s): %s", context.userId,
+                         context.requestId, status.toString());
+    return status;
+  }
+  if (Status access = store_->recordAccess(context.userId, storage::storeNow()); !access.isOk()) {
+    keysLogger().warning("could not record the key access of user %s (request %s): %s",
+                         context.userId, context.requestId, access.toString());
+  }
+  return key;
+}
+
+Status UserKeyService::depositUserKey(const api::RequestContext& context, const SecretBytes& key,
+                                      api::DepositMode mode) {
+  Status status = deposit(context, key, mode);
+  if (observer_) observer_->onKeyOperation(depositOperation(mode), context, status);
+  return status;
+}
+
+Status UserKeyService::deposit(const api::RequestContext& context, const SecretBytes& key,
+                               api::DepositMode mode) {
+  KC_RETURN_IF_ERROR(storage::checkUserId(context.userId));
+  if (key.size() < kMinUserKeyBytes || key.size() > kMaxUserKeyBytes) {
+    return {StatusCode::kInvalidArgument, "a user key must be " + std::to_string(kMinUserKeyBytes) +
+                                              ".." + std::to_string(kMaxUserKeyBytes) +
+                                              " bytes, not " + std::to_string(key.size())};
+  }
+  const pkcs11::RsaKeyPair& wrappingKey = ring_->current();
+  auto envelope = timed(observer_.get(), "wrap", [&] { return ring_->seal(context.userId, key); });
+  if (!envelope) {
+    keysLogger().warning("could not seal the key of user %s (request %s): %s", context.userId,
+                         context.requestId, envelope.status().toString());
+    return envelope.status();
+  }
+  storage::UserKeyWrite write;
+  write.userId = context.userId;
+  write.envelope = std::move(*envelope);
+  write.wrappingKeyId = wrappingKey.idHex();
+  return mode == api::DepositMode::kCreateOnly ? store_->insert(write) : store_->upsert(write);
+}
+
+api::HealthReport UserKeyService::checkHealth() {
+  api::HealthReport report;
+  const pkcs11::RsaKeyPair& key = ring_->current();
+
+  api::ComponentHealth token{.name = "token"};
+  {
+    auto lease = key.pool()->lease();
+    token.healthy = lease.isOk();
+    token.detail = lease.isOk() ? "a session on " + key.pool()->module()->path() + " answers"
+                                : lease.status().toString();
+  }
+
+  api::ComponentHealth wrapping{.name = "wrapping-key"};
+  auto attributes = key.readAttributes();
+  wrapping.healthy = attributes.isOk();
+  wrapping.detail = attributes.isOk()
+                        ? "key " + key.idHex() + " ('" + key.label() + "', RSA-" +
+                              std::to_string(attributes->modulusBits) + ", OAEP " +
+                              std::string(pkcs11::oaepHashName(key.oaepHash())) + ") answers"
+                        : attributes.status().toString();
+
+  api::ComponentHealth database{.name = "database"};
+  const Status ping = store_->ping();
+  database.healthy = ping.isOk();
+  database.detail = ping.isOk() ? std::string(store_->backendName()) + " answers"
+                                : std::string(store_->backendName()) + ": " + ping.toString();
+
+  report.healthy = token.healthy && wrapping.healthy && database.healthy;
+  report.components = {std::move(token), std::move(wrapping), std::move(database)};
+  return report;
+}
+
+}  // namespace kc::appliance
