@@ -1,0 +1,141 @@
+#pragma once
+// The daemon's configuration: one properties file (`key = value`), every key overridable by
+// the environment variable KC_<KEY> (upper case, dots as underscores: database.provider ->
+// KC_DATABASE_PROVIDER), and the reference Key Connector's keyConnectorSettings__* variables
+// for the settings that carry over. Precedence, highest first: KC_*, the reference variables,
+// the file, the default. Relative paths resolve against the config file's directory (the
+// working directory when there is no file).
+//
+// A bad, missing or unknown setting is INVALID_ARGUMENT with one line naming the key and
+// where its value came from ("server.port (environment variable KC_SERVER_PORT): ..."). A
+// secret (the database connection string and the reference's connection strings) is never
+// quoted in an error; the PIN is never read here at all, only where to find it.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <istream>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kc/Result.h"
+#include "kc/appliance/KeyRing.h"
+#include "kc/pkcs11/TokenConnection.h"
+#include "kc/storage/StoreConfig.h"
+
+namespace kc::appliance {
+
+struct ServerSettings {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 5000;
+  std::size_t workers = 16;
+  std::size_t maxQueued = 64;
+  bool keepAlive = true;
+  std::size_t maxKeepAliveRequests = 100;
+  std::chrono::seconds keepAliveTimeout{15};
+  std::chrono::seconds readTimeout{15};
+  std::chrono::seconds writeTimeout{15};
+};
+
+// TLS is on when certificate and private key are set (both or neither).
+struct TlsSettings {
+  std::filesystem::path certificate;  // PEM
+  std::filesystem::path privateKey;   // PEM
+  std::filesystem::path caChain;      // PEM, optional
+  bool enabled() const { return !certificate.empty(); }
+};
+
+struct IdentitySettings {
+  std::string serverUri;           // required unless jwksFile
+  std::string issuer;              // empty: the one discovery reports
+  std::filesystem::path jwksFile;  // air-gapped sites: a JWKS file instead of discovery
+  std::filesystem::path caFile;    // PEM bundle to trust for the identity server
+  std::chrono::seconds clockSkew{300};
+  std::chrono::seconds jwksRefreshMinInterval{60};
+};
+
+struct WebVaultSettings {
+  std::string origin;  // "https://vault.example.com"; empty: no CORS headers at all
+};
+
+struct DatabaseSettings {
+  storage::StoreBackend provider = storage::StoreBackend::kSqlite;
+  std::filesystem::path sqlitePath;  // default: keys.db beside the config file
+  std::string connectionString;      // secret; PostgreSQL (libpq), MySQL (Poco), ODBC
+  storage::OdbcDialect odbcDialect = storage::OdbcDialect::kSqlServer;
+  std::size_t poolSize = 16;  // default: server.workers
+};
+
+struct Pkcs11Settings {
+  std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string initArgs;
+  std::string token;              // token URI; empty: the wrapping key's URI selects the token
+  std::string wrapKey;            // key URI, required
+  std::string auditKey;           // key URI, optional for now
+  std::filesystem::path pinFile;  // exactly one of pinFile and pinEnv is set
+  std::string pinEnv;             // default KC_PKCS11_PIN
+  std::size_t sessions = 16;      // default: server.workers
+  std::vector<std::string> previousWrapKeys;  // older keys, open old records only
+};
+
+struct PolicySettings {
+  bool allowNoncompliantKey = false;  // development only; the daemon warns loudly
+};
+
+enum class LogFormat { kText, kJson };
+
+struct LogSettings {
+  std::string level = "information";  // a Poco::Logger level name
+  LogFormat format = LogFormat::kText;
+};
+
+struct DaemonConfig {
+  std::filesystem::path configFile;  // empty when none was given
+  std::filesystem::path baseDir;     // where relative paths were resolved
+  ServerSettings server;
+  TlsSettings tls;
+  IdentitySettings identity;
+  WebVaultSettings webVault;
+  DatabaseSettings database;
+  Pkcs11Settings pkcs11;
+  PolicySettings policy;
+  LogSettings log;
+};
+
+// The environment the loader reads, by name. Tests pass their own; main passes
+// processEnvironment().
+using Environment = std::map<std::string, std::string, std::less<>>;
+Environment processEnvironment();
+
+// Loads `file` (when given) and `environment`. INVALID_ARGUMENT, one line naming the key,
+// when the file cannot be read, holds a key this build does not know, or any value is
+// malformed, out of range or missing.
+Result<DaemonConfig> loadDaemonConfig(const std::optional<std::filesystem::path>& file,
+                                      const Environment& environment);
+
+// The same from properties text already in memory: `origin` names it in messages and
+// `baseDir` anchors its relative paths. For tests and the fuzzer.
+Result<DaemonConfig> parseDaemonConfig(std::istream& properties, const std::string& origin,
+                                       const std::filesystem::path& baseDir,
+                                       const Environment& environment);
+
+// Every key the file may hold.
+const std::vector<std::string>& knownConfigKeys();
+
+// "KC_DATABASE_PROVIDER" for "database.provider".
+std::string environmentVariableFor(std::string_view key);
+
+// What openUserKeyStore needs.
+storage::StoreConfig storeConfigFrom(const DaemonConfig& config);
+
+// What connectToken needs: the module, the token (pkcs11.token, else the wrapping key's URI),
+// the PIN's source and a pool of pkcs11.sessions sessions.
+pkcs11::TokenSettings tokenSettingsFrom(const DaemonConfig& config);
+
+// What findKeyRing needs: pkcs11.wrap_key, pkcs11.previous_wrap_keys and
+// policy.allow_noncompliant_key.
+KeyRingSettings keyRingSettingsFrom(const DaemonConfig& config);
+
+}  // namespace kc::appliance
