@@ -1,7 +1,7 @@
 #include "kc/api/Metrics.h"
 
 #include <array>
-#include <cstdio>
+#include <charconv>
 
 namespace kc::api {
 namespace {
@@ -15,10 +15,11 @@ std::string boundedMethod(std::string_view method) {
   return "OTHER";
 }
 
+// The shortest text that reads back as `value` ("0.005", not "0.0050000000000000001").
 std::string formatDouble(double value) {
   char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%.17g", value);
-  return buffer;
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return std::string(buffer, result.ptr);
 }
 
 // Prometheus label value escaping (backslash, quote, newline).

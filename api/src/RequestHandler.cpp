@@ -133,6 +133,25 @@ std::string utcNowIso8601() {
   return out;
 }
 
+// Reads and drops up to `limit` bytes of `in`; whether it reached the end of the body.
+bool discard(std::istream& in, std::size_t limit) noexcept {
+  try {
+    char buffer[4096];
+    std::size_t total = 0;
+    while (in && total <= limit) {
+      in.read(buffer, sizeof buffer);
+      total += static_cast<std::size_t>(in.gcount());
+    }
+    return in.eof() && total <= limit;
+  } catch (...) {
+    return false;  // a broken connection: the caller closes it
+  }
+}
+
+// A refused request's body may still be in flight. Reading (and dropping) a bounded amount
+// of it lets the client read the answer instead of a connection reset.
+constexpr std::size_t kMaxDrainBytes = 1 << 20;
+
 }  // namespace
 
 RequestHandler::RequestHandler(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
@@ -146,6 +165,7 @@ void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerRespons
   const std::string method = request.getMethod();
   std::string routeLabel(kUnmatchedRoute);
   std::string path = "?";
+  request_ = &request;
   hasBody_ = request.getChunkedTransferEncoding() || request.getContentLength64() > 0;
 
   try {
@@ -304,11 +324,12 @@ void RequestHandler::depositKey(HTTPServerRequest& request, HTTPServerResponse& 
     body.append(buffer, got);
   }
   explicit_bzero(buffer, sizeof buffer);
-  bodyRead_ = !tooLarge;
   if (tooLarge) {
     explicit_bzero(body.data(), body.size());
+    bodyRead_ = discard(in, kMaxDrainBytes);
     return sendMessage(response, 413, "The body is too large.");
   }
+  bodyRead_ = true;
   auto key = parseUserKeyBody(body);
   explicit_bzero(body.data(), body.size());
   if (!key) return sendMessage(response, 400, key.status().message());
@@ -332,8 +353,14 @@ void RequestHandler::send(HTTPServerResponse& response, int status, const std::s
                           const std::string& body) {
   status_ = status;
   response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-  // A body left unread would be taken for the next request on this connection.
-  if (hasBody_ && !bodyRead_) response.setKeepAlive(false);
+  if (hasBody_ && !bodyRead_) {
+    // Drop a body we did not need if it is within the limit (one declared larger is never
+    // read); a body left unread would be taken for the next request on this connection.
+    const auto declared = request_->getContentLength64();
+    bodyRead_ = declared <= static_cast<Poco::Int64>(settings_.maxBodyBytes) &&
+                discard(request_->stream(), settings_.maxBodyBytes);
+    if (!bodyRead_) response.setKeepAlive(false);
+  }
   if (!contentType.empty()) response.setContentType(contentType);
   response.setContentLength(static_cast<std::streamsize>(body.size()));
   response.sendBuffer(body.data(), body.size());

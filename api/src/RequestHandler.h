@@ -47,6 +47,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   Metrics& metrics_;
   const ApiSettings& settings_;
   const CorsPolicy& cors_;
+  Poco::Net::HTTPServerRequest* request_ = nullptr;
   RequestContext context_;
   int status_ = 0;  // what was answered, for the log and the metrics
   bool bodyRead_ = false;

@@ -1,0 +1,378 @@
+#include "ApiTestSupport.h"
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/StreamCopier.h>
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include <cctype>
+#include <ctime>
+#include <span>
+#include <stdexcept>
+
+#include "Base64.h"
+
+namespace kc::test {
+namespace {
+
+std::span<const std::uint8_t> bytesOf(const std::string& text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+std::string bigEndian(const BIGNUM* number) {
+  std::string out(static_cast<std::size_t>(BN_num_bytes(number)), '\0');
+  BN_bn2bin(number, reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+std::string lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+std::unique_ptr<Poco::Net::HTTPServer> serveOnLoopback(
+    Poco::Net::HTTPRequestHandlerFactory* factory, int& port) {
+  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+  port = socket.address().port();
+  auto params = Poco::makeAuto<Poco::Net::HTTPServerParams>();
+  params->setMaxThreads(8);
+  auto server = std::make_unique<Poco::Net::HTTPServer>(factory, socket, params);
+  server->start();
+  return server;
+}
+
+// The identity server's two documents.
+class IdentityHandler : public Poco::Net::HTTPRequestHandler {
+ public:
+  IdentityHandler(std::shared_ptr<IdentityServer::State> state, std::atomic<int>& fetches)
+      : state_(std::move(state)), fetches_(fetches) {}
+  void handleRequest(Poco::Net::HTTPServerRequest& request,
+                     Poco::Net::HTTPServerResponse& response) override {
+    std::string body;
+    {
+      const std::lock_guard lock(state_->mutex);
+      if (request.getURI() == "/identity/.well-known/openid-configuration") {
+        body = R"({"issuer":")" + state_->issuer + R"(","jwks_uri":")" + state_->jwksUri +
+               R"(","authorization_endpoint":"x"})";
+      } else if (request.getURI() == "/identity/.well-known/openid-configuration/jwks") {
+        ++fetches_;
+        body = state_->jwks;
+      } else {
+        response.setStatus(Poco::Net::HTTPResponse::HTTP_NOT_FOUND);
+      }
+    }
+    response.setContentType("application/json");
+    response.sendBuffer(body.data(), body.size());
+  }
+
+ private:
+  std::shared_ptr<IdentityServer::State> state_;
+  std::atomic<int>& fetches_;
+};
+
+class IdentityFactory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  IdentityFactory(std::shared_ptr<IdentityServer::State> state, std::atomic<int>& fetches)
+      : state_(std::move(state)), fetches_(fetches) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest&) override {
+    return new IdentityHandler(state_, fetches_);
+  }
+
+ private:
+  std::shared_ptr<IdentityServer::State> state_;
+  std::atomic<int>& fetches_;
+};
+
+}  // namespace
+
+// --- signing ---
+
+Signer::Signer(std::string kid, int bits) : kid_(std::move(kid)) {
+  key_.reset(EVP_RSA_gen(static_cast<unsigned>(bits)), EVP_PKEY_free);
+  if (!key_) throw std::runtime_error("RSA key generation failed");
+}
+
+std::string Signer::jwk(const std::string& use) const {
+  BIGNUM* n = nullptr;
+  BIGNUM* e = nullptr;
+  EVP_PKEY_get_bn_param(key_.get(), OSSL_PKEY_PARAM_RSA_N, &n);
+  EVP_PKEY_get_bn_param(key_.get(), OSSL_PKEY_PARAM_RSA_E, &e);
+  const std::string out = R"({"kty":"RSA","use":")" + use + R"(","kid":")" + kid_ +
+                          R"(","alg":"RS256","n":")" + base64Url(bigEndian(n)) + R"(","e":")" +
+                          base64Url(bigEndian(e)) + R"("})";
+  BN_free(n);
+  BN_free(e);
+  return out;
+}
+
+std::string Signer::publicPem() const {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+  PEM_write_bio_PUBKEY(bio.get(), key_.get());
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(size));
+}
+
+std::string Signer::sign(const std::string& algorithm, const std::string& input) const {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
+                                                                  EVP_MD_CTX_free);
+  EVP_PKEY_CTX* keyContext = nullptr;
+  EVP_DigestSignInit(context.get(), &keyContext, EVP_sha256(), nullptr, key_.get());
+  if (algorithm == "PS256") {
+    EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING);
+    EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, RSA_PSS_SALTLEN_DIGEST);
+  }
+  std::size_t size = 0;
+  EVP_DigestSign(context.get(), nullptr, &size,
+                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  std::string out(size, '\0');
+  EVP_DigestSign(context.get(), reinterpret_cast<unsigned char*>(out.data()), &size,
+                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  out.resize(size);
+  return out;
+}
+
+const Signer& signerA() {
+  static const Signer signer("key-a");
+  return signer;
+}
+const Signer& signerB() {
+  static const Signer signer("key-b");
+  return signer;
+}
+const Signer& foreignSigner() {
+  static const Signer signer("key-a");  // same kid as A, a different key
+  return signer;
+}
+
+std::string jwksOf(const std::vector<std::string>& jwks) {
+  std::string out = R"({"keys":[)";
+  for (std::size_t i = 0; i < jwks.size(); ++i) {
+    if (i) out += ',';
+    out += jwks[i];
+  }
+  return out + "]}";
+}
+
+std::string base64Url(const std::string& bytes) {
+  return api::encodeBase64Url(bytesOf(bytes));
+}
+
+std::string TokenClaims::payloadJson() const {
+  const long long now = static_cast<long long>(std::time(nullptr));
+  std::string out = R"({"iss":")" + issuer + R"(","sub":")" + subject + R"(")";
+  if (amrJson) out += R"(,"amr":)" + *amrJson;
+  if (scopeJson) out += R"(,"scope":)" + *scopeJson;
+  if (expiresIn) out += R"(,"exp":)" + std::to_string(now + *expiresIn);
+  if (notBeforeIn) out += R"(,"nbf":)" + std::to_string(now + *notBeforeIn);
+  out += R"(,"iat":)" + std::to_string(now) + R"(,"aud":"other-audience"})";
+  return out;
+}
+
+std::string assembleToken(const std::string& headerJson, const std::string& payloadJson,
+                          const std::string& signature) {
+  return base64Url(headerJson) + "." + base64Url(payloadJson) + "." + base64Url(signature);
+}
+
+std::string makeToken(const Signer& signer, const TokenClaims& claims, const std::string& algorithm,
+                      std::optional<std::string> kid) {
+  const std::string kidValue = kid.value_or(signer.kid());
+  std::string header = R"({"alg":")" + algorithm + R"(","typ":"at+jwt")";
+  if (!kidValue.empty()) header += R"(,"kid":")" + kidValue + R"(")";
+  header += "}";
+  const std::string input = base64Url(header) + "." + base64Url(claims.payloadJson());
+  return input + "." + base64Url(signer.sign(algorithm, input));
+}
+
+std::string hmacSha256(const std::string& key, const std::string& input) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), out, &size);
+  return std::string(reinterpret_cast<const char*>(out), size);
+}
+
+// --- identity server ---
+
+IdentityServer::IdentityServer() : state_(std::make_shared<State>()) {
+  server_ = serveOnLoopback(new IdentityFactory(state_, jwksFetches_), port_);
+  const std::lock_guard lock(state_->mutex);
+  state_->issuer = uri();
+  state_->jwksUri = uri() + "/.well-known/openid-configuration/jwks";
+  state_->jwks = jwksOf({signerA().jwk()});
+}
+
+IdentityServer::~IdentityServer() {
+  stop();
+}
+
+std::string IdentityServer::uri() const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/identity";
+}
+
+void IdentityServer::setJwks(std::string jwks) {
+  const std::lock_guard lock(state_->mutex);
+  state_->jwks = std::move(jwks);
+}
+
+void IdentityServer::stop() {
+  if (server_) server_->stopAll(true);
+  server_.reset();
+}
+
+// --- key service ---
+
+Result<SecretBytes> MemoryKeyService::fetchUserKey(const api::RequestContext& context) {
+  const std::lock_guard lock(mutex_);
+  lastContext_ = context;
+  if (!failure_.isOk()) return failure_;
+  const auto it = keys_.find(context.userId);
+  if (it == keys_.end()) return Status(StatusCode::kNotFound, "no key for " + context.userId);
+  return SecretBytes::fromString(it->second);
+}
+
+Status MemoryKeyService::depositUserKey(const api::RequestContext& context, const SecretBytes& key,
+                                        api::DepositMode mode) {
+  const std::lock_guard lock(mutex_);
+  lastContext_ = context;
+  if (!failure_.isOk()) return failure_;
+  if (mode == api::DepositMode::kCreateOnly && keys_.contains(context.userId)) {
+    return Status(StatusCode::kAlreadyExists, "user " + context.userId + " has a key");
+  }
+  keys_[context.userId] = std::string(reinterpret_cast<const char*>(key.data()), key.size());
+  return Status::ok();
+}
+
+api::HealthReport MemoryKeyService::checkHealth() {
+  const std::lock_guard lock(mutex_);
+  api::HealthReport report;
+  report.healthy = healthy_;
+  report.components.push_back({"token", healthy_, healthy_ ? "ok" : "slot 0 not present"});
+  report.components.push_back({"database", true, "ok"});
+  return report;
+}
+
+void MemoryKeyService::put(const std::string& userId, const std::string& key) {
+  const std::lock_guard lock(mutex_);
+  keys_[userId] = key;
+}
+
+std::optional<std::string> MemoryKeyService::get(const std::string& userId) {
+  const std::lock_guard lock(mutex_);
+  const auto it = keys_.find(userId);
+  if (it == keys_.end()) return std::nullopt;
+  return it->second;
+}
+
+void MemoryKeyService::failWith(Status status) {
+  const std::lock_guard lock(mutex_);
+  failure_ = std::move(status);
+}
+
+void MemoryKeyService::setHealthy(bool healthy) {
+  const std::lock_guard lock(mutex_);
+  healthy_ = healthy;
+}
+
+api::RequestContext MemoryKeyService::lastContext() {
+  const std::lock_guard lock(mutex_);
+  return lastContext_;
+}
+
+// --- HTTP client ---
+
+HttpAnswer call(int port, const HttpCall& call) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+  session.setTimeout(Poco::Timespan(30, 0));
+  Poco::Net::HTTPRequest request(call.method, call.path, Poco::Net::HTTPMessage::HTTP_1_1);
+  for (const auto& [name, value] : call.headers) request.set(name, value);
+  if (call.chunked) {
+    request.setChunkedTransferEncoding(true);
+  } else if (call.declaredLength) {
+    request.setContentLength64(*call.declaredLength);
+  } else if (call.body) {
+    request.setContentLength64(static_cast<Poco::Int64>(call.body->size()));
+  }
+  std::ostream& out = session.sendRequest(request);
+  if (call.body) out << *call.body;
+  out.flush();
+  Poco::Net::HTTPResponse response;
+  std::istream& in = session.receiveResponse(response);
+  HttpAnswer answer;
+  answer.status = static_cast<int>(response.getStatus());
+  for (const auto& [name, value] : response) answer.headers[lower(name)] = value;
+  Poco::StreamCopier::copyToString(in, answer.body);
+  return answer;
+}
+
+// --- the API ---
+
+ApiServer::ApiServer(ApiServerOptions options) {
+  api::JwksSettings jwksSettings;
+  jwksSettings.identityServerUri =
+      options.identityUri.empty() ? identity_.uri() : options.identityUri;
+  jwksSettings.jwksFile = options.jwksFile;
+  jwksSettings.refreshInterval = options.refreshInterval;
+  jwksSettings.connectTimeout = std::chrono::seconds(5);
+  jwksSettings.readTimeout = std::chrono::seconds(5);
+  jwks_ = std::make_unique<api::JwksCache>(jwksSettings, &metrics_);
+  api::JwtSettings jwtSettings;
+  jwtSettings.issuer = options.issuer;
+  validator_ = std::make_unique<api::JwtValidator>(*jwks_, jwtSettings);
+  api::ApiSettings apiSettings;
+  apiSettings.webVaultOrigin = options.webVaultOrigin;
+  server_ = serveOnLoopback(
+      new api::RequestHandlerFactory(keys_, *validator_, metrics_, apiSettings), port_);
+}
+
+ApiServer::~ApiServer() {
+  if (server_) server_->stopAll(true);
+}
+
+TokenClaims ApiServer::defaultClaims() const {
+  TokenClaims claims;
+  claims.issuer = identity_.issuer();
+  return claims;
+}
+
+std::string ApiServer::token(const TokenClaims& claims) const {
+  return makeToken(signerA(), claims);
+}
+
+HttpAnswer ApiServer::userKeys(const std::string& method, const std::string& token,
+                               std::optional<std::string> body,
+                               const std::string& contentType) const {
+  HttpCall request;
+  request.method = method;
+  request.path = "/user-keys";
+  request.headers["Authorization"] = "Bearer " + token;
+  request.headers["Accept"] = "application/json";
+  if (body) {
+    request.body = std::move(body);
+    if (!contentType.empty()) request.headers["Content-Type"] = contentType;
+  }
+  return call(request);
+}
+
+std::string keyBase64(std::size_t bytes, char fill) {
+  return api::encodeBase64(bytesOf(std::string(bytes, fill)));
+}
+
+std::string keyBody(std::size_t bytes, const std::string& property) {
+  return R"({")" + property + R"(":")" + keyBase64(bytes) + R"("})";
+}
+
+}  // namespace kc::test
