@@ -204,25 +204,26 @@ Result<std::string> libpqFromNpgsql(std::string_view text) {
   constexpr std::string_view kKind = "PostgreSQL";
   auto entries = parseAdoNet(kKind, text);
   if (!entries) return entries.status();
-  auto fields = mapFields(kKind, *entries,
-                          {{"host", "host"},
-                           {"server", "host"},
-                           {"port", "port"},
-                           {"database", "dbname"},
-                           {"db", "dbname"},
-                           {"username", "user"},
-                           {"userid", "user"},
-                           {"user", "user"},
-                           {"uid", "user"},
-                           {"password", "password"},
-                           {"pwd", "password"},
-                           {"psw", "password"},
-                           {"sslmode", "sslmode"},
-                           {"timeout", "connect_timeout"},
-                           {"applicationname", "application_name"}},
-                          {"pooling", "minpoolsize", "maxpoolsize", "connectionidlelifetime",
-                           "connectionpruninginterval", "connectionlifetime", "commandtimeout",
-                           "includeerrordetail", "enlist", "multiplexing"});
+  auto fields =
+      mapFields(kKind, *entries,
+                {{"host", "host"},
+                 {"server", "host"},
+                 {"port", "port"},
+                 {"database", "dbname"},
+                 {"db", "dbname"},
+                 {"username", "user"},
+                 {"userid", "user"},
+                 {"user", "user"},
+                 {"uid", "user"},
+                 {"password", "password"},
+                 {"pwd", "password"},
+                 {"psw", "password"},
+                 {"sslmode", "sslmode"},
+                 {"timeout", "connect_timeout"},
+                 {"applicationname", "application_name"}},
+                {"pooling", "minpoolsize", "maxpoolsize", "minimumpoolsize", "maximumpoolsize",
+                 "connectionidlelifetime", "connectionpruninginterval", "connectionlifetime",
+                 "commandtimeout", "includeerrordetail", "enlist", "multiplexing"});
   if (!fields) return fields.status();
   KC_RETURN_IF_ERROR(requireField(kKind, *fields, "host", "Host or Server"));
   if (const auto port = fields->find("port"); port != fields->end()) {

@@ -1,1 +1,509 @@
-// placeholder
+// The daemon's configuration: defaults, the properties file, KC_* overrides, the reference Key
+// Connector's variables, validation errors that name the key and never a secret, and the
+// settings handed to the store and the token.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "kc/appliance/Config.h"
+#include "support/TempDir.h"
+
+namespace kc::appliance {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The two settings every configuration needs.
+Environment minimalEnvironment() {
+  return {{"KC_IDENTITY_SERVER_URI", "https://identity.example.com"},
+          {"KC_PKCS11_WRAP_KEY", "pkcs11:token=kc;object=kc-wrap"}};
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  Result<DaemonConfig> load(const std::string& properties, const Environment& environment) {
+    test::writeFile(configPath(), properties);
+    return loadDaemonConfig(configPath(), environment);
+  }
+  fs::path configPath() const { return dir_ / "kc.properties"; }
+  // Runs `load` and returns its error message, failing the test if it loaded.
+  std::string errorOf(const std::string& properties, const Environment& environment) {
+    auto config = load(properties, environment);
+    EXPECT_FALSE(config) << "expected an error";
+    if (config) return "";
+    EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+    const std::string message = config.status().message();
+    EXPECT_EQ(message.find('\n'), std::string::npos) << "not one line: " << message;
+    return message;
+  }
+  test::TempDir dir_{"kc-appliance-config"};
+};
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST_F(ConfigTest, DefaultsApplyWhenOnlyTheRequiredSettingsAreGiven) {
+  auto config = load("", minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->server.address, "127.0.0.1");
+  EXPECT_EQ(config->server.port, 5000);
+  EXPECT_EQ(config->server.workers, 16u);
+  EXPECT_EQ(config->server.maxQueued, 64u);
+  EXPECT_TRUE(config->server.keepAlive);
+  EXPECT_EQ(config->server.maxKeepAliveRequests, 100u);
+  EXPECT_EQ(config->server.keepAliveTimeout, std::chrono::seconds(15));
+  EXPECT_EQ(config->server.readTimeout, std::chrono::seconds(15));
+  EXPECT_EQ(config->server.writeTimeout, std::chrono::seconds(15));
+  EXPECT_FALSE(config->tls.enabled());
+  EXPECT_EQ(config->identity.serverUri, "https://identity.example.com");
+  EXPECT_EQ(config->identity.clockSkew, std::chrono::seconds(300));
+  EXPECT_EQ(config->identity.jwksRefreshMinInterval, std::chrono::seconds(60));
+  EXPECT_TRUE(config->identity.issuer.empty());
+  EXPECT_TRUE(config->webVault.origin.empty());
+  EXPECT_EQ(config->database.provider, storage::StoreBackend::kSqlite);
+  EXPECT_EQ(config->database.sqlitePath, dir_.path() / "keys.db");
+  EXPECT_EQ(config->database.poolSize, 16u);
+  EXPECT_EQ(config->pkcs11.module, "/usr/lib/softhsm/libsofthsm2.so");
+  EXPECT_EQ(config->pkcs11.wrapKey, "pkcs11:token=kc;object=kc-wrap");
+  EXPECT_EQ(config->pkcs11.pinEnv, "KC_PKCS11_PIN");
+  EXPECT_TRUE(config->pkcs11.pinFile.empty());
+  EXPECT_EQ(config->pkcs11.sessions, 16u);
+  EXPECT_TRUE(config->pkcs11.previousWrapKeys.empty());
+  EXPECT_FALSE(config->policy.allowNoncompliantKey);
+  EXPECT_EQ(config->log.level, "information");
+  EXPECT_EQ(config->log.format, LogFormat::kText);
+  EXPECT_EQ(config->configFile, configPath());
+}
+
+TEST_F(ConfigTest, FileSettingsAreRead) {
+  test::writeFile(dir_ / "pin", "1234\n");
+  auto config = load(
+      "# a comment\n"
+      "server.address = 0.0.0.0\n"
+      "server.port = 8443\n"
+      "server.workers = 8\n"
+      "server.keep_alive = false\n"
+      "identity.server_uri = https://sso.example.org/identity\n"
+      "identity.issuer = https://sso.example.org\n"
+      "identity.clock_skew_s = 60\n"
+      "web_vault.origin = https://vault.example.org\n"
+      "database.provider = postgresql\n"
+      "database.connection_string = host=db user=kc password=secret\n"
+      "pkcs11.wrap_key = pkcs11:object=wrap\n"
+      "pkcs11.audit_key = pkcs11:object=audit\n"
+      "pkcs11.pin_file = pin\n"
+      "pkcs11.previous_wrap_keys = pkcs11:object=old-1, pkcs11:object=old-2\n"
+      "policy.allow_noncompliant_key = true\n"
+      "log.level = debug\n"
+      "log.format = json\n",
+      {});
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->server.address, "0.0.0.0");
+  EXPECT_EQ(config->server.port, 8443);
+  EXPECT_FALSE(config->server.keepAlive);
+  EXPECT_EQ(config->identity.serverUri, "https://sso.example.org/identity");
+  EXPECT_EQ(config->identity.issuer, "https://sso.example.org");
+  EXPECT_EQ(config->identity.clockSkew, std::chrono::seconds(60));
+  EXPECT_EQ(config->webVault.origin, "https://vault.example.org");
+  EXPECT_EQ(config->database.provider, storage::StoreBackend::kPostgreSql);
+  EXPECT_EQ(config->database.connectionString, "host=db user=kc password=secret");
+  EXPECT_EQ(config->pkcs11.auditKey, "pkcs11:object=audit");
+  EXPECT_EQ(config->pkcs11.pinFile, dir_.path() / "pin");
+  EXPECT_TRUE(config->pkcs11.pinEnv.empty());
+  ASSERT_EQ(config->pkcs11.previousWrapKeys.size(), 2u);
+  EXPECT_EQ(config->pkcs11.previousWrapKeys[1], "pkcs11:object=old-2");
+  EXPECT_TRUE(config->policy.allowNoncompliantKey);
+  EXPECT_EQ(config->log.level, "debug");
+  EXPECT_EQ(config->log.format, LogFormat::kJson);
+}
+
+TEST_F(ConfigTest, WorkersSetTheDefaultDatabasePoolAndTokenSessions) {
+  auto config = load("server.workers = 6\n", minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->database.poolSize, 6u);
+  EXPECT_EQ(config->pkcs11.sessions, 6u);
+  auto explicitSizes = load("server.workers = 6\ndatabase.pool_size = 3\npkcs11.sessions = 2\n",
+                            minimalEnvironment());
+  ASSERT_TRUE(explicitSizes);
+  EXPECT_EQ(explicitSizes->database.poolSize, 3u);
+  EXPECT_EQ(explicitSizes->pkcs11.sessions, 2u);
+}
+
+TEST_F(ConfigTest, RelativePathsResolveAgainstTheConfigFilesDirectory) {
+  fs::create_directories(dir_ / "secrets");
+  test::writeFile(dir_ / "secrets" / "pin", "1234");
+  test::writeFile(dir_ / "jwks.json", "{}");
+  auto config = load(
+      "database.sqlite_path = data/keys.db\n"
+      "pkcs11.pin_file = secrets/pin\n"
+      "identity.jwks_file = ./jwks.json\n",
+      {{"KC_PKCS11_WRAP_KEY", "pkcs11:object=w"}});
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->database.sqlitePath, dir_.path() / "data" / "keys.db");
+  EXPECT_EQ(config->pkcs11.pinFile, dir_.path() / "secrets" / "pin");
+  EXPECT_EQ(config->identity.jwksFile, dir_.path() / "jwks.json");
+  EXPECT_TRUE(config->identity.serverUri.empty());
+}
+
+TEST_F(ConfigTest, KcEnvironmentVariableWinsOverTheFile) {
+  auto env = minimalEnvironment();
+  env["KC_SERVER_PORT"] = "7000";
+  env["KC_DATABASE_PROVIDER"] = "sqlite";
+  auto config = load("server.port = 6000\ndatabase.provider = mysql\n", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->server.port, 7000);
+  EXPECT_EQ(config->database.provider, storage::StoreBackend::kSqlite);
+}
+
+TEST_F(ConfigTest, EmptyEnvironmentVariableLeavesTheFileValue) {
+  auto env = minimalEnvironment();
+  env["KC_SERVER_PORT"] = "";
+  auto config = load("server.port = 6000\n", env);
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->server.port, 6000);
+}
+
+TEST_F(ConfigTest, ReferenceVariablesRankBelowKcAndAboveTheFile) {
+  Environment env = {{"KC_PKCS11_WRAP_KEY", "pkcs11:object=w"},
+                     {"keyConnectorSettings__identityServerUri", "https://from-reference"},
+                     {"keyConnectorSettings__webVaultUri", "https://vault.from-reference"}};
+  auto config = load(
+      "identity.server_uri = https://from-file\nweb_vault.origin = https://vault.from-file\n", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->identity.serverUri, "https://from-reference");
+  EXPECT_EQ(config->webVault.origin, "https://vault.from-reference");
+
+  env["KC_IDENTITY_SERVER_URI"] = "https://from-kc";
+  auto overridden = load("identity.server_uri = https://from-file\n", env);
+  ASSERT_TRUE(overridden);
+  EXPECT_EQ(overridden->identity.serverUri, "https://from-kc");
+}
+
+TEST_F(ConfigTest, ReferenceSqlServerProviderBecomesOdbcWithTheSqlServerDialect) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__database__provider"] = "sqlserver";
+  env["keyConnectorSettings__database__sqlServerConnectionString"] =
+      "Server=tcp:sql.example.com,1433;Database=kc;User Id=kc;Password=p@ss;Encrypt=True";
+  auto config = load("", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->database.provider, storage::StoreBackend::kOdbc);
+  EXPECT_EQ(config->database.odbcDialect, storage::OdbcDialect::kSqlServer);
+  EXPECT_EQ(config->database.connectionString,
+            "Driver={ODBC Driver 18 for SQL Server};Server=tcp:sql.example.com,1433;Database=kc;"
+            "UID=kc;PWD=p@ss;Encrypt=yes");
+}
+
+TEST_F(ConfigTest, ReferencePostgresConnectionStringIsConvertedToLibpq) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__database__provider"] = "postgresql";
+  env["keyConnectorSettings__database__postgreSqlConnectionString"] =
+      "Host=db;Port=5432;Database=keyconnector;Username=kc;Password=s3cret";
+  auto config = load("", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->database.provider, storage::StoreBackend::kPostgreSql);
+  EXPECT_EQ(config->database.connectionString,
+            "host='db' port='5432' dbname='keyconnector' user='kc' password='s3cret'");
+}
+
+TEST_F(ConfigTest, ReferenceMySqlConnectionStringIsConvertedForPoco) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__database__provider"] = "mysql";
+  env["keyConnectorSettings__database__mySqlConnectionString"] =
+      "Server=db;Port=3306;Database=kc;Uid=kc;Pwd=s3cret";
+  auto config = load("", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->database.provider, storage::StoreBackend::kMySql);
+  EXPECT_EQ(config->database.connectionString, "host=db;port=3306;db=kc;user=kc;password=s3cret");
+}
+
+TEST_F(ConfigTest, ReferenceSqliteDataSourceBecomesThePathRelativeToTheConfigFile) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__database__provider"] = "sqlite";
+  env["keyConnectorSettings__database__sqliteConnectionString"] = "Data Source=data/kc.db";
+  auto config = load("", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->database.sqlitePath, dir_.path() / "data" / "kc.db");
+}
+
+TEST_F(ConfigTest, ReferenceConnectionStringOfTheProviderInTheFileIsUsed) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__database__postgreSqlConnectionString"] = "Host=db;Password=x";
+  auto config = load("database.provider = postgresql\n", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->database.connectionString, "host='db' password='x'");
+}
+
+TEST_F(ConfigTest, MalformedReferenceConnectionStringNamesTheVariableNotTheSecret) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__database__provider"] = "postgresql";
+  env["keyConnectorSettings__database__postgreSqlConnectionString"] =
+      "Host=db;Password='TopSecret99;Frobnicate=1";
+  const std::string message = errorOf("", env);
+  EXPECT_TRUE(contains(message, "database.connection_string")) << message;
+  EXPECT_TRUE(contains(message, "keyConnectorSettings__database__postgreSqlConnectionString"))
+      << message;
+  EXPECT_FALSE(contains(message, "TopSecret99")) << message;
+}
+
+TEST_F(ConfigTest, ReferenceJsonAndMongoProvidersPointToKcSetup) {
+  for (const char* provider : {"json", "mongo"}) {
+    auto env = minimalEnvironment();
+    env["keyConnectorSettings__database__provider"] = provider;
+    const std::string message = errorOf("", env);
+    EXPECT_TRUE(contains(message, "not supported")) << message;
+    EXPECT_TRUE(contains(message, "kc-setup")) << message;
+    EXPECT_TRUE(contains(message, "keyConnectorSettings__database__provider")) << message;
+  }
+}
+
+TEST_F(ConfigTest, KcProviderOverridesAnUnsupportedReferenceProvider) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__database__provider"] = "json";
+  env["KC_DATABASE_PROVIDER"] = "sqlite";
+  auto config = load("", env);
+  ASSERT_TRUE(config) << config.status().toString();
+}
+
+TEST_F(ConfigTest, ReferenceRsaKeySettingsSelectModuleTokenKeyAndPin) {
+  Environment env = {
+      {"KC_IDENTITY_SERVER_URI", "https://identity.example.com"},
+      {"keyConnectorSettings__rsaKey__pkcs11LibraryPath", "/usr/lib/softhsm/libsofthsm2.so"},
+      {"keyConnectorSettings__rsaKey__pkcs11SlotTokenSerialNumber", "8f3a 21"},
+      {"keyConnectorSettings__rsaKey__pkcs11PrivateKeyLabel", "key connector"},
+      {"keyConnectorSettings__rsaKey__pkcs11PrivateKeyId", "258"},
+      {"keyConnectorSettings__rsaKey__pkcs11LoginPin", "987654"}};
+  auto config = load("", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->pkcs11.module, "/usr/lib/softhsm/libsofthsm2.so");
+  EXPECT_EQ(config->pkcs11.token, "pkcs11:serial=8f3a%2021");
+  EXPECT_EQ(config->pkcs11.wrapKey, "pkcs11:object=key%20connector;id=%02%01%00%00%00%00%00%00");
+  EXPECT_EQ(config->pkcs11.pinEnv, "keyConnectorSettings__rsaKey__pkcs11LoginPin");
+  const auto token = tokenSettingsFrom(*config);
+  EXPECT_EQ(token.uri, "pkcs11:serial=8f3a%2021");
+  EXPECT_TRUE(contains(token.pin.describe(), "keyConnectorSettings__rsaKey__pkcs11LoginPin"));
+}
+
+TEST_F(ConfigTest, ReferenceKeyIdThatIsNotANumberIsRefused) {
+  Environment env = {{"KC_IDENTITY_SERVER_URI", "https://identity.example.com"},
+                     {"keyConnectorSettings__rsaKey__pkcs11PrivateKeyId", "0x12"}};
+  const std::string message = errorOf("", env);
+  EXPECT_TRUE(contains(message, "pkcs11.wrap_key")) << message;
+  EXPECT_TRUE(contains(message, "keyConnectorSettings__rsaKey__pkcs11PrivateKeyId")) << message;
+}
+
+TEST_F(ConfigTest, ErrorNamesTheKeyAndTheFile) {
+  const std::string message = errorOf("server.port = eighty\n", minimalEnvironment());
+  EXPECT_TRUE(contains(message, "server.port")) << message;
+  EXPECT_TRUE(contains(message, configPath().string())) << message;
+  EXPECT_TRUE(contains(message, "eighty")) << message;
+}
+
+TEST_F(ConfigTest, ErrorNamesTheEnvironmentVariable) {
+  auto env = minimalEnvironment();
+  env["KC_SERVER_PORT"] = "70000";
+  const std::string message = errorOf("", env);
+  EXPECT_TRUE(contains(message, "server.port")) << message;
+  EXPECT_TRUE(contains(message, "environment variable KC_SERVER_PORT")) << message;
+  EXPECT_TRUE(contains(message, "1 to 65535")) << message;
+}
+
+TEST_F(ConfigTest, OutOfRangeAndMalformedValuesAreRefused) {
+  const struct {
+    const char* line;
+    const char* key;
+  } cases[] = {
+      {"server.workers = 0", "server.workers"},
+      {"server.workers = -3", "server.workers"},
+      {"server.keep_alive = maybe", "server.keep_alive"},
+      {"server.read_timeout_s = 0", "server.read_timeout_s"},
+      {"identity.clock_skew_s = 99999", "identity.clock_skew_s"},
+      {"database.provider = oracle", "database.provider"},
+      {"database.provider = odbc\ndatabase.odbc_dialect = db2\n"
+       "database.connection_string = x",
+       "database.odbc_dialect"},
+      {"log.level = loud", "log.level"},
+      {"log.format = xml", "log.format"},
+      {"web_vault.origin = https://vault.example.com/app", "web_vault.origin"},
+      {"web_vault.origin = ftp://vault.example.com", "web_vault.origin"},
+      {"pkcs11.token = token=kc", "pkcs11.token"},
+      {"pkcs11.pin_env = NOT-A-NAME", "pkcs11.pin_env"},
+      {"pkcs11.module = ./no-such-module.so", "pkcs11.module"},
+      {"server.address = two words", "server.address"},
+  };
+  for (const auto& c : cases) {
+    const std::string message = errorOf(std::string(c.line) + "\n", minimalEnvironment());
+    EXPECT_TRUE(contains(message, c.key)) << c.line << " -> " << message;
+  }
+}
+
+TEST_F(ConfigTest, IdentityServerMustBeAnHttpUrl) {
+  for (const char* uri : {"not a url", "ftp://identity.example.com", "https://"}) {
+    auto env = minimalEnvironment();
+    env["KC_IDENTITY_SERVER_URI"] = uri;
+    const std::string message = errorOf("", env);
+    EXPECT_TRUE(contains(message, "identity.server_uri")) << uri << " -> " << message;
+  }
+}
+
+TEST_F(ConfigTest, UnknownKeyInTheFileIsRefusedByName) {
+  const std::string message = errorOf("server.prot = 5000\n", minimalEnvironment());
+  EXPECT_TRUE(contains(message, "server.prot")) << message;
+  EXPECT_TRUE(contains(message, "not a setting")) << message;
+}
+
+TEST_F(ConfigTest, StrayLineIsRefusedWithoutQuotingIt) {
+  const std::string message = errorOf("Hunter2-Secret!\n", minimalEnvironment());
+  EXPECT_FALSE(contains(message, "Hunter2")) << message;
+  EXPECT_TRUE(contains(message, configPath().string())) << message;
+}
+
+TEST_F(ConfigTest, MissingWrapKeyIsNamed) {
+  const std::string message =
+      errorOf("", {{"KC_IDENTITY_SERVER_URI", "https://identity.example.com"}});
+  EXPECT_TRUE(contains(message, "pkcs11.wrap_key")) << message;
+  EXPECT_TRUE(contains(message, "required")) << message;
+}
+
+TEST_F(ConfigTest, MissingIdentityServerIsNamedUnlessAJwksFileIsGiven) {
+  const std::string message = errorOf("", {{"KC_PKCS11_WRAP_KEY", "pkcs11:object=w"}});
+  EXPECT_TRUE(contains(message, "identity.server_uri")) << message;
+  test::writeFile(dir_ / "jwks.json", "{}");
+  auto config =
+      load("identity.jwks_file = jwks.json\n", {{"KC_PKCS11_WRAP_KEY", "pkcs11:object=w"}});
+  EXPECT_TRUE(config) << config.status().toString();
+}
+
+TEST_F(ConfigTest, WrapKeyUriMustNameAKeyAndCarryNoPin) {
+  auto env = minimalEnvironment();
+  env["KC_PKCS11_WRAP_KEY"] = "pkcs11:token=kc";
+  EXPECT_TRUE(contains(errorOf("", env), "names no key"));
+  env["KC_PKCS11_WRAP_KEY"] = "pkcs11:object=w?pin-value=55443322";
+  const std::string message = errorOf("", env);
+  EXPECT_TRUE(contains(message, "pkcs11.wrap_key")) << message;
+  EXPECT_FALSE(contains(message, "55443322")) << message;
+}
+
+TEST_F(ConfigTest, ConnectionStringIsNeverQuotedInAnError) {
+  auto env = minimalEnvironment();
+  env["KC_DATABASE_PROVIDER"] = "postgresql";
+  env["KC_DATABASE_CONNECTION_STRING"] = std::string("host=db password=Sekrit77\x01");
+  const std::string message = errorOf("", env);
+  EXPECT_TRUE(contains(message, "database.connection_string")) << message;
+  EXPECT_FALSE(contains(message, "Sekrit77")) << message;
+}
+
+TEST_F(ConfigTest, ClientServerDatabaseNeedsAConnectionString) {
+  const std::string message = errorOf("database.provider = mysql\n", minimalEnvironment());
+  EXPECT_TRUE(contains(message, "database.connection_string")) << message;
+  EXPECT_TRUE(contains(message, "mysql")) << message;
+}
+
+TEST_F(ConfigTest, TlsNeedsBothCertificateAndKeyAndExistingFiles) {
+  test::writeFile(dir_ / "cert.pem", "x");
+  test::writeFile(dir_ / "key.pem", "x");
+  const std::string onlyCert = errorOf("tls.certificate = cert.pem\n", minimalEnvironment());
+  EXPECT_TRUE(contains(onlyCert, "tls.private_key")) << onlyCert;
+  const std::string missing =
+      errorOf("tls.certificate = cert.pem\ntls.private_key = nope.pem\n", minimalEnvironment());
+  EXPECT_TRUE(contains(missing, "tls.private_key")) << missing;
+  EXPECT_TRUE(contains(missing, "no such file")) << missing;
+  auto config =
+      load("tls.certificate = cert.pem\ntls.private_key = key.pem\n", minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_TRUE(config->tls.enabled());
+  EXPECT_EQ(config->tls.privateKey, dir_.path() / "key.pem");
+}
+
+TEST_F(ConfigTest, PinFileAndPinEnvTogetherInOneLayerAreRefused) {
+  test::writeFile(dir_ / "pin", "1");
+  const std::string message =
+      errorOf("pkcs11.pin_file = pin\npkcs11.pin_env = MY_PIN\n", minimalEnvironment());
+  EXPECT_TRUE(contains(message, "not both")) << message;
+}
+
+TEST_F(ConfigTest, PinSourceFromAHigherLayerWins) {
+  test::writeFile(dir_ / "pin", "1");
+  auto env = minimalEnvironment();
+  env["KC_PKCS11_PIN_FILE"] = "pin";
+  auto config = load("pkcs11.pin_env = MY_PIN\n", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->pkcs11.pinFile, dir_.path() / "pin");
+  EXPECT_TRUE(config->pkcs11.pinEnv.empty());
+}
+
+TEST_F(ConfigTest, WebVaultOriginIsNormalised) {
+  auto config = load("web_vault.origin = HTTPS://Vault.Example.com:8443/\n", minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->webVault.origin, "https://vault.example.com:8443");
+}
+
+TEST_F(ConfigTest, PreviousWrapKeysMustNotRepeatTheCurrentKey) {
+  const std::string message =
+      errorOf("pkcs11.previous_wrap_keys = pkcs11:token=kc;object=kc-wrap\n", minimalEnvironment());
+  EXPECT_TRUE(contains(message, "pkcs11.previous_wrap_keys")) << message;
+}
+
+TEST_F(ConfigTest, MissingFileIsNamed) {
+  auto config = loadDaemonConfig(dir_ / "absent.properties", minimalEnvironment());
+  ASSERT_FALSE(config);
+  EXPECT_TRUE(contains(config.status().message(), "absent.properties"));
+}
+
+TEST_F(ConfigTest, StoreAndTokenSettingsFollowTheConfig) {
+  auto config = load(
+      "database.provider = odbc\n"
+      "database.odbc_dialect = postgresql\n"
+      "database.connection_string = Driver={X};Server=db\n"
+      "database.pool_size = 5\n"
+      "pkcs11.token = pkcs11:token=kc\n"
+      "pkcs11.init_args = configDir=/tmp\n"
+      "pkcs11.sessions = 3\n"
+      "pkcs11.previous_wrap_keys = pkcs11:object=old\n",
+      minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  const auto store = storeConfigFrom(*config);
+  EXPECT_EQ(store.backend, storage::StoreBackend::kOdbc);
+  EXPECT_EQ(store.odbcDialect, storage::OdbcDialect::kPostgreSql);
+  EXPECT_EQ(store.connectionString, "Driver={X};Server=db");
+  EXPECT_EQ(store.poolSize, 5u);
+  const auto token = tokenSettingsFrom(*config);
+  EXPECT_EQ(token.modulePath, "/usr/lib/softhsm/libsofthsm2.so");
+  EXPECT_EQ(token.initArgs, "configDir=/tmp");
+  EXPECT_EQ(token.uri, "pkcs11:token=kc");
+  EXPECT_EQ(token.pool.size, 3u);
+  EXPECT_TRUE(contains(token.pin.describe(), "KC_PKCS11_PIN"));
+  const auto ring = keyRingSettingsFrom(*config);
+  EXPECT_EQ(ring.currentKeyUri, "pkcs11:token=kc;object=kc-wrap");
+  ASSERT_EQ(ring.previousKeyUris.size(), 1u);
+  EXPECT_FALSE(ring.allowNoncompliantKeys);
+}
+
+TEST_F(ConfigTest, TokenIsSelectedByTheWrapKeyUriWhenNoTokenUriIsGiven) {
+  auto config = load("", minimalEnvironment());
+  ASSERT_TRUE(config);
+  EXPECT_EQ(tokenSettingsFrom(*config).uri, "pkcs11:token=kc;object=kc-wrap");
+}
+
+TEST(ConfigNames, EnvironmentVariableIsKcPlusTheKeyUpperCasedWithUnderscores) {
+  EXPECT_EQ(environmentVariableFor("database.provider"), "KC_DATABASE_PROVIDER");
+  EXPECT_EQ(environmentVariableFor("server.keep_alive_timeout_s"),
+            "KC_SERVER_KEEP_ALIVE_TIMEOUT_S");
+}
+
+TEST(ConfigNames, ProcessEnvironmentIsRead) {
+  const auto env = processEnvironment();
+  EXPECT_TRUE(env.contains("PATH"));
+}
+
+TEST(ConfigNames, ParsesPropertiesFromAStream) {
+  std::istringstream text("server.port = 9000\n");
+  auto config = parseDaemonConfig(text, "test input", "/srv/kc", minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->server.port, 9000);
+  EXPECT_EQ(config->database.sqlitePath, fs::path("/srv/kc/keys.db"));
+}
+
+}  // namespace
+}  // namespace kc::appliance
