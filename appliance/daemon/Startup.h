@@ -1,0 +1,33 @@
+#pragma once
+// Start-up: everything the daemon serves with, built from the configuration in order —
+// token, wrapping keys, database, identity keys — each checked before the next. Any
+// failure is one line naming the setting at fault, and the daemon exits non-zero.
+
+#include <memory>
+#include <string>
+
+#include "kc/Result.h"
+#include "kc/api/JwksCache.h"
+#include "kc/api/JwtValidator.h"
+#include "kc/api/Metrics.h"
+#include "kc/appliance/Config.h"
+#include "kc/appliance/UserKeyService.h"
+#include "kc/pkcs11/SessionPool.h"
+#include "kc/storage/UserKeyStore.h"
+
+namespace kc::daemon {
+
+struct Components {
+  std::shared_ptr<pkcs11::SessionPool> pool;
+  std::shared_ptr<storage::UserKeyStore> store;
+  std::unique_ptr<api::Metrics> metrics;
+  std::unique_ptr<api::JwksCache> jwks;
+  std::unique_ptr<api::JwtValidator> validator;
+  std::shared_ptr<appliance::UserKeyService> service;
+};
+
+// Builds and checks every component. The error's message starts with the setting at
+// fault ("pkcs11.pin_file (/etc/kc/pin): ...").
+Result<Components> startComponents(const appliance::DaemonConfig& config);
+
+}  // namespace kc::daemon

@@ -1,0 +1,239 @@
+#include "DaemonFixture.h"
+
+#include <Poco/Base64Encoder.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "kc/pkcs11/KeyGeneration.h"
+
+extern char** environ;
+
+namespace kc::test {
+
+std::string HttpResponse::header(const std::string& name) const {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  auto it = headers.find(lower);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+E2eEnvironment& E2eEnvironment::get() {
+  static E2eEnvironment environment;
+  return environment;
+}
+
+E2eEnvironment::E2eEnvironment() {
+  auto pool = token_.openPool({.size = 1});
+  for (auto [purpose, label] : {std::pair{pkcs11::KeyPurpose::kWrap, "e2e-wrap"},
+                                std::pair{pkcs11::KeyPurpose::kAudit, "e2e-audit"}}) {
+    auto key = pkcs11::generateKeyPair(pool, {.purpose = purpose, .bits = 2048, .label = label});
+    if (!key) throw std::runtime_error(key.status().toString());
+  }
+  identityDir_ = dir_ / "identity";
+  foreignIdentityDir_ = dir_ / "foreign-identity";
+  for (const auto& directory : {identityDir_, foreignIdentityDir_}) {
+    Status created = provisioning::createDevIdentity(directory, issuer());
+    if (!created.isOk()) throw std::runtime_error(created.toString());
+  }
+}
+
+std::string E2eEnvironment::tokenFor(const std::string& userId,
+                                     provisioning::DevTokenClaims claims) const {
+  claims.userId = userId;
+  auto token = provisioning::mintDevToken(identityDir_, claims);
+  if (!token) throw std::runtime_error(token.status().toString());
+  return *token;
+}
+
+std::string E2eEnvironment::foreignTokenFor(const std::string& userId) const {
+  provisioning::DevTokenClaims claims;
+  claims.userId = userId;
+  auto token = provisioning::mintDevToken(foreignIdentityDir_, claims);
+  if (!token) throw std::runtime_error(token.status().toString());
+  return *token;
+}
+
+std::string E2eEnvironment::newUserId() {
+  std::random_device device;
+  std::uniform_int_distribution<int> nibble(0, 15);
+  std::string id = "xxxxxxxx-xxxx-4xxx-8xxx-xxxxxxxxxxxx";
+  for (char& c : id) {
+    if (c == 'x') c = "0123456789abcdef"[nibble(device)];
+  }
+  return id;
+}
+
+Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
+  port_ = freeLoopbackPort();
+  writeConfig();
+  start();
+}
+
+Daemon::~Daemon() {
+  if (process_) process_->stop(SIGKILL, std::chrono::milliseconds(100));
+}
+
+void Daemon::writeConfig() {
+  auto& environment = E2eEnvironment::get();
+  std::map<std::string, std::string> config = {
+      {"server.address", "127.0.0.1"},
+      {"server.port", std::to_string(port_)},
+      {"server.workers", "8"},
+      {"identity.jwks_file", (environment.identityDir() / "jwks.json").string()},
+      {"identity.issuer", environment.issuer()},
+      {"web_vault.origin", "https://vault.e2e.invalid"},
+      {"database.provider", options_.databaseProvider},
+      {"database.sqlite_path", databasePath().string()},
+      {"pkcs11.module", environment.token().modulePath()},
+      {"pkcs11.token", environment.token().tokenUri()},
+      {"pkcs11.wrap_key", environment.token().tokenUri() + ";object=e2e-wrap;type=private"},
+      {"pkcs11.audit_key", environment.token().tokenUri() + ";object=e2e-audit;type=private"},
+      {"pkcs11.pin_file", environment.token().pinFile().string()},
+      {"pkcs11.sessions", "4"},
+      {"log.level", "information"},
+  };
+  if (!options_.connectionString.empty()) {
+    config["database.connection_string"] = options_.connectionString;
+  }
+  for (const auto& [key, value] : options_.config) {
+    if (value.empty()) {
+      config.erase(key);
+    } else {
+      config[key] = value;
+    }
+  }
+  std::string text;
+  for (const auto& [key, value] : config) text += key + " = " + value + "\n";
+  writeFile(configPath(), text);
+}
+
+void Daemon::start() {
+  ProcessOptions processOptions;
+  processOptions.env = E2eEnvironment::get().token().childEnvironment();
+  for (const auto& [name, value] : options_.env) processOptions.env[name] = value;
+  // The caller's KC_* settings must not leak into the daemon under test.
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string name(*entry);
+    name = name.substr(0, name.find('='));
+    if ((name.rfind("KC_", 0) == 0 || name.rfind("keyConnectorSettings__", 0) == 0) &&
+        !options_.env.count(name)) {
+      processOptions.unsetEnv.push_back(name);
+    }
+  }
+  process_ = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{KC_DAEMON_PATH, "--config", configPath().string()},
+      (dir_ / "daemon.log").string(), processOptions);
+  if (options_.waitUntilReady && !waitForAlive(std::chrono::seconds(30))) {
+    throw std::runtime_error("keyconnectord did not answer /alive; its log:\n" + log());
+  }
+}
+
+bool Daemon::waitForAlive(std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process_->running()) return false;
+    try {
+      if (get("/alive").status == 200) return true;
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+int Daemon::stop(int signal) {
+  return process_->stop(signal, std::chrono::seconds(20));
+}
+void Daemon::sendSignal(int signal) {
+  kill(process_->pid(), signal);
+}
+bool Daemon::running() {
+  return process_->running();
+}
+
+std::optional<int> Daemon::waitForExit(std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process_->running()) return process_->stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return std::nullopt;
+}
+
+std::string Daemon::log() const {
+  try {
+    return readFile(dir_ / "daemon.log");
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+HttpResponse Daemon::send(const HttpRequest& request) const {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port_));
+  session.setTimeout(Poco::Timespan(30, 0));
+  Poco::Net::HTTPRequest httpRequest(request.method, request.path,
+                                     Poco::Net::HTTPMessage::HTTP_1_1);
+  for (const auto& [name, value] : request.headers) httpRequest.set(name, value);
+  if (request.body) {
+    httpRequest.setContentLength(static_cast<std::streamsize>(request.body->size()));
+    session.sendRequest(httpRequest) << *request.body;
+  } else {
+    session.sendRequest(httpRequest);
+  }
+  Poco::Net::HTTPResponse httpResponse;
+  std::istream& body = session.receiveResponse(httpResponse);
+  HttpResponse response;
+  response.status = static_cast<int>(httpResponse.getStatus());
+  for (const auto& [name, value] : httpResponse) {
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    response.headers[lower] = value;
+  }
+  Poco::StreamCopier::copyToString(body, response.body);
+  return response;
+}
+
+HttpResponse Daemon::get(const std::string& path, const std::string& bearer) const {
+  HttpRequest request{.method = "GET", .path = path};
+  request.headers["Accept"] = "application/json";
+  if (!bearer.empty()) request.headers["Authorization"] = "Bearer " + bearer;
+  return send(request);
+}
+
+HttpResponse Daemon::sendKey(const std::string& method, const std::string& bearer,
+                             const std::string& jsonBody) const {
+  HttpRequest request{.method = method, .path = "/user-keys", .body = jsonBody};
+  request.headers["Accept"] = "application/json";
+  request.headers["Content-Type"] = "application/json; charset=utf-8";
+  if (!bearer.empty()) request.headers["Authorization"] = "Bearer " + bearer;
+  return send(request);
+}
+
+std::string keyBody(const std::string& base64Key, const std::string& property) {
+  return "{\"" + property + "\":\"" + base64Key + "\"}";
+}
+
+std::string randomKeyBase64(std::size_t bytes) {
+  std::random_device device;
+  std::string raw(bytes, '\0');
+  for (char& c : raw) c = static_cast<char>(device());
+  std::ostringstream out;
+  Poco::Base64Encoder encoder(out);
+  encoder.rdbuf()->setLineLength(0);
+  encoder << raw;
+  encoder.close();
+  return out.str();
+}
+
+}  // namespace kc::test

@@ -1,0 +1,111 @@
+#pragma once
+// End-to-end harness: the real keyconnectord binary, started as a child process on a
+// free loopback port, with a real SoftHSM token, a development identity and a database
+// (SQLite in a temp dir, or the throwaway PostgreSQL server). Tests speak HTTP to it.
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kc/pkcs11/RsaKeyPair.h"
+#include "kc/provisioning/DevIdentity.h"
+#include "support/SoftHsmToken.h"
+#include "support/Subprocess.h"
+#include "support/TempDir.h"
+
+namespace kc::test {
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  std::string header(const std::string& name) const;
+};
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string path = "/";
+  std::map<std::string, std::string> headers;
+  std::optional<std::string> body;
+};
+
+// What every daemon of a test process shares: the token with its wrapping and audit keys,
+// and a development identity.
+class E2eEnvironment {
+ public:
+  static E2eEnvironment& get();
+
+  SoftHsmToken& token() { return token_; }
+  const std::filesystem::path& identityDir() const { return identityDir_; }
+  // Another identity with the same issuer: its tokens are signed by a key the daemon does
+  // not trust until its JWKS is given to it.
+  const std::filesystem::path& foreignIdentityDir() const { return foreignIdentityDir_; }
+  std::string issuer() const { return "https://identity.e2e.invalid"; }
+  // A token for `userId` signed by the development identity; `claims` can spoil it.
+  std::string tokenFor(const std::string& userId, provisioning::DevTokenClaims claims = {}) const;
+  // A token signed by a key the daemon has never seen (another identity, same issuer).
+  std::string foreignTokenFor(const std::string& userId) const;
+  static std::string newUserId();
+
+ private:
+  E2eEnvironment();
+  SoftHsmToken token_{"kc-e2e"};
+  TempDir dir_{"kc-e2e-env"};
+  std::filesystem::path identityDir_;
+  std::filesystem::path foreignIdentityDir_;
+};
+
+struct DaemonOptions {
+  std::string databaseProvider = "sqlite";    // or "postgresql"
+  std::string connectionString;               // for postgresql
+  std::map<std::string, std::string> config;  // extra or replaced properties
+  std::map<std::string, std::string> env;     // extra environment
+  bool waitUntilReady = true;
+};
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options = {});
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  int port() const { return port_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  std::filesystem::path configPath() const { return dir_ / "keyconnector.properties"; }
+  std::filesystem::path databasePath() const { return dir_ / "keys.db"; }
+  std::string log() const;
+
+  HttpResponse send(const HttpRequest& request) const;
+  HttpResponse get(const std::string& path, const std::string& bearer = {}) const;
+  HttpResponse sendKey(const std::string& method, const std::string& bearer,
+                       const std::string& jsonBody) const;
+
+  // Starts the process (again); waits for /alive when `waitUntilReady`.
+  void start();
+  // Sends `signal` and returns the exit code.
+  int stop(int signal = 15);
+  void sendSignal(int signal);
+  bool running();
+  // Waits for the process to exit by itself; its exit code, or nullopt on timeout.
+  std::optional<int> waitForExit(std::chrono::seconds timeout);
+
+ private:
+  void writeConfig();
+  bool waitForAlive(std::chrono::seconds timeout);
+
+  DaemonOptions options_;
+  TempDir dir_{"kc-e2e-daemon"};
+  int port_ = 0;
+  std::unique_ptr<BackgroundProcess> process_;
+};
+
+// {"key":"<base64 of n bytes>"}
+std::string keyBody(const std::string& base64Key, const std::string& property = "key");
+std::string randomKeyBase64(std::size_t bytes = 64);
+
+}  // namespace kc::test
