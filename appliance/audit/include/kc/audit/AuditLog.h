@@ -1,0 +1,136 @@
+#pragma once
+// The daemon's tamper-evident audit log: a hash chain of JSON lines (AuditRecord.h), made
+// durable before append() returns, sealed by checkpoints signed on the token.
+//
+// Durability (fail closed): append() returns OK only after the record's line has been
+// written and fdatasync'ed. The daemon releases a key only after an OK append. Appends of
+// many threads are group-committed: one writer thread takes every pending record, writes
+// them, calls fdatasync once and then wakes all their callers.
+//
+// Failure: when a write or fdatasync fails (full disk, read-only file, I/O error) the
+// records of that batch are refused with UNAVAILABLE, healthy() turns false, and the log
+// retries (reopening the file) on the next append and about once a second by itself. The
+// file is first truncated back to the end of the last durable record, so bytes of records
+// that were never confirmed (a partial line included) are removed, never left unmarked;
+// the chain then continues with a "log.recovery" record that says what happened.
+//
+// Files: the active file is <directory>/audit.log. When it reaches `rotateBytes` it is
+// sealed with a checkpoint and renamed audit-<instance>-<UTC time>-<last seq>.log; the
+// chain continues in a new audit.log. At open, an audit.log whose last record belongs to
+// this instance is continued (a partial last line, from a crash, is cut off and the cut
+// recorded); one of another instance is renamed like a rotated file first.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "kc/Result.h"
+#include "kc/audit/AuditRecord.h"
+#include "kc/audit/CheckpointSigner.h"
+
+namespace kc::audit {
+
+struct AuditLogOptions {
+  std::filesystem::path directory;  // created when missing; holds audit.log and rotated files
+  // Recorded in every record; names this instance's chain. Empty: "<hostname>-<8 random
+  // hex digits>", a new chain at every start.
+  std::string instance;
+  // Signs checkpoints (the token's audit key). Null: no checkpoints (tests of the format).
+  std::shared_ptr<CheckpointSigner> signer;
+  // A checkpoint is written this often when records were appended since the last one;
+  // zero turns the timer off. Checkpoints are also written at rotation and at close.
+  std::chrono::milliseconds checkpointInterval{std::chrono::minutes(1)};
+  std::uint64_t rotateBytes = 64u << 20;  // rotate after this size; 0: never
+  bool syslog = false;  // also send each durable line to syslog (LOG_AUTHPRIV | LOG_INFO)
+  // false: one write + fdatasync per record instead of group commit (the benchmark's
+  // baseline; never in production).
+  bool groupCommit = true;
+};
+
+struct AuditLogStats {
+  std::uint64_t records = 0;      // lines made durable, checkpoints included
+  std::uint64_t syncs = 0;        // fdatasync calls that succeeded
+  std::uint64_t failures = 0;     // batches refused because a write or sync failed
+  std::uint64_t checkpoints = 0;  // checkpoints written
+  std::uint64_t rotations = 0;    // files rotated
+};
+
+class AuditLog {
+ public:
+  // Opens (or continues) the log in `options.directory` and writes a "log.open" record.
+  // Fails when the directory or file cannot be written.
+  static Result<std::unique_ptr<AuditLog>> open(AuditLogOptions options);
+  // close(), ignoring its result.
+  ~AuditLog();
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  // Appends `record` (its time is now when left 0; seq, instance, prev and sig are set by
+  // the log) and returns OK once the line is durably on disk. UNAVAILABLE when it could not
+  // be made durable: then nothing was released on its account and the caller must refuse
+  // (503). Thread-safe.
+  Status append(AuditRecord record);
+
+  // Writes a checkpoint signed by the signer and returns once it is durable. UNAVAILABLE
+  // when the log is not writable, TOKEN_ERROR (or the signer's error) when signing failed.
+  Status checkpoint(std::string_view reason = "manual");
+
+  // False after a write failed and until a write succeeds again.
+  bool healthy() const;
+
+  // Writes the closing checkpoint (when a signer is set and records were appended since the
+  // last one), stops the writer and closes the file. Later appends are UNAVAILABLE.
+  Status close();
+
+  const std::string& instance() const { return instance_; }
+  std::filesystem::path activePath() const { return directory_ / "audit.log"; }
+  AuditLogStats stats() const;
+
+ private:
+  struct Pending;
+  explicit AuditLog(AuditLogOptions options);
+  Status start();
+  Status enqueue(const std::shared_ptr<Pending>& pending);
+  void runWriter();
+  void writeBatch(std::deque<std::shared_ptr<Pending>> batch);
+  Status commit(std::deque<std::shared_ptr<Pending>>& batch);
+  Status openActiveFile(std::string& openDetail);
+  Status recover(std::string& detail);
+  Status rotate();
+  void closeFile();
+  std::shared_ptr<Pending> makeInternal(std::string_view operation, std::string detail,
+                                        bool isCheckpoint);
+
+  const AuditLogOptions options_;
+  const std::filesystem::path directory_;
+  std::string instance_;
+
+  // Shared with appenders.
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;       // the writer: work, or stop
+  std::condition_variable committed_;  // appenders: a batch finished
+  std::deque<std::shared_ptr<Pending>> queue_;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  bool healthy_ = true;
+  AuditLogStats stats_;
+
+  // The writer's own (and open()'s before the writer starts).
+  int fd_ = -1;
+  std::uint64_t seq_ = 0;            // last durable record's seq
+  std::string prev_;                 // hash of the last durable line
+  std::uint64_t committedSize_ = 0;  // bytes of audit.log that are durable records
+  std::uint64_t sinceCheckpoint_ = 0;
+  std::string lastError_;
+  std::chrono::steady_clock::time_point nextCheckpoint_;
+  std::thread writer_;
+};
+
+}  // namespace kc::audit

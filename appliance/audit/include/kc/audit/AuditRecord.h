@@ -1,0 +1,122 @@
+#pragma once
+// One audit record and its canonical serialisation: the exact bytes of a line in the log.
+//
+// FORMAT (version 1), so an auditor can re-implement verification without this code:
+//
+// A log file is UTF-8 text, one record per line, each line ended by '\n'. A line is a JSON
+// object with exactly these members, in this order, with no whitespace:
+//
+//   {"v":1,"seq":<n>,"time":"<t>","instance":"<s>","op":"<s>","outcome":"<s>",
+//    "status":<n>,"user":"<s>","key":"<s>","request":"<s>","client":"<s>",
+//    "duration_us":<n>,"detail":"<s>","sig":"<s>","prev":"<64 hex>"}
+//
+// - numbers are unsigned decimal without leading zeros ("0" for zero);
+// - strings escape '"' as \", '\' as \\, and every byte below 0x20 as \u00xx (lower-case
+//   hex); every other byte (including '/' and UTF-8 sequences) is written as is;
+// - "time" is UTC with microseconds: YYYY-MM-DDTHH:MM:SS.ffffffZ;
+// - "seq" counts the records of one instance's chain from 1, without gaps;
+// - "prev" is the lower-case hex SHA-256 of the previous record's line (its exact bytes
+//   without the '\n'); for seq 1 it is SHA-256 of the ASCII text
+//   "kc-audit-genesis:" followed by the instance id (the genesis value);
+// - "sig" is empty except in checkpoints ("op":"checkpoint"): there it is the base64
+//   RSASSA-PKCS1-v1_5 SHA-256 signature, by the audit key, of the checkpoint's own line
+//   with "sig":"" (that is: the canonical line with an empty signature). A checkpoint's
+//   "key" is the "sha256:<hex>" fingerprint of the audit public key (SHA-256 of its DER
+//   SubjectPublicKeyInfo) and its "detail" says why it was written (interval, rotation,
+//   close, manual). Since "prev" is the hash of the record before, a valid checkpoint seals
+//   the whole chain up to it, its sequence number and its time.
+//
+// A line that is not exactly the canonical serialisation of the record it parses to is
+// not a valid record (so no two byte strings carry the same record).
+//
+// Records never carry key material, tokens or PINs: only ids, outcomes and times.
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "kc/Result.h"
+
+namespace kc::audit {
+
+// Operation names ("op").
+namespace op {
+inline constexpr std::string_view kKeyRelease = "key.release";
+inline constexpr std::string_view kKeyDeposit = "key.deposit";
+inline constexpr std::string_view kKeyReplace = "key.replace";
+inline constexpr std::string_view kKeyRefused = "key.refused";
+inline constexpr std::string_view kIntegrityFailure = "integrity.failure";
+inline constexpr std::string_view kTokenUnwrap = "token.unwrap";
+inline constexpr std::string_view kTokenWrap = "token.wrap";
+inline constexpr std::string_view kTokenSign = "token.sign";
+inline constexpr std::string_view kCheckpoint = "checkpoint";
+inline constexpr std::string_view kLogOpen = "log.open";          // the log (re)opened
+inline constexpr std::string_view kLogRecovery = "log.recovery";  // after a write failure
+}  // namespace op
+
+// Outcome names ("outcome").
+namespace outcome {
+inline constexpr std::string_view kOk = "ok";
+inline constexpr std::string_view kDenied = "denied";        // 401/403
+inline constexpr std::string_view kNotFound = "not_found";   // 404
+inline constexpr std::string_view kRejected = "rejected";    // 400: bad request, key exists
+inline constexpr std::string_view kIntegrity = "integrity";  // ciphertext failed to open
+inline constexpr std::string_view kError = "error";          // token or store fault
+}  // namespace outcome
+
+struct AuditRecord {
+  // Filled in by the caller.
+  std::string operation;             // "op", one of kc::audit::op
+  std::string outcome;               // one of kc::audit::outcome
+  unsigned httpStatus = 0;           // "status": the HTTP status answered, 0 when none
+  std::string userId;                // "user"
+  std::string keyId;                 // "key": wrapping-key id (CKA_ID hex); audit key fingerprint
+  std::string requestId;             // "request"
+  std::string clientAddress;         // "client"
+  std::uint64_t durationMicros = 0;  // "duration_us"
+  std::string detail;                // short, non-secret reason
+  // Filled in by the log (a caller's value of timeMicros is kept when not 0).
+  std::int64_t timeMicros = 0;  // "time", microseconds since the Unix epoch, UTC
+  std::uint64_t seq = 0;
+  std::string instance;
+  std::string signature;  // "sig", base64; checkpoints only
+  std::string prev;       // 64 lower-case hex digits
+
+  bool operator==(const AuditRecord&) const = default;
+};
+
+using Sha256 = std::array<std::uint8_t, 32>;
+
+// The canonical line (without '\n').
+std::string serialize(const AuditRecord& record);
+
+// Parses one line (without '\n'). INVALID_ARGUMENT, naming the problem, when the line is not
+// the canonical serialisation of a record. Never throws.
+Result<AuditRecord> parseRecord(std::string_view line);
+
+Sha256 sha256(std::span<const std::uint8_t> bytes);
+Sha256 sha256(std::string_view text);
+std::string toHex(std::span<const std::uint8_t> bytes);
+// The "prev" value for `line`, the record that comes after it.
+std::string lineHash(std::string_view line);
+// The "prev" value of an instance's first record.
+std::string genesisHash(std::string_view instance);
+
+// The bytes a checkpoint's signature covers: its line with "sig" empty.
+std::string checkpointMessage(AuditRecord checkpoint);
+
+// "2026-11-25T15:21:44.123456Z"; parseTime accepts exactly that form.
+std::string formatTime(std::int64_t micros);
+Result<std::int64_t> parseTime(std::string_view text);
+std::int64_t nowMicros();
+
+// Replaces bytes that are not valid UTF-8 with '?', so any caller-supplied text can be
+// serialised and parsed back.
+std::string sanitizeUtf8(std::string_view text);
+
+std::string base64Encode(std::span<const std::uint8_t> bytes);
+Result<std::string> base64Decode(std::string_view text);
+
+}  // namespace kc::audit

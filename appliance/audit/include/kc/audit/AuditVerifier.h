@@ -1,0 +1,76 @@
+#pragma once
+// Reads audit log files (untrusted bytes) and checks them: the hash chain, the sequence
+// numbers and the checkpoint signatures of every instance's chain, across rotated files and
+// across several instances' logs.
+//
+// Records are grouped by instance; an instance's files are ordered by the sequence numbers
+// in them, and its records walked in that order. Each problem names the file and line:
+// an altered record (its hash no longer matches the next record's "prev"), deleted records
+// (a gap in "seq"), inserted, duplicated or reordered records, unreadable lines, forged
+// checkpoints (signature or key), and records after the last checkpoint (a warning:
+// truncation after the last checkpoint cannot be detected).
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kc/audit/AuditRecord.h"
+#include "kc/audit/CheckpointSigner.h"
+
+namespace kc::audit {
+
+struct LogFile {
+  std::string name;      // how findings name the file
+  std::string contents;  // the file's bytes
+};
+
+struct ParsedRecord {
+  AuditRecord record;
+  std::string file;
+  std::size_t line = 0;  // 1-based line number in `file`
+  std::string hash;      // lineHash of the line
+};
+
+struct Finding {
+  enum class Severity { kError, kWarning };
+  Severity severity = Severity::kError;
+  std::string file;  // empty when the finding is about a whole chain
+  std::size_t line = 0;
+  std::string instance;
+  std::uint64_t seq = 0;  // 0 when unknown
+  std::string message;
+  // "ERROR audit.log:17 (instance kc-1, seq 17): message"
+  std::string toString() const;
+};
+
+struct ChainSummary {
+  std::string instance;
+  std::size_t records = 0;
+  std::uint64_t firstSeq = 0;
+  std::uint64_t lastSeq = 0;
+  std::size_t checkpoints = 0;      // with a valid signature (or all, when unchecked)
+  std::uint64_t sealedThrough = 0;  // seq of the last valid checkpoint, 0 when none
+  std::size_t unsealed = 0;         // records after it
+  std::vector<std::string> files;   // in chain order
+};
+
+struct VerificationReport {
+  std::vector<Finding> findings;
+  std::vector<ChainSummary> chains;
+  std::vector<ParsedRecord> records;  // every readable record, in file and line order
+  bool signaturesChecked = false;
+  std::size_t errors() const;
+  std::size_t warnings() const;
+  bool intact() const { return errors() == 0; }
+};
+
+// The readable records of `files`, and a finding for every line that is not one.
+VerificationReport readLogs(const std::vector<LogFile>& files);
+
+// readLogs, then checks every chain. `key` null: checkpoint signatures are not checked
+// (a warning says so).
+VerificationReport verifyLogs(const std::vector<LogFile>& files, const CheckpointVerifier* key);
+
+}  // namespace kc::audit

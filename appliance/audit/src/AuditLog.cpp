@@ -1,0 +1,497 @@
+#include "kc/audit/AuditLog.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <vector>
+
+namespace kc::audit {
+
+namespace {
+
+constexpr std::size_t kFieldLimit = 1024;  // longest caller-supplied text kept in a record
+
+std::string clip(std::string_view text) {
+  return sanitizeUtf8(text.substr(0, std::min(text.size(), kFieldLimit)));
+}
+
+std::string errnoText(std::string_view what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
+
+std::string defaultInstance() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::strcpy(host, "kc");
+  std::random_device random;
+  const std::uint32_t suffix = random();
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "%08x", suffix);
+  return std::string(host) + "-" + buffer;
+}
+
+// Characters of an instance id that are safe in a file name.
+std::string fileSafe(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.';
+    out += safe ? c : '_';
+  }
+  return out.empty() ? "unknown" : out;
+}
+
+std::filesystem::path rotatedPath(const std::filesystem::path& directory, std::string_view instance,
+                                  std::uint64_t lastSeq) {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+  const std::string base =
+      "audit-" + fileSafe(instance) + "-" + stamp + "-" + std::to_string(lastSeq);
+  std::filesystem::path path = directory / (base + ".log");
+  for (int n = 1; std::filesystem::exists(path); ++n) {
+    path = directory / (base + "-" + std::to_string(n) + ".log");
+  }
+  return path;
+}
+
+Status syncDirectory(const std::filesystem::path& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status(StatusCode::kUnavailable, errnoText("open " + directory.string()));
+  const int rc = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (rc != 0) return Status(StatusCode::kUnavailable, errnoText("fsync " + directory.string()));
+  return Status::ok();
+}
+
+Status writeAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t written = ::write(fd, bytes.data(), bytes.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return Status(StatusCode::kUnavailable, errnoText("write"));
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return Status::ok();
+}
+
+// The tail of the file at `path` (up to 1 MiB) and the file's size.
+Result<std::pair<std::string, std::uint64_t>> readTail(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status(StatusCode::kUnavailable, errnoText("open " + path.string()));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    ::close(fd);
+    return Status(StatusCode::kUnavailable, errnoText("stat " + path.string()));
+  }
+  const auto size = static_cast<std::uint64_t>(info.st_size);
+  const std::uint64_t length = std::min<std::uint64_t>(size, 1u << 20);
+  std::string tail(length, '\0');
+  const ssize_t got = ::pread(fd, tail.data(), length, static_cast<off_t>(size - length));
+  ::close(fd);
+  if (got < 0 || static_cast<std::uint64_t>(got) != length)
+    return Status(StatusCode::kUnavailable, "cannot read " + path.string());
+  return std::make_pair(std::move(tail), size);
+}
+
+}  // namespace
+
+struct AuditLog::Pending {
+  AuditRecord record;
+  bool isCheckpoint = false;
+  bool done = false;
+  bool skipped = false;  // a checkpoint whose signing failed: it took no place in the chain
+  Status result;
+};
+
+Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options) {
+  if (options.directory.empty())
+    return Status(StatusCode::kInvalidArgument, "audit log directory not set");
+  std::unique_ptr<AuditLog> log(new AuditLog(std::move(options)));
+  KC_RETURN_IF_ERROR(log->start());
+  return log;
+}
+
+AuditLog::AuditLog(AuditLogOptions options)
+    : options_(std::move(options)),
+      directory_(options_.directory),
+      instance_(options_.instance.empty() ? defaultInstance() : clip(options_.instance)) {}
+
+AuditLog::~AuditLog() {
+  (void)close();
+}
+
+Status AuditLog::start() {
+  std::string detail;
+  KC_RETURN_IF_ERROR(openActiveFile(detail));
+  if (options_.syslog) openlog("kc-audit", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+  std::deque<std::shared_ptr<Pending>> batch{makeInternal(op::kLogOpen, detail, false)};
+  const Status status = commit(batch);
+  if (!status.isOk()) {
+    closeFile();
+    return status;
+  }
+  nextCheckpoint_ = std::chrono::steady_clock::now() + options_.checkpointInterval;
+  writer_ = std::thread([this] { runWriter(); });
+  return Status::ok();
+}
+
+Status AuditLog::openActiveFile(std::string& openDetail) {
+  std::error_code error;
+  std::filesystem::create_directories(directory_, error);
+  if (error)
+    return Status(StatusCode::kUnavailable,
+                  "cannot create audit directory " + directory_.string() + ": " + error.message());
+  const auto path = activePath();
+  seq_ = 0;
+  prev_ = genesisHash(instance_);
+  committedSize_ = 0;
+  openDetail = "new chain";
+  if (std::filesystem::exists(path, error) && std::filesystem::file_size(path, error) > 0) {
+    auto tail = readTail(path);
+    if (!tail) return tail.status();
+    const auto& [text, size] = *tail;
+    const std::size_t lastNewline = text.rfind('\n');
+    // The end of the last complete line; a partial line after it was never confirmed.
+    const std::uint64_t cut = lastNewline == std::string::npos
+                                  ? (text.size() == size ? 0 : size)
+                                  : size - text.size() + lastNewline + 1;
+    std::string lastLine;
+    if (lastNewline != std::string::npos) {
+      const std::size_t begin = text.rfind('\n', lastNewline == 0 ? 0 : lastNewline - 1);
+      const std::size_t from = (begin == std::string::npos || begin == lastNewline) ? 0 : begin + 1;
+      lastLine = text.substr(from, lastNewline - from);
+    }
+    auto last = parseRecord(lastLine);
+    if (last && last->instance == instance_) {
+      if (cut < size) {
+        if (::truncate(path.c_str(), static_cast<off_t>(cut)) != 0)
+          return Status(StatusCode::kUnavailable, errnoText("truncate " + path.string()));
+        openDetail = "continuing chain; cut " + std::to_string(size - cut) +
+                     " bytes of a partial last line (never confirmed)";
+      } else {
+        openDetail = "continuing chain";
+      }
+      seq_ = last->seq;
+      prev_ = lineHash(lastLine);
+      committedSize_ = cut;
+      sinceCheckpoint_ = last->operation == op::kCheckpoint ? 0 : 1;
+    } else {
+      // Another instance's file (or one we cannot read the end of): keep it as it is, under
+      // a rotated name, and start our own chain.
+      const auto archived =
+          rotatedPath(directory_, last ? last->instance : "unknown", last ? last->seq : 0);
+      std::filesystem::rename(path, archived, error);
+      if (error)
+        return Status(StatusCode::kUnavailable,
+                      "cannot rename " + path.string() + ": " + error.message());
+      openDetail = "new chain; previous audit.log kept as " + archived.filename().string();
+    }
+  }
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd_ < 0) return Status(StatusCode::kUnavailable, errnoText("open " + path.string()));
+  return syncDirectory(directory_);
+}
+
+std::shared_ptr<AuditLog::Pending> AuditLog::makeInternal(std::string_view operation,
+                                                          std::string detail, bool isCheckpoint) {
+  auto pending = std::make_shared<Pending>();
+  pending->record.operation = std::string(operation);
+  pending->record.outcome = std::string(outcome::kOk);
+  pending->record.detail = clip(detail);
+  pending->record.timeMicros = nowMicros();
+  pending->isCheckpoint = isCheckpoint;
+  return pending;
+}
+
+Status AuditLog::append(AuditRecord record) {
+  auto pending = std::make_shared<Pending>();
+  pending->record.operation = clip(record.operation);
+  pending->record.outcome = clip(record.outcome);
+  pending->record.httpStatus = record.httpStatus > 999 ? 0 : record.httpStatus;
+  pending->record.userId = clip(record.userId);
+  pending->record.keyId = clip(record.keyId);
+  pending->record.requestId = clip(record.requestId);
+  pending->record.clientAddress = clip(record.clientAddress);
+  pending->record.durationMicros = record.durationMicros;
+  pending->record.detail = clip(record.detail);
+  pending->record.timeMicros = record.timeMicros;
+  if (pending->record.operation.empty() || pending->record.operation == op::kCheckpoint)
+    return Status(StatusCode::kInvalidArgument,
+                  "an audit record needs an operation other than checkpoint");
+  return enqueue(pending);
+}
+
+Status AuditLog::checkpoint(std::string_view reason) {
+  if (!options_.signer) return Status(StatusCode::kUnavailable, "no checkpoint signer configured");
+  return enqueue(makeInternal(op::kCheckpoint, std::string(reason), true));
+}
+
+Status AuditLog::enqueue(const std::shared_ptr<Pending>& pending) {
+  std::unique_lock lock(mutex_);
+  if (stopping_) return Status(StatusCode::kUnavailable, "the audit log is closed");
+  if (pending->record.timeMicros == 0) pending->record.timeMicros = nowMicros();
+  queue_.push_back(pending);
+  wake_.notify_one();
+  committed_.wait(lock, [&] { return pending->done; });
+  return pending->result;
+}
+
+bool AuditLog::healthy() const {
+  std::lock_guard lock(mutex_);
+  return healthy_ && !stopping_;
+}
+
+AuditLogStats AuditLog::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void AuditLog::runWriter() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    if (queue_.empty() && !stopping_) {
+      const auto now = std::chrono::steady_clock::now();
+      auto deadline = now + std::chrono::hours(24);
+      if (!healthy_) {
+        deadline = now + std::chrono::seconds(1);
+      } else if (options_.signer && options_.checkpointInterval.count() > 0) {
+        deadline = nextCheckpoint_;
+      }
+      wake_.wait_until(lock, deadline, [&] { return !queue_.empty() || stopping_; });
+    }
+    if (!queue_.empty()) {
+      auto batch = std::move(queue_);
+      queue_.clear();
+      lock.unlock();
+      writeBatch(std::move(batch));
+      lock.lock();
+      continue;
+    }
+    if (stopping_) break;
+    const bool wasHealthy = healthy_;
+    lock.unlock();
+    const auto now = std::chrono::steady_clock::now();
+    if (!wasHealthy) {
+      writeBatch({});  // retries the file; writes a log.recovery record when it works
+    } else if (options_.signer && options_.checkpointInterval.count() > 0 &&
+               now >= nextCheckpoint_) {
+      if (sinceCheckpoint_ > 0) writeBatch({makeInternal(op::kCheckpoint, "interval", true)});
+      nextCheckpoint_ = now + options_.checkpointInterval;
+    }
+    lock.lock();
+  }
+  lock.unlock();
+  Status closing = Status::ok();
+  if (options_.signer && sinceCheckpoint_ > 0) {
+    auto seal = makeInternal(op::kCheckpoint, "close", true);
+    writeBatch({seal});
+    closing = seal->result;
+  }
+  closeFile();
+  lock.lock();
+  if (!closing.isOk()) lastError_ = closing.toString();
+}
+
+void AuditLog::writeBatch(std::deque<std::shared_ptr<Pending>> batch) {
+  Status status = Status::ok();
+  bool wasHealthy;
+  {
+    std::lock_guard lock(mutex_);
+    wasHealthy = healthy_;
+  }
+  if (fd_ < 0 || !wasHealthy) {
+    std::string detail;
+    status = recover(detail);
+    if (status.isOk()) batch.push_front(makeInternal(op::kLogRecovery, detail, false));
+  }
+  std::size_t written = 0;
+  if (status.isOk()) {
+    if (options_.groupCommit) {
+      status = commit(batch);
+    } else {
+      for (auto& one : batch) {
+        std::deque<std::shared_ptr<Pending>> single{one};
+        status = commit(single);
+        if (!status.isOk()) break;
+        ++written;
+      }
+    }
+  }
+  if (!status.isOk()) closeFile();
+  std::size_t index = 0;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& pending : batch) {
+      const bool durable = status.isOk() || (!options_.groupCommit && index < written);
+      ++index;
+      if (pending->skipped) {
+        // result already set by commit()
+      } else if (durable) {
+        pending->result = Status::ok();
+      } else {
+        pending->result =
+            Status(StatusCode::kUnavailable, "audit record not durable: " + status.message());
+      }
+      pending->done = true;
+    }
+    healthy_ = status.isOk();
+    if (!status.isOk()) {
+      ++stats_.failures;
+      lastError_ = status.message();
+    }
+  }
+  committed_.notify_all();
+  if (status.isOk() && options_.rotateBytes > 0 && committedSize_ >= options_.rotateBytes) {
+    const Status rotated = rotate();
+    if (!rotated.isOk()) {
+      closeFile();
+      std::lock_guard lock(mutex_);
+      healthy_ = false;
+      ++stats_.failures;
+      lastError_ = rotated.message();
+    }
+  }
+}
+
+Status AuditLog::commit(std::deque<std::shared_ptr<Pending>>& batch) {
+  std::string buffer;
+  std::vector<std::string> lines;
+  std::uint64_t seq = seq_;
+  std::string prev = prev_;
+  std::uint64_t since = sinceCheckpoint_;
+  std::uint64_t checkpoints = 0;
+  for (auto& pending : batch) {
+    if (pending->skipped) continue;
+    AuditRecord record = pending->record;
+    record.instance = instance_;
+    record.seq = seq + 1;
+    record.prev = prev;
+    record.signature.clear();
+    if (pending->isCheckpoint) {
+      record.keyId = options_.signer->keyId();
+      const std::string message = checkpointMessage(record);
+      auto signature = options_.signer->sign(
+          {reinterpret_cast<const std::uint8_t*>(message.data()), message.size()});
+      if (!signature) {
+        pending->skipped = true;
+        pending->result = signature.status();
+        continue;
+      }
+      record.signature = base64Encode(*signature);
+      since = 0;
+      ++checkpoints;
+    } else {
+      ++since;
+    }
+    std::string line = serialize(record);
+    prev = lineHash(line);
+    ++seq;
+    buffer += line;
+    buffer += '\n';
+    lines.push_back(std::move(line));
+  }
+  if (lines.empty()) return Status::ok();
+  if (fd_ < 0) return Status(StatusCode::kUnavailable, "audit log file is not open");
+  KC_RETURN_IF_ERROR(writeAll(fd_, buffer));
+  if (::fdatasync(fd_) != 0) return Status(StatusCode::kUnavailable, errnoText("fdatasync"));
+  seq_ = seq;
+  prev_ = prev;
+  sinceCheckpoint_ = since;
+  committedSize_ += buffer.size();
+  if (options_.syslog) {
+    for (const auto& line : lines) ::syslog(LOG_AUTHPRIV | LOG_INFO, "%s", line.c_str());
+  }
+  std::lock_guard lock(mutex_);
+  stats_.records += lines.size();
+  stats_.syncs += 1;
+  stats_.checkpoints += checkpoints;
+  return Status::ok();
+}
+
+Status AuditLog::recover(std::string& detail) {
+  closeFile();
+  const auto path = activePath();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd < 0) return Status(StatusCode::kUnavailable, errnoText("open " + path.string()));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) {
+    ::close(fd);
+    return Status(StatusCode::kUnavailable, errnoText("stat " + path.string()));
+  }
+  const auto size = static_cast<std::uint64_t>(info.st_size);
+  std::string lastError;
+  {
+    std::lock_guard lock(mutex_);
+    lastError = lastError_;
+  }
+  detail = "resumed after: " + (lastError.empty() ? std::string("file not open") : lastError);
+  if (size > committedSize_) {
+    if (::ftruncate(fd, static_cast<off_t>(committedSize_)) != 0 || ::fsync(fd) != 0) {
+      const Status status(StatusCode::kUnavailable, errnoText("truncate " + path.string()));
+      ::close(fd);
+      return status;
+    }
+    detail += "; removed " + std::to_string(size - committedSize_) +
+              " bytes of records that were never confirmed";
+  } else if (size < committedSize_) {
+    detail += "; the file is shorter than its confirmed records (" + std::to_string(size) + " < " +
+              std::to_string(committedSize_) + " bytes): changed outside the log";
+    committedSize_ = size;
+  }
+  fd_ = fd;
+  return Status::ok();
+}
+
+Status AuditLog::rotate() {
+  if (options_.signer) {
+    auto seal = makeInternal(op::kCheckpoint, "rotation", true);
+    std::deque<std::shared_ptr<Pending>> batch{seal};
+    KC_RETURN_IF_ERROR(commit(batch));
+  }
+  closeFile();
+  std::error_code error;
+  const auto archived = rotatedPath(directory_, instance_, seq_);
+  std::filesystem::rename(activePath(), archived, error);
+  if (error) return Status(StatusCode::kUnavailable, "rotate audit.log: " + error.message());
+  committedSize_ = 0;
+  fd_ = ::open(activePath().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (fd_ < 0) return Status(StatusCode::kUnavailable, errnoText("open " + activePath().string()));
+  KC_RETURN_IF_ERROR(syncDirectory(directory_));
+  std::lock_guard lock(mutex_);
+  ++stats_.rotations;
+  return Status::ok();
+}
+
+void AuditLog::closeFile() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+Status AuditLog::close() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return Status::ok();
+    stopping_ = true;
+    stopped_ = true;
+  }
+  wake_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  if (options_.syslog) closelog();
+  std::lock_guard lock(mutex_);
+  if (!healthy_)
+    return Status(StatusCode::kUnavailable, "audit log closed unhealthy: " + lastError_);
+  return Status::ok();
+}
+
+}  // namespace kc::audit

@@ -1,0 +1,316 @@
+#include "kc/audit/AuditVerifier.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace kc::audit {
+
+namespace {
+
+std::string where(const ParsedRecord& record) {
+  return record.file + ":" + std::to_string(record.line);
+}
+
+Finding findingAt(const ParsedRecord& at, Finding::Severity severity, std::string message) {
+  return Finding{severity, at.file, at.line, at.record.instance, at.record.seq, std::move(message)};
+}
+
+std::string seqRange(std::uint64_t from, std::uint64_t to) {
+  return from == to ? "seq " + std::to_string(from)
+                    : "seq " + std::to_string(from) + ".." + std::to_string(to);
+}
+
+// Checks one instance's records, already in chain order.
+class ChainWalk {
+ public:
+  ChainWalk(std::vector<const ParsedRecord*> records, const CheckpointVerifier* key,
+            std::map<std::pair<std::string, std::size_t>, std::size_t> unreadableBefore,
+            std::vector<Finding>& findings)
+      : records_(std::move(records)),
+        key_(key),
+        unreadableBefore_(std::move(unreadableBefore)),
+        findings_(findings) {}
+
+  ChainSummary run() {
+    const auto& instance = records_.front()->record.instance;
+    ChainSummary summary;
+    summary.instance = instance;
+    summary.records = records_.size();
+    summary.firstSeq = records_.front()->record.seq;
+    for (const auto* r : records_) {
+      summary.lastSeq = std::max(summary.lastSeq, r->record.seq);
+      if (summary.files.empty() || summary.files.back() != r->file)
+        summary.files.push_back(r->file);
+    }
+    for (std::size_t i = 0; i < records_.size(); ++i) hashes_[records_[i]->hash].push_back(i);
+
+    std::uint64_t anchorSeq = 0;
+    std::string anchorHash = genesisHash(instance);
+    const ParsedRecord* anchor = nullptr;
+    std::optional<std::size_t> lastCheckpoint;  // index of the last valid checkpoint
+    bool brokenSinceCheckpoint = false;
+
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+      const ParsedRecord& r = *records_[i];
+      const std::uint64_t expected = anchorSeq + 1;
+      bool accept = true;
+      const std::size_t errorsBefore = findings_.size();
+      if (r.record.seq == expected && r.record.prev == anchorHash) {
+        // in place
+      } else if (skipped_.count(r.record.prev) != 0) {
+        // Follows a record already reported out of place: a consequence of that finding.
+      } else if (hashes_[r.hash].size() > 1 && hashes_[r.hash].front() != i) {
+        error(r, "duplicate of the record at " + where(*records_[hashes_[r.hash].front()]) +
+                     ": inserted copy");
+        accept = false;
+      } else if (auto later = indexOf(r.record.prev); later && *later > i) {
+        const ParsedRecord& predecessor = *records_[*later];
+        error(r, "records out of order: seq " + std::to_string(r.record.seq) +
+                     " comes before seq " + std::to_string(predecessor.record.seq) + " at " +
+                     where(predecessor) + ", which it follows in the chain");
+        accept = false;
+      } else if (i + 1 < records_.size() && records_[i + 1]->record.seq == expected &&
+                 records_[i + 1]->record.prev == anchorHash) {
+        error(r, "inserted record: not part of the chain (the next record, " +
+                     where(*records_[i + 1]) + ", follows " +
+                     (anchor ? where(*anchor) : std::string("the chain's start")) + " directly)");
+        accept = false;
+      } else if (r.record.seq == expected) {
+        if (anchor != nullptr) {
+          error(*anchor,
+                "record altered: its SHA-256 does not match the \"prev\" of the next "
+                "record (" +
+                    where(r) + ")");
+        } else {
+          error(r, "first record of the chain does not start from the genesis value");
+        }
+      } else if (r.record.prev == anchorHash) {
+        error(r, "sequence number altered: expected " + std::to_string(expected) + ", found " +
+                     std::to_string(r.record.seq));
+        anchorSeq = expected;
+        anchorHash = r.hash;
+        anchor = &r;
+        checkCheckpoint(r, i, lastCheckpoint, brokenSinceCheckpoint, errorsBefore);
+        continue;
+      } else if (r.record.seq > expected) {
+        const std::uint64_t missing = r.record.seq - expected;
+        const auto unreadable = unreadableBefore_.find({r.file, r.line});
+        const bool explained =
+            unreadable != unreadableBefore_.end() && unreadable->second == missing;
+        if (!explained) {
+          error(r, "records deleted: " + seqRange(expected, r.record.seq - 1) +
+                       " missing between " +
+                       (anchor ? where(*anchor) : std::string("the chain's start")) + " and " +
+                       where(r));
+        }
+      } else {
+        error(r, "sequence goes back: seq " + std::to_string(r.record.seq) + " after seq " +
+                     std::to_string(anchorSeq) + " (inserted or reordered record)");
+        accept = false;
+      }
+      if (!accept) {
+        skipped_.insert(r.hash);
+        brokenSinceCheckpoint = true;
+        continue;
+      }
+      anchorSeq = r.record.seq;
+      anchorHash = r.hash;
+      anchor = &r;
+      checkCheckpoint(r, i, lastCheckpoint, brokenSinceCheckpoint, errorsBefore);
+    }
+
+    if (lastCheckpoint) {
+      summary.sealedThrough = records_[*lastCheckpoint]->record.seq;
+      summary.unsealed = records_.size() - *lastCheckpoint - 1;
+    } else {
+      summary.unsealed = records_.size();
+    }
+    summary.checkpoints = checkpoints_;
+    if (summary.unsealed > 0) {
+      const ParsedRecord& first = *records_[records_.size() - summary.unsealed];
+      std::string text = lastCheckpoint
+                             ? std::to_string(summary.unsealed) +
+                                   " record(s) after the last checkpoint (" +
+                                   where(*records_[*lastCheckpoint]) + ", seq " +
+                                   std::to_string(summary.sealedThrough) + ") are not sealed"
+                             : "no valid checkpoint: none of the " +
+                                   std::to_string(summary.unsealed) + " record(s) is sealed";
+      text += "; records cut off after " + where(first) + " could not be detected";
+      findings_.push_back(findingAt(first, Finding::Severity::kWarning, std::move(text)));
+    }
+    return summary;
+  }
+
+ private:
+  void error(const ParsedRecord& at, std::string message) {
+    findings_.push_back(findingAt(at, Finding::Severity::kError, std::move(message)));
+  }
+
+  std::optional<std::size_t> indexOf(const std::string& hash) const {
+    const auto found = hashes_.find(hash);
+    if (found == hashes_.end()) return std::nullopt;
+    return found->second.front();
+  }
+
+  void checkCheckpoint(const ParsedRecord& r, std::size_t index,
+                       std::optional<std::size_t>& lastCheckpoint, bool& brokenSinceCheckpoint,
+                       std::size_t errorsBefore) {
+    if (findings_.size() != errorsBefore) brokenSinceCheckpoint = true;
+    if (r.record.operation != op::kCheckpoint) {
+      if (!r.record.signature.empty()) error(r, "a signature on a record that is not a checkpoint");
+      return;
+    }
+    bool valid = true;
+    if (key_ != nullptr) {
+      if (r.record.keyId != key_->keyId()) {
+        error(r, "checkpoint names key " + r.record.keyId + ", not the audit key " + key_->keyId() +
+                     ": forged checkpoint");
+        valid = false;
+      } else {
+        auto signature = base64Decode(r.record.signature);
+        const std::string message = checkpointMessage(r.record);
+        if (!signature ||
+            !key_->verify(
+                {reinterpret_cast<const std::uint8_t*>(message.data()), message.size()},
+                {reinterpret_cast<const std::uint8_t*>(signature->data()), signature->size()})) {
+          error(r,
+                "checkpoint signature does not verify with the audit public key: forged or "
+                "altered checkpoint");
+          valid = false;
+        }
+      }
+    }
+    if (valid) {
+      ++checkpoints_;
+      lastCheckpoint = index;
+    }
+    brokenSinceCheckpoint = false;
+  }
+
+  std::vector<const ParsedRecord*> records_;
+  const CheckpointVerifier* key_;
+  std::map<std::pair<std::string, std::size_t>, std::size_t> unreadableBefore_;
+  std::vector<Finding>& findings_;
+  std::unordered_map<std::string, std::vector<std::size_t>> hashes_;
+  std::unordered_set<std::string> skipped_;
+  std::size_t checkpoints_ = 0;
+};
+
+}  // namespace
+
+std::string Finding::toString() const {
+  std::string out = severity == Severity::kError ? "ERROR " : "WARNING ";
+  if (!file.empty()) {
+    out += file;
+    if (line != 0) out += ":" + std::to_string(line);
+    out += " ";
+  }
+  if (!instance.empty() || seq != 0) {
+    out += "(";
+    if (!instance.empty()) out += "instance " + instance;
+    if (seq != 0) out += (instance.empty() ? "" : ", ") + std::string("seq ") + std::to_string(seq);
+    out += ") ";
+  }
+  out += message;
+  return out;
+}
+
+std::size_t VerificationReport::errors() const {
+  return static_cast<std::size_t>(
+      std::count_if(findings.begin(), findings.end(),
+                    [](const auto& f) { return f.severity == Finding::Severity::kError; }));
+}
+
+std::size_t VerificationReport::warnings() const {
+  return findings.size() - errors();
+}
+
+namespace {
+
+// Per file: how many unreadable lines came right before each readable line.
+using UnreadableIndex = std::map<std::pair<std::string, std::size_t>, std::size_t>;
+
+VerificationReport read(const std::vector<LogFile>& files, UnreadableIndex& unreadableBefore) {
+  VerificationReport report;
+  for (const auto& file : files) {
+    std::string_view rest = file.contents;
+    std::size_t lineNumber = 0;
+    std::size_t unreadable = 0;
+    while (!rest.empty()) {
+      ++lineNumber;
+      const std::size_t end = rest.find('\n');
+      const std::string_view line = rest.substr(0, end);
+      const bool complete = end != std::string_view::npos;
+      rest = complete ? rest.substr(end + 1) : std::string_view{};
+      if (!complete) {
+        report.findings.push_back({Finding::Severity::kWarning, file.name, lineNumber, "", 0,
+                                   "partial last line (no newline): a write was cut short; "
+                                   "it was never confirmed and is ignored"});
+        break;
+      }
+      auto record = parseRecord(line);
+      if (!record) {
+        report.findings.push_back(
+            {Finding::Severity::kError, file.name, lineNumber, "", 0,
+             "not a valid audit record (altered): " + record.status().message()});
+        ++unreadable;
+        continue;
+      }
+      if (unreadable > 0) unreadableBefore[{file.name, lineNumber}] = unreadable;
+      unreadable = 0;
+      report.records.push_back({std::move(*record), file.name, lineNumber, lineHash(line)});
+    }
+  }
+  return report;
+}
+
+}  // namespace
+
+VerificationReport readLogs(const std::vector<LogFile>& files) {
+  UnreadableIndex unused;
+  return read(files, unused);
+}
+
+VerificationReport verifyLogs(const std::vector<LogFile>& files, const CheckpointVerifier* key) {
+  UnreadableIndex unreadableBefore;
+  VerificationReport report = read(files, unreadableBefore);
+  report.signaturesChecked = key != nullptr;
+
+  // Group by instance; order an instance's files by the smallest seq in them.
+  std::map<std::string, std::vector<const ParsedRecord*>> byInstance;
+  for (const auto& r : report.records) byInstance[r.record.instance].push_back(&r);
+  for (auto& [instance, records] : byInstance) {
+    std::map<std::string, std::uint64_t> firstSeq;
+    for (const auto* r : records) {
+      auto [it, inserted] = firstSeq.emplace(r->file, r->record.seq);
+      if (!inserted) it->second = std::min(it->second, r->record.seq);
+    }
+    std::map<std::string, std::size_t> fileOrder;
+    for (std::size_t i = 0; i < files.size(); ++i) fileOrder.emplace(files[i].name, i);
+    std::stable_sort(records.begin(), records.end(), [&](const auto* a, const auto* b) {
+      if (a->file == b->file) return a->line < b->line;
+      const auto sa = firstSeq[a->file], sb = firstSeq[b->file];
+      if (sa != sb) return sa < sb;
+      return fileOrder[a->file] < fileOrder[b->file];
+    });
+    ChainWalk walk(records, key, unreadableBefore, report.findings);
+    report.chains.push_back(walk.run());
+  }
+  if (key == nullptr && !report.records.empty()) {
+    report.findings.push_back({Finding::Severity::kWarning, "", 0, "", 0,
+                               "checkpoint signatures were not checked (no --public-key): "
+                               "a forged checkpoint would go unnoticed"});
+  }
+  std::stable_sort(report.findings.begin(), report.findings.end(),
+                   [](const Finding& a, const Finding& b) {
+                     if (a.severity != b.severity) return a.severity == Finding::Severity::kError;
+                     return false;
+                   });
+  return report;
+}
+
+}  // namespace kc::audit
