@@ -153,6 +153,11 @@ class Reader {
   Result<std::optional<Value>> value(std::string_view key) const {
     auto found = sources_.get(key);
     if (found && found->deferredError) return *found->deferredError;
+    // No setting needs a control character; refusing them keeps every message one line.
+    if (found && std::any_of(found->text.begin(), found->text.end(),
+                             [](unsigned char c) { return c < 0x20 || c == 0x7F; })) {
+      return settingError(key, *found, "contains a control character");
+    }
     return found;
   }
 

@@ -201,6 +201,31 @@ TEST(EnvelopeFormat, EachSealUsesAFreshNonce) {
   EXPECT_NE(first->ciphertext, second->ciphertext);
 }
 
+// A known answer computed independently (Python's cryptography AESGCM) from the layout and the
+// associated data DESIGN.md and Envelope.h describe: DEK 00..1f, nonce 00..0b, key id aabb,
+// wrapped DEK 010203, OAEP SHA-256, user key 64..73 (hex), sealed for kAlice.
+TEST(EnvelopeFormat, OpensAnEnvelopeMadeByAnIndependentImplementation) {
+  const std::string hex =
+      "4b4345010202aabb00030102030010000102030405060708090a0b2367b07cad8ca870e12cf9e4c1980a1ee5"
+      "07fc3b9d9580ad6d7783a2aa029194";
+  std::vector<std::uint8_t> bytes;
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    bytes.push_back(static_cast<std::uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  }
+  auto parsed = parseEnvelope(bytes);
+  ASSERT_TRUE(parsed) << parsed.status().toString();
+  EXPECT_EQ(parsed->oaepHash, pkcs11::OaepHash::kSha256);
+  EXPECT_EQ(parsed->wrappingKeyId, (std::vector<std::uint8_t>{0xaa, 0xbb}));
+  SecretBytes dek(kDekBytes);
+  for (std::size_t i = 0; i < dek.size(); ++i) dek.data()[i] = static_cast<std::uint8_t>(i);
+  auto opened = decryptUserKey(*parsed, dek, kAlice);
+  ASSERT_TRUE(opened) << opened.status().toString();
+  SecretBytes expected(16);
+  for (std::size_t i = 0; i < 16; ++i) expected.data()[i] = static_cast<std::uint8_t>(100 + i);
+  EXPECT_TRUE(*opened == expected);
+  EXPECT_FALSE(decryptUserKey(*parsed, dek, kBob));
+}
+
 TEST(EnvelopeFormat, AssociatedDataBindsDomainHeaderAndUser) {
   Envelope envelope = headerOnly();
   envelope.ciphertext.assign(16, 1);
