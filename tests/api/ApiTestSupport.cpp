@@ -334,6 +334,7 @@ ApiServer::ApiServer(ApiServerOptions options) {
   validator_ = std::make_unique<api::JwtValidator>(*jwks_, jwtSettings);
   api::ApiSettings apiSettings;
   apiSettings.webVaultOrigin = options.webVaultOrigin;
+  apiSettings.trustForwardedFor = options.trustForwardedFor;
   server_ = serveOnLoopback(
       new api::RequestHandlerFactory(keys_, *validator_, metrics_, apiSettings), port_);
 }
