@@ -51,6 +51,8 @@ class ChainWalk {
     std::uint64_t anchorSeq = 0;
     std::string anchorHash = genesisHash(instance);
     const ParsedRecord* anchor = nullptr;
+    std::string anchorPrevHash;  // the accepted record before the anchor
+    const ParsedRecord* anchorPrev = nullptr;
     std::optional<std::size_t> lastCheckpoint;  // index of the last valid checkpoint
     bool brokenSinceCheckpoint = false;
 
@@ -73,6 +75,18 @@ class ChainWalk {
                      " comes before seq " + std::to_string(predecessor.record.seq) + " at " +
                      where(predecessor) + ", which it follows in the chain");
         accept = false;
+      } else if (anchor != nullptr && r.record.seq == anchorSeq &&
+                 r.record.prev == anchorPrevHash) {
+        // The record before this one took this one's place: it was inserted.
+        error(*anchor, "inserted record: not part of the chain (the next record, " + where(r) +
+                           ", follows " +
+                           (anchorPrev ? where(*anchorPrev) : std::string("the chain's start")) +
+                           " directly)");
+        skipped_.insert(anchor->hash);
+        anchorHash = r.hash;
+        anchor = &r;
+        checkCheckpoint(r, i, lastCheckpoint, brokenSinceCheckpoint, errorsBefore);
+        continue;
       } else if (i + 1 < records_.size() && records_[i + 1]->record.seq == expected &&
                  records_[i + 1]->record.prev == anchorHash) {
         error(r, "inserted record: not part of the chain (the next record, " +
@@ -92,6 +106,8 @@ class ChainWalk {
         error(r, "sequence number altered: expected " + std::to_string(expected) + ", found " +
                      std::to_string(r.record.seq));
         anchorSeq = expected;
+        anchorPrevHash = anchorHash;
+        anchorPrev = anchor;
         anchorHash = r.hash;
         anchor = &r;
         checkCheckpoint(r, i, lastCheckpoint, brokenSinceCheckpoint, errorsBefore);
@@ -118,6 +134,8 @@ class ChainWalk {
         continue;
       }
       anchorSeq = r.record.seq;
+      anchorPrevHash = anchorHash;
+      anchorPrev = anchor;
       anchorHash = r.hash;
       anchor = &r;
       checkCheckpoint(r, i, lastCheckpoint, brokenSinceCheckpoint, errorsBefore);

@@ -1,0 +1,286 @@
+// AuditLog: durability before return, group commit under concurrency, checkpoints, rotation,
+// reopening.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "AuditTestSupport.h"
+#include "kc/audit/AuditLog.h"
+#include "kc/audit/AuditVerifier.h"
+#include "support/TempDir.h"
+
+namespace kc::audit {
+namespace {
+
+using test::readLines;
+
+std::vector<LogFile> loadDirectory(const std::filesystem::path& directory) {
+  std::vector<LogFile> files;
+  for (const auto& path : test::logFiles(directory))
+    files.push_back({path.filename().string(), test::readFile(path)});
+  return files;
+}
+
+std::string describe(const VerificationReport& report) {
+  std::string out;
+  for (const auto& f : report.findings) out += f.toString() + "\n";
+  return out;
+}
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<AuditLog> openLog(AuditLogOptions options = {}) {
+    if (options.directory.empty()) options.directory = dir_.path() / "log";
+    auto log = AuditLog::open(std::move(options));
+    EXPECT_TRUE(log.isOk()) << log.status().toString();
+    return log.isOk() ? std::move(*log) : nullptr;
+  }
+  std::filesystem::path logDir() const { return dir_.path() / "log"; }
+
+  test::TempDir dir_{"kc-audit-log"};
+  std::shared_ptr<test::OpenSslSigner> signer_ = std::make_shared<test::OpenSslSigner>();
+};
+
+TEST_F(AuditLogTest, StartsEachChainWithALogOpenRecordFromTheGenesisValue) {
+  auto log = openLog({.instance = "kc-1"});
+  const auto lines = readLines(log->activePath());
+  ASSERT_EQ(lines.size(), 1u);
+  auto first = parseRecord(lines[0]);
+  ASSERT_TRUE(first.isOk());
+  EXPECT_EQ(first->operation, op::kLogOpen);
+  EXPECT_EQ(first->seq, 1u);
+  EXPECT_EQ(first->instance, "kc-1");
+  EXPECT_EQ(first->prev, genesisHash("kc-1"));
+}
+
+TEST_F(AuditLogTest, AppendReturnsOnlyOnceTheLineIsInTheFile) {
+  auto log = openLog({.instance = "kc-1"});
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(log->append(test::sampleRecord(i)).isOk());
+    const auto lines = readLines(log->activePath());
+    auto last = parseRecord(lines.back());
+    ASSERT_TRUE(last.isOk());
+    EXPECT_EQ(last->requestId, "req-" + std::to_string(i));
+    EXPECT_EQ(last->seq, static_cast<std::uint64_t>(i + 2));
+    EXPECT_EQ(last->prev, lineHash(lines[lines.size() - 2]));
+  }
+  EXPECT_TRUE(log->healthy());
+}
+
+TEST_F(AuditLogTest, DefaultInstanceIsHostnameWithARandomSuffix) {
+  auto first = openLog({.directory = dir_.path() / "a"});
+  auto second = openLog({.directory = dir_.path() / "b"});
+  EXPECT_NE(first->instance(), second->instance());
+  EXPECT_GT(first->instance().size(), 9u);
+}
+
+TEST_F(AuditLogTest, GroupCommitKeepsEveryAcknowledgedAppendInOrderUnderEightThreads) {
+  auto log = openLog({.instance = "kc-1"});
+  constexpr int kThreads = 8, kPerThread = 150;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        AuditRecord record = test::sampleRecord(i);
+        record.requestId = "t" + std::to_string(t) + "-" + std::to_string(i);
+        if (!log->append(record).isOk()) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  const auto stats = log->stats();
+  EXPECT_LT(stats.syncs, stats.records) << "no fdatasync was shared by two records";
+  ASSERT_TRUE(log->close().isOk());
+
+  const auto lines = readLines(logDir() / "audit.log");
+  ASSERT_EQ(lines.size(), 1u + kThreads * kPerThread);
+  std::set<std::string> requests;
+  std::uint64_t seq = 0;
+  std::string prev = genesisHash("kc-1");
+  for (const auto& line : lines) {
+    auto record = parseRecord(line);
+    ASSERT_TRUE(record.isOk()) << line;
+    EXPECT_EQ(record->seq, ++seq);
+    EXPECT_EQ(record->prev, prev);
+    prev = lineHash(line);
+    requests.insert(record->requestId);
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i)
+      EXPECT_TRUE(requests.count("t" + std::to_string(t) + "-" + std::to_string(i)));
+  }
+  EXPECT_TRUE(verifyLogs(loadDirectory(logDir()), nullptr).intact());
+}
+
+TEST_F(AuditLogTest, PerRecordSyncModeWritesTheSameChain) {
+  auto log = openLog({.instance = "kc-1", .groupCommit = false});
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(log->append(test::sampleRecord(i)).isOk());
+  EXPECT_EQ(log->stats().syncs, log->stats().records);
+  ASSERT_TRUE(log->close().isOk());
+  EXPECT_TRUE(verifyLogs(loadDirectory(logDir()), nullptr).intact());
+}
+
+TEST_F(AuditLogTest, CheckpointIsSignedAndSealsTheChainHead) {
+  auto log = openLog({.instance = "kc-1", .signer = signer_, .checkpointInterval = {}});
+  ASSERT_TRUE(log->append(test::sampleRecord(1)).isOk());
+  ASSERT_TRUE(log->checkpoint().isOk());
+  const auto lines = readLines(log->activePath());
+  auto checkpoint = parseRecord(lines.back());
+  ASSERT_TRUE(checkpoint.isOk());
+  EXPECT_EQ(checkpoint->operation, op::kCheckpoint);
+  EXPECT_EQ(checkpoint->detail, "manual");
+  EXPECT_EQ(checkpoint->keyId, signer_->keyId());
+  EXPECT_EQ(checkpoint->prev, lineHash(lines[lines.size() - 2]));
+  EXPECT_FALSE(checkpoint->signature.empty());
+
+  auto key = CheckpointVerifier::fromPem(signer_->publicKeyPem());
+  ASSERT_TRUE(key.isOk());
+  const auto report = verifyLogs(loadDirectory(logDir()), &*key);
+  EXPECT_TRUE(report.intact()) << describe(report);
+  ASSERT_EQ(report.chains.size(), 1u);
+  EXPECT_EQ(report.chains[0].checkpoints, 1u);
+  EXPECT_EQ(report.chains[0].unsealed, 0u);
+}
+
+TEST_F(AuditLogTest, WritesACheckpointAtTheIntervalOnlyWhenThereIsSomethingToSeal) {
+  auto log = openLog({.instance = "kc-1",
+                      .signer = signer_,
+                      .checkpointInterval = std::chrono::milliseconds(100)});
+  ASSERT_TRUE(log->append(test::sampleRecord(1)).isOk());
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const auto lines = readLines(log->activePath());
+  int checkpoints = 0;
+  for (const auto& line : lines) {
+    auto record = parseRecord(line);
+    ASSERT_TRUE(record.isOk());
+    if (record->operation == op::kCheckpoint) {
+      ++checkpoints;
+      EXPECT_EQ(record->detail, "interval");
+    }
+  }
+  EXPECT_EQ(checkpoints, 1) << "an idle log is not re-sealed at every interval";
+}
+
+TEST_F(AuditLogTest, CloseSealsTheChainWithACheckpoint) {
+  auto log = openLog({.instance = "kc-1", .signer = signer_, .checkpointInterval = {}});
+  ASSERT_TRUE(log->append(test::sampleRecord(1)).isOk());
+  ASSERT_TRUE(log->close().isOk());
+  EXPECT_FALSE(log->append(test::sampleRecord(2)).isOk()) << "a closed log takes no records";
+  const auto lines = readLines(logDir() / "audit.log");
+  auto last = parseRecord(lines.back());
+  ASSERT_TRUE(last.isOk());
+  EXPECT_EQ(last->operation, op::kCheckpoint);
+  EXPECT_EQ(last->detail, "close");
+}
+
+TEST_F(AuditLogTest, RotationSealsEachFileAndTheChainContinuesAcrossFiles) {
+  auto log = openLog(
+      {.instance = "kc-1", .signer = signer_, .checkpointInterval = {}, .rotateBytes = 4000});
+  for (int i = 0; i < 60; ++i) ASSERT_TRUE(log->append(test::sampleRecord(i)).isOk());
+  ASSERT_TRUE(log->close().isOk());
+  EXPECT_GE(log->stats().rotations, 3u);
+  const auto files = test::logFiles(logDir());
+  ASSERT_GE(files.size(), 4u);
+  for (const auto& file : files) {
+    if (file.filename() == "audit.log") continue;
+    EXPECT_EQ(file.filename().string().rfind("audit-kc-1-", 0), 0u) << file;
+    auto last = parseRecord(readLines(file).back());
+    ASSERT_TRUE(last.isOk());
+    EXPECT_EQ(last->operation, op::kCheckpoint);
+    EXPECT_EQ(last->detail, "rotation");
+  }
+  auto key = CheckpointVerifier::fromPem(signer_->publicKeyPem());
+  const auto report = verifyLogs(loadDirectory(logDir()), &*key);
+  EXPECT_TRUE(report.intact()) << describe(report);
+  ASSERT_EQ(report.chains.size(), 1u);
+  const auto nonEmpty = std::count_if(files.begin(), files.end(), [](const auto& file) {
+    return std::filesystem::file_size(file) > 0;
+  });
+  EXPECT_EQ(report.chains[0].files.size(), static_cast<std::size_t>(nonEmpty));
+  EXPECT_EQ(report.chains[0].unsealed, 0u);
+}
+
+TEST_F(AuditLogTest, ReopeningWithTheSameInstanceContinuesTheChain) {
+  {
+    auto log = openLog({.instance = "kc-1"});
+    ASSERT_TRUE(log->append(test::sampleRecord(1)).isOk());
+  }
+  auto log = openLog({.instance = "kc-1"});
+  ASSERT_TRUE(log->append(test::sampleRecord(2)).isOk());
+  ASSERT_TRUE(log->close().isOk());
+  const auto lines = readLines(logDir() / "audit.log");
+  ASSERT_EQ(lines.size(), 4u);
+  auto reopened = parseRecord(lines[2]);
+  ASSERT_TRUE(reopened.isOk());
+  EXPECT_EQ(reopened->operation, op::kLogOpen);
+  EXPECT_EQ(reopened->seq, 3u);
+  EXPECT_EQ(reopened->detail, "continuing chain");
+  EXPECT_TRUE(verifyLogs(loadDirectory(logDir()), nullptr).intact());
+}
+
+TEST_F(AuditLogTest, ReopeningCutsAPartialLastLineAndSaysSo) {
+  {
+    auto log = openLog({.instance = "kc-1"});
+    ASSERT_TRUE(log->append(test::sampleRecord(1)).isOk());
+  }
+  {
+    std::ofstream out(logDir() / "audit.log", std::ios::app | std::ios::binary);
+    out << "{\"v\":1,\"seq\":3,\"time\":\"20";  // a crash in the middle of a write
+  }
+  auto log = openLog({.instance = "kc-1"});
+  ASSERT_TRUE(log->close().isOk());
+  const std::string text = test::readFile(logDir() / "audit.log");
+  EXPECT_EQ(text.back(), '\n');
+  const auto lines = readLines(logDir() / "audit.log");
+  auto reopened = parseRecord(lines.back());
+  ASSERT_TRUE(reopened.isOk()) << lines.back();
+  EXPECT_NE(reopened->detail.find("cut 25 bytes of a partial last line"), std::string::npos)
+      << reopened->detail;
+  EXPECT_TRUE(verifyLogs(loadDirectory(logDir()), nullptr).intact());
+}
+
+TEST_F(AuditLogTest, AnotherInstancesFileIsKeptUnderARotatedName) {
+  { auto log = openLog({.instance = "kc-old"}); }
+  auto log = openLog({.instance = "kc-new"});
+  ASSERT_TRUE(log->close().isOk());
+  const auto files = test::logFiles(logDir());
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0].filename().string().rfind("audit-kc-old-", 0), 0u) << files[0];
+  EXPECT_EQ(files[1].filename(), "audit.log");
+  const auto report = verifyLogs(loadDirectory(logDir()), nullptr);
+  EXPECT_TRUE(report.intact()) << describe(report);
+  EXPECT_EQ(report.chains.size(), 2u);
+}
+
+TEST_F(AuditLogTest, CleansCallerTextAndRefusesForgedCheckpoints) {
+  auto log = openLog({.instance = "kc-1"});
+  AuditRecord record = test::sampleRecord(1);
+  record.userId = "bad\xff\nuser";
+  record.detail = std::string(5000, 'x');
+  ASSERT_TRUE(log->append(record).isOk());
+  auto last = parseRecord(readLines(log->activePath()).back());
+  ASSERT_TRUE(last.isOk());
+  EXPECT_EQ(last->userId, "bad?\nuser");
+  EXPECT_EQ(last->detail.size(), 1024u);
+
+  AuditRecord forged = test::sampleRecord(2);
+  forged.operation = std::string(op::kCheckpoint);
+  EXPECT_EQ(log->append(forged).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(log->checkpoint().code(), StatusCode::kUnavailable) << "no signer configured";
+}
+
+TEST_F(AuditLogTest, CopiesRecordsToSyslogWhenAsked) {
+  auto log = openLog({.instance = "kc-1", .syslog = true});
+  ASSERT_TRUE(log->append(test::sampleRecord(1)).isOk());
+  EXPECT_TRUE(log->healthy());
+}
+
+}  // namespace
+}  // namespace kc::audit

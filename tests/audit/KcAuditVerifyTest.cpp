@@ -1,0 +1,299 @@
+// The tamper suite: kc-audit verify, run as an auditor would, on logs altered in each way
+// an attacker might; each must fail and name the right record. An untouched log passes.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "AuditTestSupport.h"
+#include "kc/audit/AuditLog.h"
+#include "kc/audit/AuditRecord.h"
+#include "support/Subprocess.h"
+#include "support/TempDir.h"
+
+namespace kc::audit {
+namespace {
+
+// A log of 26 records, one per line (line n holds seq n): log.open, 10 records, a
+// checkpoint (line 12), 10 records, a checkpoint (line 23), then 3 unsealed records.
+class TamperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto signer = std::make_shared<test::OpenSslSigner>();
+    test::writeFile(pem_, signer->publicKeyPem());
+    auto log = AuditLog::open({.directory = dir_ / "log",
+                               .instance = "kc-1",
+                               .signer = signer,
+                               .checkpointInterval = {}});
+    ASSERT_TRUE(log.isOk()) << log.status().toString();
+    int n = 0;
+    for (int block = 0; block < 2; ++block) {
+      for (int i = 0; i < 10; ++i) ASSERT_TRUE((*log)->append(test::sampleRecord(++n)).isOk());
+      ASSERT_TRUE((*log)->checkpoint("manual").isOk());
+    }
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*log)->append(test::sampleRecord(++n)).isOk());
+    // Not closed: a closing checkpoint would seal the tail this suite needs unsealed.
+    lines_ = test::readLines((*log)->activePath());
+    ASSERT_EQ(lines_.size(), 26u);
+    ASSERT_EQ(parseRecord(lines_[11])->operation, op::kCheckpoint);
+    ASSERT_EQ(parseRecord(lines_[22])->operation, op::kCheckpoint);
+    stranger_ = std::make_unique<test::OpenSslSigner>();
+  }
+
+  // Writes `lines` as audit.log in a fresh directory and runs kc-audit verify on it.
+  test::ProcessResult verify(const std::vector<std::string>& lines) {
+    const auto file = dir_ / "tampered" / "audit.log";
+    std::filesystem::create_directories(file.parent_path());
+    test::writeLines(file, lines);
+    return test::runProcess(
+        {test::kcAuditPath(), "verify", "--public-key", pem_.string(), file.string()});
+  }
+
+  // How a finding's location ends for line `line` of the file: "<dir>/audit.log:<line>".
+  static std::string at(int line) { return "/audit.log:" + std::to_string(line); }
+
+  static bool hasFinding(const test::ProcessResult& result, const std::string& severity,
+                         const std::string& where, const std::string& what) {
+    std::istringstream out(result.out);
+    for (std::string line; std::getline(out, line);) {
+      if (line.rfind(severity + " ", 0) != 0) continue;
+      const std::string location = line.substr(
+          severity.size() + 1, line.find(' ', severity.size() + 1) - severity.size() - 1);
+      if (location.size() >= where.size() &&
+          location.compare(location.size() - where.size(), where.size(), where) == 0 &&
+          line.find(what) != std::string::npos)
+        return true;
+    }
+    return false;
+  }
+
+  static void expectFinding(const test::ProcessResult& result, const std::string& where,
+                            const std::string& what) {
+    EXPECT_EQ(result.exitCode, 1) << result.out << result.err;
+    EXPECT_TRUE(hasFinding(result, "ERROR", where, what))
+        << "expected an ERROR at " << where << " saying '" << what << "' in:\n"
+        << result.out;
+  }
+
+  static void expectWarning(const test::ProcessResult& result, const std::string& where,
+                            const std::string& what) {
+    EXPECT_TRUE(hasFinding(result, "WARNING", where, what))
+        << "expected a WARNING at " << where << " saying '" << what << "' in:\n"
+        << result.out;
+  }
+
+  AuditRecord record(int line) const {
+    return *parseRecord(lines_[static_cast<std::size_t>(line - 1)]);
+  }
+
+  test::TempDir dir_{"kc-audit-tamper"};
+  std::filesystem::path pem_ = dir_ / "audit.pem";
+  std::vector<std::string> lines_;
+  std::unique_ptr<test::OpenSslSigner> stranger_;
+};
+
+TEST_F(TamperTest, UntouchedLogPassesAndWarnsAboutItsUnsealedTail) {
+  const auto result = verify(lines_);
+  EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_EQ(result.out.find("ERROR"), std::string::npos) << result.out;
+  expectWarning(result, at(24), "3 record(s) after the last checkpoint");
+  expectWarning(result, at(24), "/audit.log:23, seq 23) are not sealed");
+  EXPECT_NE(result.out.find("INTACT"), std::string::npos);
+}
+
+TEST_F(TamperTest, EditedFieldIsReportedAtTheEditedRecord) {
+  auto lines = lines_;
+  const auto original = record(5).userId;
+  lines[4].replace(lines[4].find(original), original.size(), "mallory");
+  expectFinding(verify(lines), at(5), "record altered");
+}
+
+TEST_F(TamperTest, EditedFormattingIsReportedAtTheEditedRecord) {
+  auto lines = lines_;
+  lines[6].insert(lines[6].find("\"op\""), " ");
+  expectFinding(verify(lines), at(7), "not a valid audit record");
+}
+
+TEST_F(TamperTest, DeletedRecordIsReportedBySequenceNumber) {
+  auto lines = lines_;
+  lines.erase(lines.begin() + 5);  // seq 6
+  expectFinding(verify(lines), at(6), "seq 6 missing");
+}
+
+TEST_F(TamperTest, InsertedRecordWithAValidLinkIsReportedAtTheInsertion) {
+  // A forger who knows the format: seq and prev are right for the position it takes.
+  AuditRecord forged = record(8);
+  forged.seq = 9;
+  forged.prev = lineHash(lines_[7]);
+  forged.userId = "mallory";
+  forged.requestId = "forged";
+  auto lines = lines_;
+  lines.insert(lines.begin() + 8, serialize(forged));  // becomes line 9
+  expectFinding(verify(lines), at(9), "inserted record");
+}
+
+TEST_F(TamperTest, InsertedCopyOfARecordIsReportedAsADuplicate) {
+  auto lines = lines_;
+  lines.insert(lines.begin() + 16, lines_[3]);  // line 17: a copy of line 4
+  expectFinding(verify(lines), at(17), "/audit.log:4: inserted copy");
+}
+
+TEST_F(TamperTest, ReorderedRecordsAreReportedWithBothPositions) {
+  auto lines = lines_;
+  std::swap(lines[13], lines[14]);  // seq 15 now on line 14, seq 14 on line 15
+  const auto result = verify(lines);
+  expectFinding(result, at(14), "out of order");
+  expectFinding(result, at(14), "/audit.log:15,");  // the record it follows
+}
+
+TEST_F(TamperTest, ForgedCheckpointSignatureIsReportedAtTheCheckpoint) {
+  AuditRecord checkpoint = record(12);
+  const std::string message = checkpointMessage(checkpoint);
+  auto signature =
+      stranger_->sign({reinterpret_cast<const std::uint8_t*>(message.data()), message.size()});
+  ASSERT_TRUE(signature.isOk());
+  checkpoint.signature = base64Encode(*signature);
+  auto lines = lines_;
+  lines[11] = serialize(checkpoint);
+  lines[12] = [&] {
+    AuditRecord next = record(13);
+    next.prev = lineHash(lines[11]);  // the forger re-links the next record too
+    return serialize(next);
+  }();
+  expectFinding(verify(lines), at(12), "signature does not verify");
+}
+
+TEST_F(TamperTest, CheckpointSignedByAnotherKeyIsReportedAtTheCheckpoint) {
+  AuditRecord checkpoint = record(23);
+  checkpoint.keyId = stranger_->keyId();
+  auto lines = lines_;
+  lines[22] = serialize(checkpoint);
+  expectFinding(verify(lines), at(23), "forged checkpoint");
+}
+
+TEST_F(TamperTest, RemovedCheckpointIsReportedBySequenceNumber) {
+  auto lines = lines_;
+  lines.erase(lines.begin() + 11);  // the checkpoint, seq 12
+  expectFinding(verify(lines), at(12), "seq 12 missing");
+}
+
+TEST_F(TamperTest, TruncatedTailAfterTheLastCheckpointIsAWarningThatSaysSo) {
+  auto lines = lines_;
+  lines.resize(24);  // seq 25 and 26 cut off: nothing can tell
+  const auto result = verify(lines);
+  EXPECT_EQ(result.exitCode, 0) << result.out;
+  expectWarning(result, at(24), "1 record(s) after the last checkpoint");
+  expectWarning(result, at(24), "could not be detected");
+}
+
+TEST_F(TamperTest, TruncationThroughACheckpointLeavesEverythingAfterThePreviousOneUnsealed) {
+  auto lines = lines_;
+  lines.resize(20);
+  const auto result = verify(lines);
+  EXPECT_EQ(result.exitCode, 0) << result.out;
+  expectWarning(result, at(13), "8 record(s) after the last checkpoint");
+  expectWarning(result, at(13), "/audit.log:12, seq 12)");
+}
+
+TEST_F(TamperTest, GarbageLineIsReportedWhereItIs) {
+  auto lines = lines_;
+  lines[2] = "{\"v\":1,\"seq\":3,\"oops\":true}";
+  expectFinding(verify(lines), at(3), "not a valid audit record");
+}
+
+TEST_F(TamperTest, MissingFirstRecordsAreReported) {
+  auto lines = lines_;
+  lines.erase(lines.begin(), lines.begin() + 2);
+  expectFinding(verify(lines), at(1), "seq 1..2 missing");
+}
+
+TEST_F(TamperTest, WithoutThePublicKeyAForgedCheckpointIsNotCaughtAndTheOutputSaysSo) {
+  const auto file = dir_ / "plain" / "audit.log";
+  std::filesystem::create_directories(file.parent_path());
+  test::writeLines(file, lines_);
+  const auto result = test::runProcess({test::kcAuditPath(), "verify", file.string()});
+  EXPECT_EQ(result.exitCode, 0) << result.out;
+  EXPECT_NE(result.out.find("checkpoint signatures were not checked"), std::string::npos);
+}
+
+class ChainsTest : public ::testing::Test {
+ protected:
+  test::TempDir dir_{"kc-audit-chains"};
+  std::shared_ptr<test::OpenSslSigner> signer_ = std::make_shared<test::OpenSslSigner>();
+  std::filesystem::path pem_ = dir_ / "audit.pem";
+
+  void SetUp() override { test::writeFile(pem_, signer_->publicKeyPem()); }
+
+  std::vector<std::string> writeLog(const std::string& instance, int records,
+                                    std::uint64_t rotateBytes) {
+    auto log = AuditLog::open({.directory = dir_ / instance,
+                               .instance = instance,
+                               .signer = signer_,
+                               .checkpointInterval = {},
+                               .rotateBytes = rotateBytes});
+    EXPECT_TRUE(log.isOk());
+    for (int i = 0; i < records; ++i) EXPECT_TRUE((*log)->append(test::sampleRecord(i)).isOk());
+    EXPECT_TRUE((*log)->close().isOk());
+    std::vector<std::string> paths;
+    for (const auto& path : test::logFiles(dir_ / instance)) paths.push_back(path.string());
+    return paths;
+  }
+
+  test::ProcessResult verify(std::vector<std::string> files) {
+    files.insert(files.begin(), {test::kcAuditPath(), "verify", "--public-key", pem_.string()});
+    return test::runProcess(files);
+  }
+};
+
+TEST_F(ChainsTest, SeveralInstancesRotatedLogsVerifyTogetherInAnyOrder) {
+  auto files = writeLog("kc-a", 40, 3000);
+  const auto other = writeLog("kc-b", 25, 0);
+  ASSERT_GE(files.size(), 3u);
+  files.insert(files.begin() + 1, other.begin(), other.end());
+  std::reverse(files.begin(), files.end());
+  const auto result = verify(files);
+  EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("instance kc-a: "), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("instance kc-b: 27 record(s)"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("0 unsealed"), std::string::npos) << result.out;
+}
+
+TEST_F(ChainsTest, AMissingRotatedFileIsReportedAsDeletedRecords) {
+  auto files = writeLog("kc-a", 40, 3000);
+  ASSERT_GE(files.size(), 4u);
+  // Files sort as audit-kc-a-<time>-<last seq>.log..., audit.log last; drop a middle one.
+  std::vector<std::string> rotated(files.begin(), files.end() - 1);
+  std::sort(rotated.begin(), rotated.end(), [](const auto& a, const auto& b) {
+    auto seq = [](const std::string& p) {
+      const auto dash = p.rfind('-');
+      return std::stoul(p.substr(dash + 1));
+    };
+    return seq(a) < seq(b);
+  });
+  const std::string dropped = rotated[1];
+  std::erase(files, dropped);
+  const auto result = verify(files);
+  EXPECT_EQ(result.exitCode, 1) << result.out;
+  EXPECT_NE(result.out.find("records deleted"), std::string::npos) << result.out;
+}
+
+TEST(KcAuditCli, EveryCommandHasHelpAndBadUsageExitsTwo) {
+  for (const char* command : {"verify", "show", "export", "report"}) {
+    const auto help = test::runProcess({test::kcAuditPath(), command, "--help"});
+    EXPECT_EQ(help.exitCode, 0) << command;
+    EXPECT_NE(help.out.find("Usage: kc-audit " + std::string(command)), std::string::npos);
+  }
+  EXPECT_EQ(test::runProcess({test::kcAuditPath(), "--help"}).exitCode, 0);
+  EXPECT_EQ(test::runProcess({test::kcAuditPath()}).exitCode, 2);
+  EXPECT_EQ(test::runProcess({test::kcAuditPath(), "frobnicate"}).exitCode, 2);
+  EXPECT_EQ(test::runProcess({test::kcAuditPath(), "verify", "--bogus", "x"}).exitCode, 2);
+  EXPECT_EQ(test::runProcess({test::kcAuditPath(), "verify"}).exitCode, 2);
+  EXPECT_EQ(test::runProcess({test::kcAuditPath(), "verify", "/nonexistent/audit.log"}).exitCode,
+            2);
+  EXPECT_EQ(test::runProcess({test::kcAuditPath(), "export", "--format", "xml", "x"}).exitCode, 2);
+  EXPECT_EQ(test::runProcess({test::kcAuditPath(), "report", "x"}).exitCode, 2);
+}
+
+}  // namespace
+}  // namespace kc::audit
