@@ -361,6 +361,10 @@ void RequestHandler::send(HTTPServerResponse& response, int status, const std::s
                 discard(request_->stream(), settings_.maxBodyBytes);
     if (!bodyRead_) response.setKeepAlive(false);
   }
+  if (status == 204) {
+    response.send().flush();  // no body and, as RFC 9110 wants, no Content-Length
+    return;
+  }
   if (!contentType.empty()) response.setContentType(contentType);
   response.setContentLength(static_cast<std::streamsize>(body.size()));
   response.sendBuffer(body.data(), body.size());

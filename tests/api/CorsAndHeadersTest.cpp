@@ -26,6 +26,8 @@ class CorsAndHeadersTest : public ::testing::Test {
 TEST_F(CorsAndHeadersTest, PreflightFromTheWebVaultEchoesOriginMethodsAndHeaders) {
   const auto answer = preflight(kVault);
   EXPECT_EQ(answer.status, 204);
+  EXPECT_FALSE(answer.has("content-length"));
+  EXPECT_EQ(answer.body, "");
   EXPECT_EQ(answer.header("access-control-allow-origin"), kVault);
   EXPECT_EQ(answer.header("access-control-allow-credentials"), "true");
   EXPECT_EQ(answer.header("access-control-allow-methods"), "GET, POST, PUT, OPTIONS");
