@@ -65,15 +65,14 @@ std::string hourOf(std::int64_t micros) {
 std::string barChart(const std::vector<std::pair<std::string, std::uint64_t>>& bars,
                      std::string_view title, std::string_view cssClass = "bar") {
   if (bars.empty()) return "<p class=\"empty\">No records.</p>\n";
-  const int width = 1100, height = 260, left = 50, bottom = 90, top = 20;
+  const int width = 1100, height = 290, left = 50, bottom = 120, top = 20;
   std::uint64_t maxValue = 1;
   for (const auto& [label, value] : bars) maxValue = std::max(maxValue, value);
   const double slot = static_cast<double>(width - left - 10) / static_cast<double>(bars.size());
   const double plotHeight = height - bottom - top;
-  std::string svg = "<svg role=\"img\" aria-label=\"" + escape(title) + "\" width=\"" +
-                    number(width) + "\" height=\"" + number(height) + "\" viewBox=\"0 0 " +
-                    number(width) + " " + number(height) + "\">\n<title>" + escape(title) +
-                    "</title>\n";
+  std::string svg = "<svg role=\"img\" aria-label=\"" + escape(title) +
+                    "\" width=\"100%\" viewBox=\"0 0 " + number(width) + " " + number(height) +
+                    "\">\n<title>" + escape(title) + "</title>\n";
   char buffer[512];
   std::snprintf(buffer, sizeof buffer,
                 "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#57606a\"/>\n"
@@ -87,19 +86,19 @@ std::string barChart(const std::vector<std::pair<std::string, std::uint64_t>>& b
     const auto& [label, value] = bars[i];
     const double barHeight =
         plotHeight * static_cast<double>(value) / static_cast<double>(maxValue);
-    const double x = left + slot * static_cast<double>(i) + slot * 0.1;
+    const double barWidth = std::min(std::max(1.0, slot * 0.8), 60.0);
+    const double x = left + slot * static_cast<double>(i) + (slot - barWidth) / 2;
     std::snprintf(buffer, sizeof buffer,
                   "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
                   "<title>%s: %llu</title></rect>\n",
-                  std::string(cssClass).c_str(), x, height - bottom - barHeight,
-                  std::max(1.0, slot * 0.8), barHeight, escape(label).c_str(),
-                  static_cast<unsigned long long>(value));
+                  std::string(cssClass).c_str(), x, height - bottom - barHeight, barWidth,
+                  barHeight, escape(label).c_str(), static_cast<unsigned long long>(value));
     svg += buffer;
     if (i % labelEvery == 0) {
       std::snprintf(
           buffer, sizeof buffer,
           "<text transform=\"translate(%.1f,%d) rotate(-45)\" text-anchor=\"end\">%s</text>\n",
-          x + slot * 0.4, height - bottom + 12, escape(label).c_str());
+          x + barWidth / 2, height - bottom + 12, escape(label).c_str());
       svg += buffer;
     }
   }
