@@ -3,6 +3,7 @@
 #include <Poco/Logger.h>
 
 #include "kc/appliance/KeyRing.h"
+#include "kc/audit/CheckpointSigner.h"
 #include "kc/pkcs11/Module.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "kc/pkcs11/TokenConnection.h"
@@ -22,7 +23,8 @@ Status blame(const std::string& setting, const Status& status) {
 class MetricsObserver final : public appliance::KeyServiceObserver {
  public:
   explicit MetricsObserver(api::Metrics& metrics) : metrics_(metrics) {}
-  void onTokenOperation(std::string_view operation, double seconds, const Status&) override {
+  void onTokenOperation(std::string_view operation, const api::RequestContext&, std::string_view,
+                        double seconds, const Status&) override {
     metrics_.observeTokenOperation(operation, seconds);
   }
 
@@ -47,6 +49,39 @@ Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const appliance::Daem
     return blame(pinSetting, pool.status());
   }
   return *pool;
+}
+
+// The audit log, with checkpoints signed on the token by the audit key (never the
+// wrapping key: the signer refuses a key that can decrypt).
+Result<std::shared_ptr<audit::AuditLog>> openAuditLog(
+    const appliance::DaemonConfig& config, const std::shared_ptr<pkcs11::SessionPool>& pool) {
+  std::shared_ptr<audit::CheckpointSigner> signer;
+  if (config.pkcs11.auditKey.empty()) {
+    logger().warning(
+        "pkcs11.audit_key is not set: audit checkpoints are not signed, so truncation of the "
+        "audit log cannot be detected. Generate one with kc-setup key generate --purpose audit.");
+  } else {
+    auto uri = pkcs11::Pkcs11Uri::parse(config.pkcs11.auditKey);
+    if (!uri) return blame("pkcs11.audit_key", uri.status());
+    auto key = pkcs11::RsaKeyPair::find(pool, *uri);
+    if (!key) return blame("pkcs11.audit_key", key.status());
+    auto tokenSigner = audit::TokenCheckpointSigner::create(*key);
+    if (!tokenSigner) return blame("pkcs11.audit_key", tokenSigner.status());
+    signer = std::move(*tokenSigner);
+  }
+  audit::AuditLogOptions options;
+  options.directory = config.audit.directory;
+  options.instance = config.audit.instance;
+  options.signer = signer;
+  options.checkpointInterval = config.audit.checkpointInterval;
+  options.rotateBytes = config.audit.rotateBytes;
+  options.syslog = config.audit.syslog;
+  auto log = audit::AuditLog::open(std::move(options));
+  if (!log) return blame("audit.directory (" + config.audit.directory.string() + ")", log.status());
+  logger().information(
+      "audit log " + (*log)->activePath().string() + ", instance " + (*log)->instance() +
+      (signer ? ", checkpoints signed by key " + signer->keyId() : ", checkpoints NOT signed"));
+  return std::shared_ptr<audit::AuditLog>(std::move(*log));
 }
 
 }  // namespace
@@ -111,9 +146,15 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
       *out.jwks,
       api::JwtSettings{.issuer = config.identity.issuer, .clockSkew = config.identity.clockSkew});
 
-  out.service = std::make_shared<appliance::UserKeyService>(
-      std::make_shared<const appliance::KeyRing>(std::move(*ring)), out.store,
-      std::make_shared<MetricsObserver>(*out.metrics));
+  auto audit = openAuditLog(config, out.pool);
+  if (!audit) return audit.status();
+  out.audit = std::move(*audit);
+
+  auto trail = std::make_shared<appliance::AuditTrail>(
+      out.audit, std::make_shared<MetricsObserver>(*out.metrics));
+  auto keys = std::make_shared<appliance::UserKeyService>(
+      std::make_shared<const appliance::KeyRing>(std::move(*ring)), out.store, trail);
+  out.service = std::make_shared<appliance::AuditedKeyService>(keys, trail);
   return out;
 }
 

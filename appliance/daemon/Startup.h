@@ -10,8 +10,10 @@
 #include "kc/api/JwksCache.h"
 #include "kc/api/JwtValidator.h"
 #include "kc/api/Metrics.h"
+#include "kc/appliance/AuditedKeyService.h"
 #include "kc/appliance/Config.h"
 #include "kc/appliance/UserKeyService.h"
+#include "kc/audit/AuditLog.h"
 #include "kc/pkcs11/SessionPool.h"
 #include "kc/storage/UserKeyStore.h"
 
@@ -23,7 +25,8 @@ struct Components {
   std::unique_ptr<api::Metrics> metrics;
   std::unique_ptr<api::JwksCache> jwks;
   std::unique_ptr<api::JwtValidator> validator;
-  std::shared_ptr<appliance::UserKeyService> service;
+  std::shared_ptr<audit::AuditLog> audit;
+  std::shared_ptr<api::KeyService> service;  // the audited key service
 };
 
 // Builds and checks every component. The error's message starts with the setting at

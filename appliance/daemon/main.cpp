@@ -190,6 +190,9 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
       daemonLogger().warning(std::to_string(server.currentConnections()) +
                              " connection(s) still open after the drain timeout");
     }
+    Status sealed = components.audit->close();
+    if (!sealed.isOk())
+      daemonLogger().error("audit log not sealed at shutdown: " + sealed.message());
     Status flushed = components.store->flushAccessTimes();
     if (!flushed.isOk())
       daemonLogger().warning("last-access times not flushed: " + flushed.message());

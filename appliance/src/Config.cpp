@@ -642,6 +642,20 @@ Status readPkcs11(const Reader& in, std::size_t workers, Pkcs11Settings& out) {
   return Status::ok();
 }
 
+Status readAudit(const Reader& in, const fs::path& baseDir, AuditSettings& out) {
+  out.directory = baseDir / "audit";
+  KC_RETURN_IF_ERROR(in.path("audit.directory", out.directory));
+  KC_RETURN_IF_ERROR(in.string("audit.instance", out.instance));
+  if (out.instance.size() > 128) {
+    auto found = in.value("audit.instance");
+    return settingError("audit.instance", **found, "longer than 128 characters");
+  }
+  KC_RETURN_IF_ERROR(in.seconds("audit.checkpoint_interval_s", out.checkpointInterval, 0, 86400));
+  KC_RETURN_IF_ERROR(in.number("audit.rotate_bytes", out.rotateBytes, 0, std::uint64_t{1} << 40));
+  KC_RETURN_IF_ERROR(in.boolean("audit.syslog", out.syslog));
+  return Status::ok();
+}
+
 Status readLog(const Reader& in, LogSettings& out) {
   auto level = in.value("log.level");
   if (!level) return level.status();
@@ -701,6 +715,7 @@ Result<DaemonConfig> buildConfig(std::map<std::string, std::string> fileValues,
   KC_RETURN_IF_ERROR(readPkcs11(in, config.server.workers, config.pkcs11));
   KC_RETURN_IF_ERROR(
       in.boolean("policy.allow_noncompliant_key", config.policy.allowNoncompliantKey));
+  KC_RETURN_IF_ERROR(readAudit(in, baseDir, config.audit));
   KC_RETURN_IF_ERROR(readLog(in, config.log));
   return config;
 }
@@ -770,6 +785,11 @@ const std::vector<std::string>& knownConfigKeys() {
       "pkcs11.sessions",
       "pkcs11.previous_wrap_keys",
       "policy.allow_noncompliant_key",
+      "audit.directory",
+      "audit.instance",
+      "audit.checkpoint_interval_s",
+      "audit.rotate_bytes",
+      "audit.syslog",
       "log.level",
       "log.format",
   };

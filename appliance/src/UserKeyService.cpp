@@ -18,7 +18,8 @@ Poco::Logger& keysLogger() {
 
 // Runs `op` and reports its duration and outcome to `observer`.
 template <typename Op>
-auto timed(KeyServiceObserver* observer, std::string_view operation, Op&& op) {
+auto timed(KeyServiceObserver* observer, std::string_view operation,
+           const api::RequestContext& context, std::string_view keyId, Op&& op) {
   const auto start = std::chrono::steady_clock::now();
   auto result = op();
   if (observer != nullptr) {
@@ -29,7 +30,7 @@ auto timed(KeyServiceObserver* observer, std::string_view operation, Op&& op) {
     } else {
       outcome = result.status();
     }
-    observer->onTokenOperation(operation, elapsed.count(), outcome);
+    observer->onTokenOperation(operation, context, keyId, elapsed.count(), outcome);
   }
   return result;
 }
@@ -56,7 +57,7 @@ Result<SecretBytes> UserKeyService::fetch(const api::RequestContext& context) {
   auto record = store_->get(context.userId);
   if (!record) return record.status();
 
-  auto key = timed(observer_.get(), "unwrap",
+  auto key = timed(observer_.get(), "unwrap", context, record->wrappingKeyId,
                    [&] { return ring_->open(context.userId, record->envelope); });
   if (!key) {
     const Status status = key.status();
@@ -96,7 +97,8 @@ Status UserKeyService::deposit(const api::RequestContext& context, const SecretB
                                               " bytes, not " + std::to_string(key.size())};
   }
   const pkcs11::RsaKeyPair& wrappingKey = ring_->current();
-  auto envelope = timed(observer_.get(), "wrap", [&] { return ring_->seal(context.userId, key); });
+  auto envelope = timed(observer_.get(), "wrap", context, wrappingKey.idHex(),
+                        [&] { return ring_->seal(context.userId, key); });
   if (!envelope) {
     keysLogger().warning("could not seal the key of user %s (request %s): %s", context.userId,
                          context.requestId, envelope.status().toString());

@@ -99,8 +99,10 @@ class PingControlledStore : public storage::UserKeyStore {
 
 class CountingObserver : public KeyServiceObserver {
  public:
-  void onTokenOperation(std::string_view operation, double seconds,
-                        const Status& outcome) override {
+  void onTokenOperation(std::string_view operation, const RequestContext& context,
+                        std::string_view keyId, double seconds, const Status& outcome) override {
+    EXPECT_FALSE(context.requestId.empty());
+    EXPECT_FALSE(keyId.empty());
     std::lock_guard lock(mutex_);
     EXPECT_GE(seconds, 0.0);
     ++tokenOperations[std::string(operation) + (outcome.isOk() ? ":ok" : ":failed")];

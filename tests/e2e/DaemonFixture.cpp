@@ -39,6 +39,12 @@ E2eEnvironment::E2eEnvironment() {
                                 std::pair{pkcs11::KeyPurpose::kAudit, "e2e-audit"}}) {
     auto key = pkcs11::generateKeyPair(pool, {.purpose = purpose, .bits = 2048, .label = label});
     if (!key) throw std::runtime_error(key.status().toString());
+    if (purpose == pkcs11::KeyPurpose::kAudit) {
+      auto exported = key->exportPublicKey();
+      if (!exported) throw std::runtime_error(exported.status().toString());
+      auditPublicKey_ = dir_ / "audit-public.pem";
+      writeFile(auditPublicKey_, exported->pem);
+    }
   }
   identityDir_ = dir_ / "identity";
   foreignIdentityDir_ = dir_ / "foreign-identity";
@@ -101,6 +107,7 @@ void Daemon::writeConfig() {
       {"pkcs11.audit_key", environment.token().tokenUri() + ";object=e2e-audit;type=private"},
       {"pkcs11.pin_file", environment.token().pinFile().string()},
       {"pkcs11.sessions", "4"},
+      {"audit.directory", auditDir().string()},
       {"log.level", "information"},
   };
   if (!options_.connectionString.empty()) {
@@ -169,6 +176,13 @@ std::optional<int> Daemon::waitForExit(std::chrono::seconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return std::nullopt;
+}
+
+std::vector<std::string> Daemon::auditLines() const {
+  std::vector<std::string> lines;
+  std::istringstream in(readFile(auditDir() / "audit.log"));
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
 }
 
 std::string Daemon::log() const {

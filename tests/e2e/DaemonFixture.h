@@ -40,6 +40,8 @@ class E2eEnvironment {
   static E2eEnvironment& get();
 
   SoftHsmToken& token() { return token_; }
+  // The audit key's public half, as kc-setup key export writes it.
+  const std::filesystem::path& auditPublicKey() const { return auditPublicKey_; }
   const std::filesystem::path& identityDir() const { return identityDir_; }
   // Another identity with the same issuer: its tokens are signed by a key the daemon does
   // not trust until its JWKS is given to it.
@@ -57,6 +59,7 @@ class E2eEnvironment {
   TempDir dir_{"kc-e2e-env"};
   std::filesystem::path identityDir_;
   std::filesystem::path foreignIdentityDir_;
+  std::filesystem::path auditPublicKey_;
 };
 
 struct DaemonOptions {
@@ -78,6 +81,9 @@ class Daemon {
   const std::filesystem::path& dir() const { return dir_.path(); }
   std::filesystem::path configPath() const { return dir_ / "keyconnector.properties"; }
   std::filesystem::path databasePath() const { return dir_ / "keys.db"; }
+  std::filesystem::path auditDir() const { return dir_ / "audit"; }
+  // The lines of the active audit log.
+  std::vector<std::string> auditLines() const;
   std::string log() const;
 
   HttpResponse send(const HttpRequest& request) const;

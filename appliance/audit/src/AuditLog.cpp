@@ -215,21 +215,31 @@ std::shared_ptr<AuditLog::Pending> AuditLog::makeInternal(std::string_view opera
 }
 
 Status AuditLog::append(AuditRecord record) {
-  auto pending = std::make_shared<Pending>();
-  pending->record.operation = clip(record.operation);
-  pending->record.outcome = clip(record.outcome);
-  pending->record.httpStatus = record.httpStatus > 999 ? 0 : record.httpStatus;
-  pending->record.userId = clip(record.userId);
-  pending->record.keyId = clip(record.keyId);
-  pending->record.requestId = clip(record.requestId);
-  pending->record.clientAddress = clip(record.clientAddress);
-  pending->record.durationMicros = record.durationMicros;
-  pending->record.detail = clip(record.detail);
-  pending->record.timeMicros = record.timeMicros;
-  if (pending->record.operation.empty() || pending->record.operation == op::kCheckpoint)
-    return Status(StatusCode::kInvalidArgument,
-                  "an audit record needs an operation other than checkpoint");
-  return enqueue(pending);
+  std::vector<AuditRecord> records;
+  records.push_back(std::move(record));
+  return appendAll(std::move(records));
+}
+
+Status AuditLog::appendAll(std::vector<AuditRecord> records) {
+  std::vector<std::shared_ptr<Pending>> batch;
+  for (auto& record : records) {
+    auto pending = std::make_shared<Pending>();
+    pending->record.operation = clip(record.operation);
+    pending->record.outcome = clip(record.outcome);
+    pending->record.httpStatus = record.httpStatus > 999 ? 0 : record.httpStatus;
+    pending->record.userId = clip(record.userId);
+    pending->record.keyId = clip(record.keyId);
+    pending->record.requestId = clip(record.requestId);
+    pending->record.clientAddress = clip(record.clientAddress);
+    pending->record.durationMicros = record.durationMicros;
+    pending->record.detail = clip(record.detail);
+    pending->record.timeMicros = record.timeMicros;
+    if (pending->record.operation.empty() || pending->record.operation == op::kCheckpoint)
+      return Status(StatusCode::kInvalidArgument,
+                    "an audit record needs an operation other than checkpoint");
+    batch.push_back(std::move(pending));
+  }
+  return enqueue(batch);
 }
 
 Status AuditLog::checkpoint(std::string_view reason) {
@@ -238,13 +248,28 @@ Status AuditLog::checkpoint(std::string_view reason) {
 }
 
 Status AuditLog::enqueue(const std::shared_ptr<Pending>& pending) {
+  return enqueue(std::vector<std::shared_ptr<Pending>>{pending});
+}
+
+Status AuditLog::enqueue(const std::vector<std::shared_ptr<Pending>>& batch) {
   std::unique_lock lock(mutex_);
   if (stopping_) return Status(StatusCode::kUnavailable, "the audit log is closed");
-  if (pending->record.timeMicros == 0) pending->record.timeMicros = nowMicros();
-  queue_.push_back(pending);
+  // Queued under one lock, so the writer takes them into the same batch and one sync.
+  for (const auto& pending : batch) {
+    if (pending->record.timeMicros == 0) pending->record.timeMicros = nowMicros();
+    queue_.push_back(pending);
+  }
   wake_.notify_one();
-  committed_.wait(lock, [&] { return pending->done; });
-  return pending->result;
+  committed_.wait(lock, [&] {
+    for (const auto& pending : batch) {
+      if (!pending->done) return false;
+    }
+    return true;
+  });
+  for (const auto& pending : batch) {
+    if (!pending->result.isOk()) return pending->result;
+  }
+  return Status::ok();
 }
 
 bool AuditLog::healthy() const {

@@ -3,6 +3,7 @@
 // never sees a token, a database or an envelope, only user ids, keys and Status.
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,7 +25,7 @@ enum class DepositMode {
 };
 
 struct ComponentHealth {
-  std::string name;    // "token", "wrapping-key", "database", "audit-log", ...
+  std::string name;  // "token", "wrapping-key", "database", "audit-log", ...
   bool healthy = false;
   std::string detail;  // for the JSON health variant and the log; no secrets
 };
@@ -51,6 +52,14 @@ class KeyService {
 
   // Whether the token, the key and the database answer now.
   virtual HealthReport checkHealth() = 0;
+
+  // A /user-keys request the HTTP layer refused before calling the service: 401 or 403
+  // (the token), 400 or 413 (the body). For the audit trail; `reason` is short and never
+  // holds the token or a key. `context.userId` is empty when the token named no user.
+  virtual void recordRefusal(const RequestContext& context, int httpStatus,
+                             std::string_view reason) {
+    (void)context, (void)httpStatus, (void)reason;
+  }
 };
 
 }  // namespace kc::api

@@ -84,6 +84,16 @@ struct PolicySettings {
   bool allowNoncompliantKey = false;  // development only; the daemon warns loudly
 };
 
+// The tamper-evident audit log (always on: the daemon never releases a key unaudited).
+struct AuditSettings {
+  std::filesystem::path directory;  // holds audit.log and rotated files; default: audit/ beside
+                                    // the config file
+  std::string instance;             // the chain's name; empty: hostname + random suffix
+  std::chrono::seconds checkpointInterval{60};  // 0: checkpoints only at rotation and shutdown
+  std::uint64_t rotateBytes = 64u << 20;        // 0: never rotate
+  bool syslog = false;                          // also copy each record to syslog
+};
+
 enum class LogFormat { kText, kJson };
 
 struct LogSettings {
@@ -101,6 +111,7 @@ struct DaemonConfig {
   DatabaseSettings database;
   Pkcs11Settings pkcs11;
   PolicySettings policy;
+  AuditSettings audit;
   LogSettings log;
 };
 

@@ -23,10 +23,11 @@ class KeyServiceObserver {
  public:
   virtual ~KeyServiceObserver() = default;
 
-  // A token operation finished: "wrap" (sealing a key) or "unwrap" (opening one), its
-  // wall-clock duration and outcome.
-  virtual void onTokenOperation(std::string_view operation, double seconds, const Status& outcome) {
-    (void)operation, (void)seconds, (void)outcome;
+  // A token operation finished: "wrap" (sealing a key) or "unwrap" (opening one), for which
+  // request, with which wrapping key (CKA_ID hex), its wall-clock duration and outcome.
+  virtual void onTokenOperation(std::string_view operation, const api::RequestContext& context,
+                                std::string_view keyId, double seconds, const Status& outcome) {
+    (void)operation, (void)context, (void)keyId, (void)seconds, (void)outcome;
   }
 
   // A request finished: "fetch", "deposit-create" or "deposit-replace", for whom, and how.

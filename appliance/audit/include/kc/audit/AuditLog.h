@@ -30,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "kc/Result.h"
 #include "kc/audit/AuditRecord.h"
@@ -78,6 +79,10 @@ class AuditLog {
   // (503). Thread-safe.
   Status append(AuditRecord record);
 
+  // Appends `records` in order, made durable together by one sync: OK only when all are.
+  // For the records of one request (the token operation and the key release).
+  Status appendAll(std::vector<AuditRecord> records);
+
   // Writes a checkpoint signed by the signer and returns once it is durable. UNAVAILABLE
   // when the log is not writable, TOKEN_ERROR (or the signer's error) when signing failed.
   Status checkpoint(std::string_view reason = "manual");
@@ -98,6 +103,7 @@ class AuditLog {
   explicit AuditLog(AuditLogOptions options);
   Status start();
   Status enqueue(const std::shared_ptr<Pending>& pending);
+  Status enqueue(const std::vector<std::shared_ptr<Pending>>& batch);
   void runWriter();
   void writeBatch(std::deque<std::shared_ptr<Pending>> batch);
   Status commit(std::deque<std::shared_ptr<Pending>>& batch);

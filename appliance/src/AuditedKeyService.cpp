@@ -1,0 +1,188 @@
+#include "kc/appliance/AuditedKeyService.h"
+
+#include <Poco/Logger.h>
+
+#include <chrono>
+
+namespace kc::appliance {
+namespace {
+
+namespace op = audit::op;
+namespace outcome = audit::outcome;
+
+Poco::Logger& auditLogger() {
+  return Poco::Logger::get("kc.audit");
+}
+
+std::uint64_t microsSince(std::chrono::steady_clock::time_point start) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                        std::chrono::steady_clock::now() - start)
+                                        .count());
+}
+
+audit::AuditRecord recordFor(const api::RequestContext& context) {
+  audit::AuditRecord record;
+  record.userId = context.userId;
+  record.requestId = context.requestId;
+  record.clientAddress = context.clientAddress;
+  return record;
+}
+
+// The outcome record of a request that failed with `status`, with the HTTP status the API
+// answers for it.
+audit::AuditRecord failureRecord(const api::RequestContext& context, const Status& status) {
+  audit::AuditRecord record = recordFor(context);
+  record.operation = op::kKeyRefused;
+  record.detail = std::string(statusCodeName(status.code()));
+  switch (status.code()) {
+    case StatusCode::kNotFound:
+      record.outcome = outcome::kNotFound;
+      record.httpStatus = 404;
+      break;
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kInvalidArgument:
+      record.outcome = outcome::kRejected;
+      record.httpStatus = 400;
+      break;
+    case StatusCode::kIntegrity:
+      record.operation = op::kIntegrityFailure;
+      record.outcome = outcome::kIntegrity;
+      record.httpStatus = 500;
+      break;
+    case StatusCode::kUnavailable:
+    case StatusCode::kTimeout:
+      record.outcome = outcome::kError;
+      record.httpStatus = 503;
+      break;
+    default:
+      record.outcome = outcome::kError;
+      record.httpStatus = 500;
+      break;
+  }
+  return record;
+}
+
+const Status kAuditUnavailable(StatusCode::kUnavailable,
+                               "the audit log cannot be written; nothing is released unaudited");
+
+}  // namespace
+
+AuditTrail::AuditTrail(std::shared_ptr<audit::AuditLog> log,
+                       std::shared_ptr<KeyServiceObserver> next)
+    : log_(std::move(log)), next_(std::move(next)) {}
+
+void AuditTrail::onTokenOperation(std::string_view operation, const api::RequestContext& context,
+                                  std::string_view keyId, double seconds, const Status& result) {
+  if (next_) next_->onTokenOperation(operation, context, keyId, seconds, result);
+  audit::AuditRecord record = recordFor(context);
+  record.operation = operation == "wrap" ? op::kTokenWrap : op::kTokenUnwrap;
+  record.outcome = result.isOk()                             ? outcome::kOk
+                   : result.code() == StatusCode::kIntegrity ? outcome::kIntegrity
+                                                             : outcome::kError;
+  record.keyId = std::string(keyId);
+  record.durationMicros = static_cast<std::uint64_t>(seconds * 1e6);
+  if (!result.isOk()) record.detail = std::string(statusCodeName(result.code()));
+  std::lock_guard lock(mutex_);
+  pending_[context.requestId].push_back(std::move(record));
+}
+
+void AuditTrail::onKeyOperation(std::string_view operation, const api::RequestContext& context,
+                                const Status& result) {
+  if (next_) next_->onKeyOperation(operation, context, result);
+}
+
+std::vector<audit::AuditRecord> AuditTrail::takeTokenRecords(const std::string& requestId) {
+  std::lock_guard lock(mutex_);
+  auto it = pending_.find(requestId);
+  if (it == pending_.end()) return {};
+  auto records = std::move(it->second);
+  pending_.erase(it);
+  return records;
+}
+
+AuditedKeyService::AuditedKeyService(std::shared_ptr<api::KeyService> inner,
+                                     std::shared_ptr<AuditTrail> trail)
+    : inner_(std::move(inner)), trail_(std::move(trail)) {}
+
+Status AuditedKeyService::write(const api::RequestContext& context,
+                                audit::AuditRecord outcomeRecord,
+                                std::chrono::steady_clock::time_point start) {
+  std::vector<audit::AuditRecord> records = trail_->takeTokenRecords(context.requestId);
+  outcomeRecord.durationMicros = microsSince(start);
+  if (outcomeRecord.keyId.empty() && !records.empty()) outcomeRecord.keyId = records.back().keyId;
+  records.push_back(std::move(outcomeRecord));
+  Status written = trail_->log().appendAll(std::move(records));
+  if (!written.isOk()) {
+    auditLogger().error("audit records of request %s (user %s) not written: %s", context.requestId,
+                        context.userId, written.toString());
+  }
+  return written;
+}
+
+Result<SecretBytes> AuditedKeyService::fetchUserKey(const api::RequestContext& context) {
+  const auto start = std::chrono::steady_clock::now();
+  if (!trail_->log().healthy()) return kAuditUnavailable;
+  auto key = inner_->fetchUserKey(context);
+  audit::AuditRecord record =
+      key.isOk() ? recordFor(context) : failureRecord(context, key.status());
+  if (key.isOk()) {
+    record.operation = op::kKeyRelease;
+    record.outcome = outcome::kOk;
+    record.httpStatus = 200;
+  }
+  Status written = write(context, std::move(record), start);
+  if (!written.isOk() && key.isOk()) {
+    key->clear();
+    return kAuditUnavailable;
+  }
+  return key;
+}
+
+Status AuditedKeyService::depositUserKey(const api::RequestContext& context, const SecretBytes& key,
+                                         api::DepositMode mode) {
+  const auto start = std::chrono::steady_clock::now();
+  if (!trail_->log().healthy()) return kAuditUnavailable;
+  Status stored = inner_->depositUserKey(context, key, mode);
+  audit::AuditRecord record = stored.isOk() ? recordFor(context) : failureRecord(context, stored);
+  if (stored.isOk()) {
+    record.operation = mode == api::DepositMode::kCreateOnly ? op::kKeyDeposit : op::kKeyReplace;
+    record.outcome = outcome::kOk;
+    record.httpStatus = 200;
+    if (mode == api::DepositMode::kCreateOrReplace) record.detail = "put";
+  }
+  Status written = write(context, std::move(record), start);
+  if (!written.isOk() && stored.isOk()) {
+    // Stored but not audited: the client is told to retry, and the operator by the log.
+    auditLogger().critical("key of user %s stored (request %s) but its audit record failed",
+                           context.userId, context.requestId);
+    return kAuditUnavailable;
+  }
+  return stored;
+}
+
+api::HealthReport AuditedKeyService::checkHealth() {
+  api::HealthReport report = inner_->checkHealth();
+  api::ComponentHealth log{.name = "audit-log"};
+  log.healthy = trail_->log().healthy();
+  log.detail = log.healthy ? trail_->log().activePath().string() + " is writable"
+                           : trail_->log().activePath().string() + " cannot be written";
+  report.healthy = report.healthy && log.healthy;
+  report.components.push_back(std::move(log));
+  return report;
+}
+
+void AuditedKeyService::recordRefusal(const api::RequestContext& context, int httpStatus,
+                                      std::string_view reason) {
+  audit::AuditRecord record = recordFor(context);
+  record.operation = op::kKeyRefused;
+  record.outcome = httpStatus == 401 || httpStatus == 403 ? outcome::kDenied : outcome::kRejected;
+  record.httpStatus = static_cast<unsigned>(httpStatus);
+  record.detail = std::string(reason.substr(0, 120));
+  Status written = trail_->log().append(std::move(record));
+  if (!written.isOk()) {
+    auditLogger().error("audit record of refused request %s not written: %s", context.requestId,
+                        written.toString());
+  }
+}
+
+}  // namespace kc::appliance
