@@ -39,9 +39,11 @@ std::string stripLeadingZeros(std::string_view bytes) {
 std::optional<SigningKey> keyFrom(const Poco::JSON::Object& jwk) {
   if (stringMember(jwk, "kty") != "RSA") return std::nullopt;
   if (jwk.has("use") && stringMember(jwk, "use") != "sig") return std::nullopt;
+  std::string algorithm;
   if (jwk.has("alg")) {
     const auto alg = stringMember(jwk, "alg");
     if (alg != "RS256" && alg != "PS256") return std::nullopt;
+    algorithm = *alg;
   }
   const auto n = stringMember(jwk, "n");
   const auto e = stringMember(jwk, "e");
@@ -53,6 +55,7 @@ std::optional<SigningKey> keyFrom(const Poco::JSON::Object& jwk) {
   if (!key) return std::nullopt;
   SigningKey out;
   out.kid = stringMember(jwk, "kid").value_or("");
+  out.algorithm = std::move(algorithm);
   out.key = std::move(key.value());
   return out;
 }

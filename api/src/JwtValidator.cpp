@@ -23,6 +23,12 @@ bool isSpace(char c) {
   return c == ' ' || c == '\t';
 }
 
+// A key that names its algorithm verifies only tokens of that algorithm.
+bool verifies(const Jwt& jwt, const SigningKey& key) {
+  if (!key.algorithm.empty() && key.algorithm != jwt.algorithm) return false;
+  return verifyJwtSignature(jwt, key.key.get());
+}
+
 }  // namespace
 
 JwtValidator::JwtValidator(JwksCache& keys, JwtSettings settings)
@@ -54,13 +60,13 @@ Result<AuthenticatedUser> JwtValidator::validate(std::string_view bearerToken) c
                                                ? "unknown kid"
                                                : "no signing keys available");
     }
-    verified = verifyJwtSignature(*jwt, key->key.get());
+    verified = verifies(*jwt, *key);
   } else {
     // No kid: any key of the set may have signed it (as the reference's library allows).
     auto keys = keys_.all();
     if (!keys) return Status(StatusCode::kNotFound, "no signing keys available");
     for (const auto& [kid, key] : *keys) {
-      if (verifyJwtSignature(*jwt, key.key.get())) {
+      if (verifies(*jwt, key)) {
         verified = true;
         break;
       }

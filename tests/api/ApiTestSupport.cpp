@@ -105,13 +105,14 @@ Signer::Signer(std::string kid, int bits) : kid_(std::move(kid)) {
   if (!key_) throw std::runtime_error("RSA key generation failed");
 }
 
-std::string Signer::jwk(const std::string& use) const {
+std::string Signer::jwk(const std::string& use, const std::string& alg) const {
   BIGNUM* n = nullptr;
   BIGNUM* e = nullptr;
   EVP_PKEY_get_bn_param(key_.get(), OSSL_PKEY_PARAM_RSA_N, &n);
   EVP_PKEY_get_bn_param(key_.get(), OSSL_PKEY_PARAM_RSA_E, &e);
-  const std::string out = R"({"kty":"RSA","use":")" + use + R"(","kid":")" + kid_ +
-                          R"(","alg":"RS256","n":")" + base64Url(bigEndian(n)) + R"(","e":")" +
+  const std::string algMember = alg.empty() ? "" : R"(","alg":")" + alg;
+  const std::string out = R"({"kty":"RSA","use":")" + use + R"(","kid":")" + kid_ + algMember +
+                          R"(","n":")" + base64Url(bigEndian(n)) + R"(","e":")" +
                           base64Url(bigEndian(e)) + R"("})";
   BN_free(n);
   BN_free(e);

@@ -27,8 +27,8 @@ class Signer {
  public:
   Signer(std::string kid, int bits = 2048);
   const std::string& kid() const { return kid_; }
-  // The public half as a JWK object (JSON text).
-  std::string jwk(const std::string& use = "sig") const;
+  // The public half as a JWK object (JSON text); an empty `alg` is left out.
+  std::string jwk(const std::string& use = "sig", const std::string& alg = "RS256") const;
   // The public key as PEM (for the HS256 key-confusion attack).
   std::string publicPem() const;
   // Signature of `input` with RS256 or PS256.

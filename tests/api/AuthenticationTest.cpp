@@ -141,11 +141,27 @@ TEST_F(AuthenticationTest, OtherAsymmetricAlgorithmsAreUnauthorized) {
   expectUnauthorized(assembleToken(R"({"kid":"key-a"})", payload, std::string(256, 's')), "no alg");
 }
 
-TEST_F(AuthenticationTest, Ps256TokenIsAccepted) {
-  EXPECT_EQ(statusFor(makeToken(signerA(), api_.defaultClaims(), "PS256")), kAccepted);
+TEST_F(AuthenticationTest, Ps256TokenIsAcceptedByAKeyThatAllowsIt) {
+  for (const std::string alg : {"", "PS256"}) {
+    api_.identity().setJwks(jwksOf({signerA().jwk("sig", alg)}));
+    ASSERT_TRUE(api_.jwks().reload().isOk());
+    EXPECT_EQ(statusFor(makeToken(signerA(), api_.defaultClaims(), "PS256")), kAccepted) << alg;
+  }
+}
+
+TEST_F(AuthenticationTest, Ps256TokenIsUnauthorizedWhenTheKeyDeclaresRs256) {
+  expectUnauthorized(makeToken(signerA(), api_.defaultClaims(), "PS256"), "key alg RS256");
+}
+
+TEST_F(AuthenticationTest, Rs256TokenIsUnauthorizedWhenTheKeyDeclaresPs256) {
+  api_.identity().setJwks(jwksOf({signerA().jwk("sig", "PS256")}));
+  ASSERT_TRUE(api_.jwks().reload().isOk());
+  expectUnauthorized(api_.token(), "key alg PS256");
 }
 
 TEST_F(AuthenticationTest, Rs256SignatureUnderPs256HeaderIsUnauthorized) {
+  api_.identity().setJwks(jwksOf({signerA().jwk("sig", "")}));
+  ASSERT_TRUE(api_.jwks().reload().isOk());
   const std::string header = R"({"alg":"PS256","kid":"key-a"})";
   const std::string input = base64Url(header) + "." + base64Url(api_.defaultClaims().payloadJson());
   expectUnauthorized(input + "." + base64Url(signerA().sign("RS256", input)), "padding swap");

@@ -38,6 +38,7 @@ struct JwksSettings {
 // One RSA verification key of the set.
 struct SigningKey {
   std::string kid;
+  std::string algorithm;             // the JWK's `alg` ("RS256", "PS256"), or "" for either
   std::shared_ptr<evp_pkey_st> key;  // an RSA public key of at least 2048 bits
 };
 
