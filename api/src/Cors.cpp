@@ -31,7 +31,7 @@ bool CorsPolicy::allows(std::string_view origin) const {
 
 bool CorsPolicy::apply(const Poco::Net::HTTPServerRequest& request,
                        Poco::Net::HTTPServerResponse& response) const {
-  const std::string& origin = request.get("Origin", "");
+  const std::string origin = request.get("Origin", "");  // a copy: get() may return its default
   if (!allows(origin)) return false;
   response.set("Access-Control-Allow-Origin", origin_);
   response.set("Access-Control-Allow-Credentials", "true");
@@ -40,7 +40,7 @@ bool CorsPolicy::apply(const Poco::Net::HTTPServerRequest& request,
                          request.has("Access-Control-Request-Method");
   if (preflight) {
     response.set("Access-Control-Allow-Methods", kAllowedMethods);
-    const std::string& requested = request.get("Access-Control-Request-Headers", "");
+    const std::string requested = request.get("Access-Control-Request-Headers", "");
     if (isHeaderList(requested)) response.set("Access-Control-Allow-Headers", requested);
     response.set("Access-Control-Max-Age", "600");
   }
