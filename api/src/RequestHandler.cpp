@@ -261,6 +261,7 @@ void RequestHandler::answerHealth(HTTPServerRequest& request, HTTPServerResponse
 bool RequestHandler::authenticate(HTTPServerRequest& request, HTTPServerResponse& response) {
   if (!request.has("Authorization")) {
     logger().information("request " + context_.requestId + " refused: no Authorization header");
+    keys_.recordRefusal(context_, 401, "no Authorization header");
     response.set("WWW-Authenticate", "Bearer");
     send(response, 401, "", "");
     return false;
@@ -273,6 +274,7 @@ bool RequestHandler::authenticate(HTTPServerRequest& request, HTTPServerResponse
   const int status = httpStatusFor(user.status(), StatusSource::kAuthentication);
   logger().information("request " + context_.requestId + " refused (" + std::to_string(status) +
                        "): " + user.status().message());
+  keys_.recordRefusal(context_, status, user.status().message());  // a reason, never the token
   if (status == 401) response.set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
   send(response, status, "", "");
   return false;
@@ -305,9 +307,9 @@ void RequestHandler::depositKey(HTTPServerRequest& request, HTTPServerResponse& 
                                 DepositMode mode) {
   const auto declared = request.getContentLength64();
   const auto limit = static_cast<Poco::Int64>(settings_.maxBodyBytes);
-  if (declared > limit) return sendMessage(response, 413, "The body is too large.");
+  if (declared > limit) return refuseBody(response, 413, "The body is too large.");
   if (!isJsonContentType(request.getContentType())) {
-    return sendMessage(response, 400, "The content type must be application/json.");
+    return refuseBody(response, 400, "The content type must be application/json.");
   }
   std::string body;
   body.reserve(settings_.maxBodyBytes + 1);  // no reallocation: no unwiped copies of the key
@@ -327,16 +329,22 @@ void RequestHandler::depositKey(HTTPServerRequest& request, HTTPServerResponse& 
   if (tooLarge) {
     explicit_bzero(body.data(), body.size());
     bodyRead_ = discard(in, kMaxDrainBytes);
-    return sendMessage(response, 413, "The body is too large.");
+    return refuseBody(response, 413, "The body is too large.");
   }
   bodyRead_ = true;
   auto key = parseUserKeyBody(body);
   explicit_bzero(body.data(), body.size());
-  if (!key) return sendMessage(response, 400, key.status().message());
+  if (!key) return refuseBody(response, 400, key.status().message());
   const Status deposited = keys_.depositUserKey(context_, *key, mode);
   key->clear();
   if (!deposited.isOk()) return answerFailure(deposited, response);
   send(response, 200, "", "");
+}
+
+void RequestHandler::refuseBody(HTTPServerResponse& response, int status,
+                                const std::string& message) {
+  keys_.recordRefusal(context_, status, message);  // our own fixed texts, never the body
+  sendMessage(response, status, message);
 }
 
 void RequestHandler::answerFailure(const Status& status, HTTPServerResponse& response) {

@@ -33,6 +33,8 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   void fetchKey(Poco::Net::HTTPServerResponse& response);
   void depositKey(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
                   DepositMode mode);
+  // Answers 400/413 for a /user-keys body, recording the refusal with the KeyService.
+  void refuseBody(Poco::Net::HTTPServerResponse& response, int status, const std::string& message);
   // Answers a KeyService failure through the one Status→HTTP mapping.
   void answerFailure(const Status& status, Poco::Net::HTTPServerResponse& response);
   // Whether the request is authenticated and authorised; if not, it has been answered.

@@ -266,6 +266,17 @@ api::HealthReport MemoryKeyService::checkHealth() {
   return report;
 }
 
+void MemoryKeyService::recordRefusal(const api::RequestContext& context, int httpStatus,
+                                     std::string_view reason) {
+  const std::lock_guard lock(mutex_);
+  refusals_.push_back({httpStatus, std::string(reason), context.userId});
+}
+
+std::vector<MemoryKeyService::Refusal> MemoryKeyService::refusals() {
+  const std::lock_guard lock(mutex_);
+  return refusals_;
+}
+
 void MemoryKeyService::put(const std::string& userId, const std::string& key) {
   const std::lock_guard lock(mutex_);
   keys_[userId] = key;

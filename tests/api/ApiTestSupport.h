@@ -103,12 +103,20 @@ class MemoryKeyService : public api::KeyService {
   Status depositUserKey(const api::RequestContext& context, const SecretBytes& key,
                         api::DepositMode mode) override;
   api::HealthReport checkHealth() override;
+  void recordRefusal(const api::RequestContext& context, int httpStatus,
+                     std::string_view reason) override;
 
   void put(const std::string& userId, const std::string& key);
   std::optional<std::string> get(const std::string& userId);
   void failWith(Status status);  // every key call fails so until cleared with OK
   void setHealthy(bool healthy);
   api::RequestContext lastContext();
+  struct Refusal {
+    int status;
+    std::string reason;
+    std::string userId;
+  };
+  std::vector<Refusal> refusals();
 
  private:
   std::mutex mutex_;
@@ -116,6 +124,7 @@ class MemoryKeyService : public api::KeyService {
   Status failure_;
   bool healthy_ = true;
   api::RequestContext lastContext_;
+  std::vector<Refusal> refusals_;
 };
 
 struct HttpAnswer {

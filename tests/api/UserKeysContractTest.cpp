@@ -274,3 +274,40 @@ TEST_F(UserKeysContractTest, WrongMethodIsMethodNotAllowedWithAllowHeader) {
 
 }  // namespace
 }  // namespace kc::test
+
+namespace kc::test {
+namespace {
+
+TEST(RefusalAuditTest, RefusalsBeforeTheKeyServiceAreRecordedWithAReasonOnly) {
+  ApiServer api;
+  auto expired = api.defaultClaims();
+  expired.expiresIn = -3600;
+  auto noScope = api.defaultClaims();
+  noScope.scopeJson.reset();
+  const std::string expiredToken = api.token(expired);
+  EXPECT_EQ(api.call({.method = "GET", .path = "/user-keys"}).status, 401);
+  EXPECT_EQ(api.userKeys("GET", expiredToken).status, 401);
+  EXPECT_EQ(api.userKeys("GET", api.token(noScope)).status, 403);
+  EXPECT_EQ(api.userKeys("PUT", api.token(), keyBody(32), "text/plain").status, 400);
+  EXPECT_EQ(api.userKeys("PUT", api.token(), keyBody(8)).status, 400);
+  HttpCall huge{.method = "PUT", .path = "/user-keys"};
+  huge.headers = {{"Authorization", "Bearer " + api.token()}, {"Content-Type", "application/json"}};
+  huge.declaredLength = 1 << 20;
+  EXPECT_EQ(api.call(huge).status, 413);
+  EXPECT_EQ(api.userKeys("PUT", api.token(), keyBody(32)).status, 200);  // not a refusal
+
+  const auto refusals = api.keys().refusals();
+  ASSERT_EQ(refusals.size(), 6u);
+  const std::vector<int> statuses = {401, 401, 403, 400, 400, 413};
+  for (std::size_t i = 0; i < refusals.size(); ++i) {
+    EXPECT_EQ(refusals[i].status, statuses[i]) << i;
+    EXPECT_FALSE(refusals[i].reason.empty()) << i;
+    EXPECT_EQ(refusals[i].reason.find(expiredToken.substr(0, 20)), std::string::npos);
+  }
+  EXPECT_EQ(refusals[1].reason, "token expired");
+  EXPECT_EQ(refusals[0].userId, "");
+  EXPECT_EQ(refusals[3].userId, "8f5c3f2a-1b2c-4d3e-9f10-112233445566");
+}
+
+}  // namespace
+}  // namespace kc::test
