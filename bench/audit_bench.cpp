@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 
+#include "RateTable.h"
 #include "kc/audit/AuditLog.h"
 
 namespace {
@@ -78,51 +79,18 @@ void BM_AuditAppendSyncPerRecord(benchmark::State& state) {
   appendLoop(state, false);
 }
 
-// Interleaved, so a change in the machine's load hits both sides of each ratio alike.
-const bool gRegistered = [] {
-  for (int threads = 1; threads <= 8; threads *= 2) {
-    benchmark::RegisterBenchmark("BM_AuditAppendSyncPerRecord", BM_AuditAppendSyncPerRecord)
-        ->Threads(threads)
-        ->UseRealTime();
-    benchmark::RegisterBenchmark("BM_AuditAppendGroupCommit", BM_AuditAppendGroupCommit)
-        ->Threads(threads)
-        ->UseRealTime();
+void printSummary(const kc::bench::RateCollector& rates, std::ostream& out) {
+  out << "\nDurable audit appends (write + fdatasync before return) in " << gDirectory << "\n"
+      << "threads  sync-per-record ops/s  group-commit ops/s  group/per-record\n";
+  for (int threads : rates.threadCounts("BM_AuditAppendSyncPerRecord")) {
+    const double single = rates.rate("BM_AuditAppendSyncPerRecord", threads);
+    const double group = rates.rate("BM_AuditAppendGroupCommit", threads);
+    char line[128];
+    std::snprintf(line, sizeof line, "%7d  %21.0f  %18.0f  %16.2f\n", threads, single, group,
+                  group / single);
+    out << line;
   }
-  return true;
-}();
-
-class SummaryReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const auto& run : runs) {
-      if (run.error_occurred) continue;
-      if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median") continue;
-      if (run.run_type == Run::RT_Iteration && run.repetitions > 1) continue;
-      auto it = run.counters.find("items_per_second");
-      if (it == run.counters.end()) continue;
-      rates_[run.run_name.function_name][static_cast<int>(run.threads)] = it->second.value;
-    }
-  }
-  void printSummary(std::ostream& out) const {
-    auto single = rates_.find("BM_AuditAppendSyncPerRecord");
-    auto group = rates_.find("BM_AuditAppendGroupCommit");
-    if (single == rates_.end() || group == rates_.end()) return;
-    out << "\nDurable audit appends (write + fdatasync before return) in " << gDirectory << "\n";
-    out << "threads  sync-per-record ops/s  group-commit ops/s  group/per-record\n";
-    for (const auto& [threads, singleRate] : single->second) {
-      auto g = group->second.find(threads);
-      if (g == group->second.end()) continue;
-      char line[128];
-      std::snprintf(line, sizeof line, "%7d  %21.0f  %18.0f  %16.2f\n", threads, singleRate,
-                    g->second, g->second / singleRate);
-      out << line;
-    }
-  }
-
- private:
-  std::map<std::string, std::map<int, double>> rates_;
-};
+}
 
 }  // namespace
 
@@ -137,12 +105,12 @@ int main(int argc, char** argv) {
     }
   }
   gDirectory = base / ("audit-bench-" + std::to_string(::getpid()));
-  int count = static_cast<int>(args.size());
-  benchmark::Initialize(&count, args.data());
-  SummaryReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.printSummary(std::cout);
-  benchmark::Shutdown();
+  kc::bench::registerInterleaved({{"BM_AuditAppendSyncPerRecord", BM_AuditAppendSyncPerRecord},
+                                  {"BM_AuditAppendGroupCommit", BM_AuditAppendGroupCommit}},
+                                 8);
+  kc::bench::RateCollector rates;
+  kc::bench::runBenchmarks(args, rates);
+  printSummary(rates, std::cout);
   std::error_code ignored;
   std::filesystem::remove_all(gDirectory, ignored);
   return 0;

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 
+#include "RateTable.h"
 #include "kc/appliance/AuditedKeyService.h"
 #include "kc/appliance/KeyRing.h"
 #include "kc/appliance/UserKeyService.h"
@@ -134,50 +135,20 @@ void BM_Fetch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-const bool gRegistered = [] {
-  for (int threads = 1; threads <= kMaxThreads; threads *= 2) {
-    benchmark::RegisterBenchmark("BM_TokenDecrypt", BM_TokenDecrypt)
-        ->Threads(threads)
-        ->UseRealTime();
-    benchmark::RegisterBenchmark("BM_Fetch", BM_Fetch<false>)->Threads(threads)->UseRealTime();
-    benchmark::RegisterBenchmark("BM_FetchAudited", BM_Fetch<true>)
-        ->Threads(threads)
-        ->UseRealTime();
+void printSummary(const kc::bench::RateCollector& rates, std::ostream& out) {
+  out << "\nKey release vs the token's raw RSA-OAEP decrypt rate (" << gBits
+      << "-bit key, SoftHSM, SQLite, audit log on local disk)\n"
+      << "threads  token ops/s  fetch/token  audited/token  audited/fetch\n";
+  for (int threads : rates.threadCounts("BM_TokenDecrypt")) {
+    const double token = rates.rate("BM_TokenDecrypt", threads);
+    const double fetch = rates.rate("BM_Fetch", threads);
+    const double audited = rates.rate("BM_FetchAudited", threads);
+    char line[128];
+    std::snprintf(line, sizeof line, "%7d  %11.0f  %11.3f  %13.3f  %13.3f\n", threads, token,
+                  fetch / token, audited / token, fetch > 0 ? audited / fetch : 0.0);
+    out << line;
   }
-  return true;
-}();
-
-class SummaryReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const auto& run : runs) {
-      if (run.error_occurred) continue;
-      if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median") continue;
-      if (run.run_type == Run::RT_Iteration && run.repetitions > 1) continue;
-      auto it = run.counters.find("items_per_second");
-      if (it != run.counters.end()) {
-        rates_[run.run_name.function_name][static_cast<int>(run.threads)] = it->second.value;
-      }
-    }
-  }
-  void printSummary(std::ostream& out) {
-    out << "\nKey release vs the token's raw RSA-OAEP decrypt rate (" << gBits
-        << "-bit key, SoftHSM, SQLite, audit log on local disk)\n"
-        << "threads  token ops/s  fetch/token  audited/token  audited/fetch\n";
-    for (const auto& [threads, token] : rates_["BM_TokenDecrypt"]) {
-      const double fetch = rates_["BM_Fetch"][threads];
-      const double audited = rates_["BM_FetchAudited"][threads];
-      char line[128];
-      std::snprintf(line, sizeof line, "%7d  %11.0f  %11.3f  %13.3f  %13.3f\n", threads, token,
-                    fetch / token, audited / token, fetch > 0 ? audited / fetch : 0.0);
-      out << line;
-    }
-  }
-
- private:
-  std::map<std::string, std::map<int, double>> rates_;
-};
+}
 
 }  // namespace
 
@@ -192,11 +163,12 @@ int main(int argc, char** argv) {
       args.push_back(argv[i]);
     }
   }
-  int count = static_cast<int>(args.size());
-  benchmark::Initialize(&count, args.data());
-  SummaryReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.printSummary(std::cout);
-  benchmark::Shutdown();
+  kc::bench::registerInterleaved({{"BM_TokenDecrypt", BM_TokenDecrypt},
+                                  {"BM_Fetch", BM_Fetch<false>},
+                                  {"BM_FetchAudited", BM_Fetch<true>}},
+                                 kMaxThreads);
+  kc::bench::RateCollector rates;
+  kc::bench::runBenchmarks(args, rates);
+  printSummary(rates, std::cout);
   return 0;
 }

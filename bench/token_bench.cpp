@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 
+#include "RateTable.h"
 #include "kc/pkcs11/KeyGeneration.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "support/SoftHsmToken.h"
@@ -112,55 +113,20 @@ void BM_DirectDecrypt(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-// Interleaved, so that a change in the machine's load during the run hits both sides of
-// each ratio alike.
-const bool gRegistered = [] {
-  for (int threads = 1; threads <= kMaxThreads; threads *= 2) {
-    benchmark::RegisterBenchmark("BM_DirectDecrypt", BM_DirectDecrypt)
-        ->Threads(threads)
-        ->UseRealTime();
-    benchmark::RegisterBenchmark("BM_PoolDecrypt", BM_PoolDecrypt)->Threads(threads)->UseRealTime();
+void printSummary(const kc::bench::RateCollector& rates, std::ostream& out) {
+  out << "\nRSA-OAEP decrypt, " << gBits << "-bit key, "
+      << (fixture().ciphertext.hash == kc::pkcs11::OaepHash::kSha256 ? "SHA-256" : "SHA-1")
+      << " OAEP, SoftHSM\n"
+      << "threads  direct ops/s  pool ops/s  pool/direct\n";
+  for (int threads : rates.threadCounts("BM_DirectDecrypt")) {
+    const double direct = rates.rate("BM_DirectDecrypt", threads);
+    const double pooled = rates.rate("BM_PoolDecrypt", threads);
+    char line[128];
+    std::snprintf(line, sizeof line, "%7d  %12.0f  %10.0f  %11.3f\n", threads, direct, pooled,
+                  pooled / direct);
+    out << line;
   }
-  return true;
-}();
-
-// Collects items/s per benchmark and thread count for the summary table.
-class SummaryReporter : public benchmark::ConsoleReporter {
- public:
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const auto& run : runs) {
-      if (run.error_occurred) continue;
-      // With --benchmark_repetitions the median stands for the repetitions.
-      if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median") continue;
-      if (run.run_type == Run::RT_Iteration && run.repetitions > 1) continue;
-      auto it = run.counters.find("items_per_second");
-      if (it == run.counters.end()) continue;
-      const std::string name = run.run_name.function_name;
-      rates_[name][static_cast<int>(run.threads)] = it->second.value;
-    }
-  }
-  void printSummary(std::ostream& out) const {
-    auto direct = rates_.find("BM_DirectDecrypt");
-    auto pooled = rates_.find("BM_PoolDecrypt");
-    if (direct == rates_.end() || pooled == rates_.end()) return;
-    out << "\nRSA-OAEP decrypt, " << gBits << "-bit key, "
-        << (fixture().ciphertext.hash == kc::pkcs11::OaepHash::kSha256 ? "SHA-256" : "SHA-1")
-        << " OAEP, SoftHSM\n";
-    out << "threads  direct ops/s  pool ops/s  pool/direct\n";
-    for (const auto& [threads, directRate] : direct->second) {
-      auto p = pooled->second.find(threads);
-      if (p == pooled->second.end()) continue;
-      char line[128];
-      std::snprintf(line, sizeof line, "%7d  %12.0f  %10.0f  %11.3f\n", threads, directRate,
-                    p->second, p->second / directRate);
-      out << line;
-    }
-  }
-
- private:
-  std::map<std::string, std::map<int, double>> rates_;
-};
+}
 
 }  // namespace
 
@@ -175,11 +141,10 @@ int main(int argc, char** argv) {
       args.push_back(argv[i]);
     }
   }
-  int count = static_cast<int>(args.size());
-  benchmark::Initialize(&count, args.data());
-  SummaryReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  reporter.printSummary(std::cout);
-  benchmark::Shutdown();
+  kc::bench::registerInterleaved(
+      {{"BM_DirectDecrypt", BM_DirectDecrypt}, {"BM_PoolDecrypt", BM_PoolDecrypt}}, kMaxThreads);
+  kc::bench::RateCollector rates;
+  kc::bench::runBenchmarks(args, rates);
+  printSummary(rates, std::cout);
   return 0;
 }
