@@ -1,5 +1,8 @@
 #include "RateTable.h"
 
+#include <string>
+#include <string_view>
+
 namespace kc::bench {
 
 void registerInterleaved(const std::vector<std::pair<std::string, BenchmarkFunction>>& benchmarks,
@@ -37,6 +40,21 @@ std::vector<int> RateCollector::threadCounts(const std::string& benchmark) const
   if (byName == rates_.end()) return out;
   for (const auto& [threads, rate] : byName->second) out.push_back(threads);
   return out;
+}
+
+std::vector<char*> takeKeySizeFlags(int argc, char** argv, unsigned& bits) {
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view arg(argv[i]);
+    if (arg.starts_with("--bits=")) {
+      bits = static_cast<unsigned>(std::stoul(std::string(arg.substr(7))));
+    } else if (arg == "--smoke") {
+      bits = 2048;
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  return rest;
 }
 
 void runBenchmarks(std::vector<char*> args, RateCollector& collector) {

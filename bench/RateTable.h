@@ -32,6 +32,10 @@ class RateCollector : public benchmark::ConsoleReporter {
   std::map<std::string, std::map<int, double>> rates_;
 };
 
+// argv without the harness's key-size flags, which set `bits`: --bits=N, or --smoke (2048,
+// for the quick ctest run).
+std::vector<char*> takeKeySizeFlags(int argc, char** argv, unsigned& bits);
+
 // Initialises Google Benchmark with `args` (argv without the harness's own flags) and runs
 // every registered benchmark through `collector`.
 void runBenchmarks(std::vector<char*> args, RateCollector& collector);

@@ -153,16 +153,7 @@ void printSummary(const kc::bench::RateCollector& rates, std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<char*> args;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--bits=", 7) == 0) {
-      gBits = static_cast<unsigned>(std::stoul(argv[i] + 7));
-    } else if (std::strcmp(argv[i], "--smoke") == 0) {
-      gBits = 2048;
-    } else {
-      args.push_back(argv[i]);
-    }
-  }
+  const auto args = kc::bench::takeKeySizeFlags(argc, argv, gBits);
   kc::bench::registerInterleaved({{"BM_TokenDecrypt", BM_TokenDecrypt},
                                   {"BM_Fetch", BM_Fetch<false>},
                                   {"BM_FetchAudited", BM_Fetch<true>}},

@@ -131,16 +131,7 @@ void printSummary(const kc::bench::RateCollector& rates, std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<char*> args;
-  for (int i = 0; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--bits=", 7) == 0) {
-      gBits = static_cast<unsigned>(std::stoul(argv[i] + 7));
-    } else if (std::strcmp(argv[i], "--smoke") == 0) {
-      gBits = 2048;
-    } else {
-      args.push_back(argv[i]);
-    }
-  }
+  const auto args = kc::bench::takeKeySizeFlags(argc, argv, gBits);
   kc::bench::registerInterleaved(
       {{"BM_DirectDecrypt", BM_DirectDecrypt}, {"BM_PoolDecrypt", BM_PoolDecrypt}}, kMaxThreads);
   kc::bench::RateCollector rates;

@@ -3,21 +3,11 @@
 #include <cctype>
 
 #include "Jwt.h"
+#include "Text.h"
 #include "kc/api/JwksCache.h"
 
 namespace kc::api {
 namespace {
-
-bool equalsIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 bool isSpace(char c) {
   return c == ' ' || c == '\t';

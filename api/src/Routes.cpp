@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 
+#include "Text.h"
+
 namespace kc::api {
 namespace {
 
@@ -13,17 +15,6 @@ constexpr std::array<Route, 5> kRoutes = {{
     {RouteId::kUserKeys, "/user-keys", "GET, POST, PUT, OPTIONS", true},
     {RouteId::kMetrics, "/metrics", "GET, OPTIONS", false},
 }};
-
-bool equalsIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 

@@ -205,40 +205,9 @@ TEST(KeyRing, FindKeyRingNamesAMissingKeyUri) {
       << ring.status().message();
 }
 
-// A wrapping key generated with CKA_EXTRACTABLE=true breaks the policy.
-void generateExtractableKey(const std::string& label) {
-  auto& pool = *appliancePool();
-  CK_BBOOL yes = CK_TRUE;
-  CK_ULONG bits = 2048;
-  unsigned char exponent[] = {1, 0, 1};
-  unsigned char id[] = {0xEE, 0x42};
-  std::string text = label;
-  CK_ATTRIBUTE publicTemplate[] = {
-      {CKA_TOKEN, &yes, sizeof yes},
-      {CKA_LABEL, text.data(), text.size()},
-      {CKA_ID, id, sizeof id},
-      {CKA_MODULUS_BITS, &bits, sizeof bits},
-      {CKA_PUBLIC_EXPONENT, exponent, 3},
-      {CKA_ENCRYPT, &yes, sizeof yes},
-  };
-  CK_ATTRIBUTE privateTemplate[] = {
-      {CKA_TOKEN, &yes, sizeof yes},         {CKA_PRIVATE, &yes, sizeof yes},
-      {CKA_LABEL, text.data(), text.size()}, {CKA_ID, id, sizeof id},
-      {CKA_SENSITIVE, &yes, sizeof yes},     {CKA_EXTRACTABLE, &yes, sizeof yes},
-      {CKA_DECRYPT, &yes, sizeof yes},
-  };
-  Status status = pool.run("C_GenerateKeyPair", [&](CK_SESSION_HANDLE session) {
-    CK_MECHANISM mechanism{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
-    CK_OBJECT_HANDLE pub, priv;
-    return pool.api()->C_GenerateKeyPair(session, &mechanism, publicTemplate,
-                                         std::size(publicTemplate), privateTemplate,
-                                         std::size(privateTemplate), &pub, &priv);
-  });
-  ASSERT_TRUE(status.isOk()) << status.toString();
-}
-
 TEST(KeyRing, NoncompliantKeyIsRefusedUnlessTheDevelopmentFlagAllowsIt) {
-  generateExtractableKey("extractable-wrap");
+  // A wrapping key generated with CKA_EXTRACTABLE=true breaks the policy.
+  test::generateRawKeyPair(*appliancePool(), "extractable-wrap", true, true, 0x42);
   auto refused = findKeyRing(appliancePool(), {.currentKeyUri = "pkcs11:object=extractable-wrap"});
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.status().code(), StatusCode::kPolicyViolation);

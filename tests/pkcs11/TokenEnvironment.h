@@ -15,9 +15,4 @@ std::shared_ptr<pkcs11::SessionPool> suitePool();  // 4 sessions, shared by the 
 const pkcs11::RsaKeyPair& suiteWrapKey();          // label "suite-wrap"
 const pkcs11::RsaKeyPair& suiteAuditKey();         // label "suite-audit"
 
-// Generates a key pair directly through Cryptoki with the given private-key flags, to
-// make keys our own generator never would (extractable, not sensitive, duplicates).
-void generateRawKeyPair(pkcs11::SessionPool& pool, const std::string& label, bool extractable,
-                        bool sensitive, unsigned char idByte);
-
 }  // namespace kc::test

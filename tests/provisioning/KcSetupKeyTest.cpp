@@ -9,6 +9,7 @@
 #include "kc/pkcs11/PinSource.h"
 #include "kc/pkcs11/SessionPool.h"
 #include "kc/pkcs11/TokenConnection.h"
+#include "support/SoftHsmToken.h"
 
 namespace kc::test {
 namespace {
@@ -52,43 +53,7 @@ void generateExtractableKey(const std::string& tokenUri, const std::filesystem::
   settings.pool.size = 1;
   auto pool = pkcs11::connectToken(settings);
   ASSERT_TRUE(pool.isOk()) << pool.status().toString();
-  auto lease = (*pool)->lease();
-  ASSERT_TRUE(lease.isOk()) << lease.status().toString();
-
-  CK_MECHANISM mechanism{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
-  CK_BBOOL yes = CK_TRUE;
-  CK_BBOOL no = CK_FALSE;
-  CK_ULONG bits = 2048;
-  CK_BYTE exponent[] = {0x01, 0x00, 0x01};
-  CK_BYTE id[] = {0xba, 0xd0, 0xba, 0xd0};
-  std::string labelText = label;
-  std::vector<CK_ATTRIBUTE> publicTemplate = {
-      {CKA_TOKEN, &yes, sizeof yes},
-      {CKA_LABEL, labelText.data(), labelText.size()},
-      {CKA_ID, id, sizeof id},
-      {CKA_MODULUS_BITS, &bits, sizeof bits},
-      {CKA_PUBLIC_EXPONENT, exponent, sizeof exponent},
-      {CKA_ENCRYPT, &yes, sizeof yes},
-      {CKA_WRAP, &yes, sizeof yes},
-      {CKA_VERIFY, &no, sizeof no},
-  };
-  std::vector<CK_ATTRIBUTE> privateTemplate = {
-      {CKA_TOKEN, &yes, sizeof yes},
-      {CKA_PRIVATE, &yes, sizeof yes},
-      {CKA_SENSITIVE, &yes, sizeof yes},
-      {CKA_EXTRACTABLE, &yes, sizeof yes},  // what breaks the policy
-      {CKA_LABEL, labelText.data(), labelText.size()},
-      {CKA_ID, id, sizeof id},
-      {CKA_DECRYPT, &yes, sizeof yes},
-      {CKA_UNWRAP, &yes, sizeof yes},
-      {CKA_SIGN, &no, sizeof no},
-  };
-  CK_OBJECT_HANDLE publicKey = CK_INVALID_HANDLE;
-  CK_OBJECT_HANDLE privateKey = CK_INVALID_HANDLE;
-  const CK_RV rv = (*pool)->api()->C_GenerateKeyPair(
-      lease->handle(), &mechanism, publicTemplate.data(), publicTemplate.size(),
-      privateTemplate.data(), privateTemplate.size(), &publicKey, &privateKey);
-  ASSERT_EQ(rv, static_cast<CK_RV>(CKR_OK)) << pkcs11::ckrName(rv);
+  generateRawKeyPair(**pool, label, /*extractable=*/true, /*sensitive=*/true, 0xD0);
 }
 
 TEST_F(KcSetupKeyTest, GenerateWrapKeyPrintsItsAttributesAndUri) {

@@ -50,6 +50,12 @@ class SoftHsmToken {
   std::shared_ptr<pkcs11::Module> module_;
 };
 
+// Generates a 2048-bit RSA key pair directly through Cryptoki with the given private-key
+// flags, to make keys our own generator never would (extractable, not sensitive,
+// duplicates). `idByte` makes the CKA_ID {0xEE, idByte}. Throws on failure.
+void generateRawKeyPair(pkcs11::SessionPool& pool, const std::string& label, bool extractable,
+                        bool sensitive, unsigned char idByte);
+
 // A random printable string of `length` characters (PINs, labels).
 std::string randomToken(std::size_t length);
 
