@@ -27,7 +27,7 @@ struct KeyTarget {
 };
 
 // --key, else --token, else the daemon's key URI for the purpose, else its token URI.
-Result<KeyTarget> resolveKeyTarget(const ParsedFlags& flags, const DaemonConfig& config,
+Result<KeyTarget> resolveKeyTarget(const ParsedFlags& flags, const ConfigFile& config,
                                    KeyPurpose purpose) {
   KeyTarget target;
   target.label = flags.value("--label");
@@ -69,7 +69,7 @@ Result<Setting> existingKeyUri(const KeyTarget& target) {
 }
 
 struct KeyContext {
-  DaemonConfig config;
+  ConfigFile config;
   KeyPurpose purpose = KeyPurpose::kWrap;
   Setting module;
   std::string initArgs;
@@ -77,7 +77,7 @@ struct KeyContext {
 };
 
 Result<KeyContext> resolveKeyContext(const ParsedFlags& flags) {
-  auto config = DaemonConfig::load(flags.value("--config"));
+  auto config = ConfigFile::load(flags.value("--config"));
   if (!config) return config.status();
   auto purpose = resolvePurpose(flags);
   if (!purpose) return purpose.status();

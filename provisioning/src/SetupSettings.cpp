@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "kc/appliance/Config.h"
+
 namespace kc::setup {
 namespace {
 
@@ -54,8 +56,8 @@ Result<std::optional<PinChoice>> pinFromFlags(const ParsedFlags& flags, std::str
 
 }  // namespace
 
-Result<DaemonConfig> DaemonConfig::load(const std::optional<std::string>& path) {
-  DaemonConfig config;
+Result<ConfigFile> ConfigFile::load(const std::optional<std::string>& path) {
+  ConfigFile config;
   if (!path) return config;
   std::error_code error;
   if (!std::filesystem::is_regular_file(*path, error)) {
@@ -74,8 +76,8 @@ Result<DaemonConfig> DaemonConfig::load(const std::optional<std::string>& path) 
   return config;
 }
 
-std::optional<Setting> DaemonConfig::get(std::string_view key) const {
-  const std::string variable = environmentOverrideName(key);
+std::optional<Setting> ConfigFile::get(std::string_view key) const {
+  const std::string variable = appliance::environmentVariableFor(key);
   if (auto value = environmentValue(variable)) {
     return Setting{std::move(*value), "environment variable " + variable};
   }
@@ -89,21 +91,13 @@ std::string namingUri(const Setting& uri, const std::string& message) {
   return uri.origin + " (" + uri.value + "): " + message;
 }
 
-std::string environmentOverrideName(std::string_view key) {
-  std::string name = "KC_";
-  for (const char c : key) {
-    name += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  }
-  return name;
-}
-
 std::optional<Setting> flagOrConfig(const ParsedFlags& flags, std::string_view flag,
-                                    const DaemonConfig& config, std::string_view key) {
+                                    const ConfigFile& config, std::string_view key) {
   if (auto value = flags.value(flag)) return Setting{std::move(*value), std::string(flag)};
   return config.get(key);
 }
 
-Result<Setting> resolveModule(const ParsedFlags& flags, const DaemonConfig& config) {
+Result<Setting> resolveModule(const ParsedFlags& flags, const ConfigFile& config) {
   if (auto module = flagOrConfig(flags, "--module", config, "pkcs11.module")) return *module;
   std::error_code error;
   if (std::filesystem::exists(kDefaultModule, error)) {
@@ -113,12 +107,12 @@ Result<Setting> resolveModule(const ParsedFlags& flags, const DaemonConfig& conf
                     " does not exist: pass --module PATH (or --config FILE with pkcs11.module)");
 }
 
-std::string resolveInitArgs(const ParsedFlags& flags, const DaemonConfig& config) {
+std::string resolveInitArgs(const ParsedFlags& flags, const ConfigFile& config) {
   auto initArgs = flagOrConfig(flags, "--init-args", config, "pkcs11.init_args");
   return initArgs ? initArgs->value : std::string();
 }
 
-Result<PinChoice> resolveUserPin(const ParsedFlags& flags, const DaemonConfig& config) {
+Result<PinChoice> resolveUserPin(const ParsedFlags& flags, const ConfigFile& config) {
   auto fromFlags = pinFromFlags(flags, "--pin-file", "--pin-env");
   if (!fromFlags) return fromFlags.status();
   if (*fromFlags) return std::move(**fromFlags);

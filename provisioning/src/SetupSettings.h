@@ -30,11 +30,11 @@ struct Setting {
 // The daemon's token settings (pkcs11.*): the properties file, when given, under the
 // environment overrides (pkcs11.pin_file -> KC_PKCS11_PIN_FILE). Without a file only the
 // environment overrides apply, as they do for the daemon.
-class DaemonConfig {
+class ConfigFile {
  public:
   // Reads the properties file `path` when given. A missing or unreadable file is
   // INVALID_ARGUMENT naming it.
-  static Result<DaemonConfig> load(const std::optional<std::string>& path);
+  static Result<ConfigFile> load(const std::optional<std::string>& path);
 
   // The value of `key` (e.g. "pkcs11.module"), from the environment or the file; none
   // when neither sets it (an empty value counts as unset).
@@ -47,19 +47,16 @@ class DaemonConfig {
   std::map<std::string, std::string, std::less<>> fileValues_;
 };
 
-// "KC_PKCS11_PIN_FILE" for "pkcs11.pin_file".
-std::string environmentOverrideName(std::string_view key);
-
 // The flag's value when given, else the config key's, else none.
 std::optional<Setting> flagOrConfig(const ParsedFlags& flags, std::string_view flag,
-                                    const DaemonConfig& config, std::string_view key);
+                                    const ConfigFile& config, std::string_view key);
 
 // The PKCS#11 module: --module, pkcs11.module, else SoftHSM's default path when it
 // exists. INVALID_ARGUMENT asking for --module when there is none.
-Result<Setting> resolveModule(const ParsedFlags& flags, const DaemonConfig& config);
+Result<Setting> resolveModule(const ParsedFlags& flags, const ConfigFile& config);
 
 // CK_C_INITIALIZE_ARGS.pReserved: --init-args or pkcs11.init_args, usually empty.
-std::string resolveInitArgs(const ParsedFlags& flags, const DaemonConfig& config);
+std::string resolveInitArgs(const ParsedFlags& flags, const ConfigFile& config);
 
 // A PIN's source and where that choice came from.
 struct PinChoice {
@@ -69,7 +66,7 @@ struct PinChoice {
 
 // The user PIN: --pin-file or --pin-env, else pkcs11.pin_file or pkcs11.pin_env, else
 // the environment variable KC_PKCS11_PIN.
-Result<PinChoice> resolveUserPin(const ParsedFlags& flags, const DaemonConfig& config);
+Result<PinChoice> resolveUserPin(const ParsedFlags& flags, const ConfigFile& config);
 
 // The SO PIN (token init only): --so-pin-file or --so-pin-env, else KC_PKCS11_SO_PIN.
 Result<PinChoice> resolveSoPin(const ParsedFlags& flags);

@@ -26,7 +26,7 @@ ExitCode runTokenInit(const ParsedFlags& flags) {
     return reportError(
         {StatusCode::kInvalidArgument, "--label is longer than a token label may be (32 bytes)"});
   }
-  auto config = DaemonConfig::load(flags.value("--config"));
+  auto config = ConfigFile::load(flags.value("--config"));
   if (!config) return reportError(config.status());
   auto modulePath = resolveModule(flags, *config);
   if (!modulePath) return reportError(modulePath.status());
@@ -75,7 +75,7 @@ ExitCode runTokenInit(const ParsedFlags& flags) {
 }
 
 ExitCode runTokenList(const ParsedFlags& flags) {
-  auto config = DaemonConfig::load(flags.value("--config"));
+  auto config = ConfigFile::load(flags.value("--config"));
   if (!config) return reportError(config.status());
   auto modulePath = resolveModule(flags, *config);
   if (!modulePath) return reportError(modulePath.status());
