@@ -4,8 +4,11 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/IPAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Timespan.h>
 #include <Poco/URI.h>
 #include <openssl/rand.h>
 #include <string.h>  // explicit_bzero
@@ -151,6 +154,8 @@ bool discard(std::istream& in, std::size_t limit) noexcept {
 // A refused request's body may still be in flight. Reading (and dropping) a bounded amount
 // of it lets the client read the answer instead of a connection reset.
 constexpr std::size_t kMaxDrainBytes = 1 << 20;
+// How long an unread body is drained after the answer was sent.
+constexpr long kLingerSeconds = 1;
 
 }  // namespace
 
@@ -376,6 +381,21 @@ void RequestHandler::send(HTTPServerResponse& response, int status, const std::s
   if (!contentType.empty()) response.setContentType(contentType);
   response.setContentLength(static_cast<std::streamsize>(body.size()));
   response.sendBuffer(body.data(), body.size());
+  if (hasBody_ && !bodyRead_) lingerOnUnreadBody();
+}
+
+void RequestHandler::lingerOnUnreadBody() {
+  // Closing a socket with unread input makes the kernel reset the connection, and a client
+  // still sending its (oversized) body may lose the answer it was sent. So, as web servers
+  // do, read and drop what keeps arriving for a short while before the connection closes.
+  auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(request_);
+  if (impl == nullptr) return;
+  try {
+    impl->socket().setReceiveTimeout(Poco::Timespan(kLingerSeconds, 0));
+  } catch (...) {
+    return;
+  }
+  discard(request_->stream(), kMaxDrainBytes);
 }
 
 void RequestHandler::sendMessage(HTTPServerResponse& response, int status,

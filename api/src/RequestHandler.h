@@ -42,6 +42,8 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
 
   void send(Poco::Net::HTTPServerResponse& response, int status, const std::string& contentType,
             const std::string& body);
+  // Drops what arrives of a body left unread, for a moment, before the connection closes.
+  void lingerOnUnreadBody();
   void sendMessage(Poco::Net::HTTPServerResponse& response, int status, const std::string& message);
 
   KeyService& keys_;
