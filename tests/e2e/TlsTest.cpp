@@ -1,0 +1,110 @@
+// The daemon serving HTTPS itself (tls.certificate / tls.private_key): TLS 1.2 or newer
+// only, and a certificate replaced on disk picked up on SIGHUP.
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/StreamCopier.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "DaemonFixture.h"
+
+namespace kc::test {
+namespace {
+
+// A self-signed certificate for 127.0.0.1, made with the openssl command.
+void makeCertificate(const std::filesystem::path& dir, const std::string& commonName) {
+  auto made =
+      runProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                  (dir / "key.pem").string(), "-out", (dir / "cert.pem").string(), "-days", "1",
+                  "-subj", "/CN=" + commonName, "-addext", "subjectAltName=IP:127.0.0.1"});
+  ASSERT_EQ(made.exitCode, 0) << made.err;
+}
+
+// The subject of the certificate the server at `port` presents, per openssl s_client.
+std::string presentedSubject(int port, const std::vector<std::string>& extraFlags = {}) {
+  std::vector<std::string> argv = {"openssl", "s_client", "-connect",
+                                   "127.0.0.1:" + std::to_string(port)};
+  argv.insert(argv.end(), extraFlags.begin(), extraFlags.end());
+  auto result = runProcess(argv, {.stdinText = "Q\n", .timeout = std::chrono::seconds(20)});
+  const auto at = result.out.find("subject=");
+  if (at == std::string::npos) return {};
+  return result.out.substr(at, result.out.find('\n', at) - at);
+}
+
+int httpsAlive(int port, const std::filesystem::path& caFile) {
+  Poco::Net::Context::Ptr context =
+      new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", caFile.string(),
+                             Poco::Net::Context::VERIFY_STRICT);
+  Poco::Net::HTTPSClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port), context);
+  session.setTimeout(Poco::Timespan(10, 0));
+  Poco::Net::HTTPRequest request("GET", "/alive", Poco::Net::HTTPMessage::HTTP_1_1);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::string body;
+  Poco::StreamCopier::copyToString(session.receiveResponse(response), body);
+  return static_cast<int>(response.getStatus());
+}
+
+class Tls : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { Poco::Net::initializeSSL(); }
+  static void TearDownTestSuite() { Poco::Net::uninitializeSSL(); }
+
+  // Starts a TLS daemon and waits until it answers over HTTPS.
+  std::unique_ptr<Daemon> startTlsDaemon() {
+    makeCertificate(dir_.path(), "kc-first");
+    auto daemon = std::make_unique<Daemon>(
+        DaemonOptions{.config = {{"tls.certificate", (dir_ / "cert.pem").string()},
+                                 {"tls.private_key", (dir_ / "key.pem").string()}},
+                      .waitUntilReady = false});
+    trusted_ = dir_ / "trusted-first.pem";
+    writeFile(trusted_, readFile(dir_ / "cert.pem"));
+    for (int i = 0; i < 200; ++i) {
+      try {
+        if (httpsAlive(daemon->port(), trusted_) == 200) return daemon;
+      } catch (const std::exception&) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "no HTTPS answer; log:\n" << daemon->log();
+    return daemon;
+  }
+
+  TempDir dir_;
+  std::filesystem::path trusted_;
+};
+
+TEST_F(Tls, ServesHttpsWithTheConfiguredCertificate) {
+  auto daemon = startTlsDaemon();
+  EXPECT_EQ(httpsAlive(daemon->port(), trusted_), 200);
+  EXPECT_NE(presentedSubject(daemon->port()).find("kc-first"), std::string::npos);
+}
+
+TEST_F(Tls, RefusesTlsOlderThan12) {
+  auto daemon = startTlsDaemon();
+  EXPECT_TRUE(
+      presentedSubject(daemon->port(), {"-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"}).empty())
+      << "a TLS 1.1 handshake succeeded";
+  EXPECT_FALSE(presentedSubject(daemon->port(), {"-tls1_2"}).empty());
+}
+
+TEST_F(Tls, SighupPicksUpAReplacedCertificate) {
+  auto daemon = startTlsDaemon();
+  makeCertificate(dir_.path(), "kc-second");
+  daemon->sendSignal(SIGHUP);
+  std::string subject;
+  for (int i = 0; i < 100 && subject.find("kc-second") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    subject = presentedSubject(daemon->port());
+  }
+  EXPECT_NE(subject.find("kc-second"), std::string::npos) << subject << "\n" << daemon->log();
+}
+
+}  // namespace
+}  // namespace kc::test
