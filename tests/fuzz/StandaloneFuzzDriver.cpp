@@ -40,8 +40,8 @@ std::vector<std::uint8_t> mutate(std::vector<std::uint8_t> input,
         break;
       case 1:  // replace a byte with an interesting one
         if (size) {
-          static constexpr std::uint8_t kInteresting[] = {0, 0xFF, 0x7F, 0x80, '"', '\\', '{',
-                                                          '}', '[', ']', ',', ':', '.', '=', '\n'};
+          static constexpr std::uint8_t kInteresting[] = {
+              0, 0xFF, 0x7F, 0x80, '"', '\\', '{', '}', '[', ']', ',', ':', '.', '=', '\n'};
           input[random() % size] = kInteresting[random() % sizeof kInteresting];
         }
         break;

@@ -7,10 +7,10 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <array>
 #include <initializer_list>
 #include <vector>
 
