@@ -163,7 +163,8 @@ bool verifyJwtSignature(const Jwt& jwt, evp_pkey_st* key) {
 }
 
 Result<AuthenticatedUser> checkClaims(const Poco::JSON::Object& claims,
-                                      const ClaimExpectations& expectations) {
+                                      const ClaimExpectations& expectations,
+                                      std::string* deniedUserId) {
   const auto issuer = stringMember(claims, "iss");
   if (!issuer) return malformed("token has no iss");
   if (expectations.issuer.empty() || *issuer != expectations.issuer) {
@@ -180,14 +181,16 @@ Result<AuthenticatedUser> checkClaims(const Poco::JSON::Object& claims,
     if (now + skew < *nbf) return malformed("token not yet valid");
   }
 
+  const auto sub = stringMember(claims, "sub");
+  auto userId = sub ? canonicalGuid(*sub) : std::nullopt;
+  if (deniedUserId != nullptr && userId) *deniedUserId = *userId;
   if (!claimContains(claims, "amr", {"Application", "external"}, false)) {
     return forbidden("token amr lacks Application or external");
   }
   if (!claimContains(claims, "scope", {"api"}, true)) return forbidden("token scope lacks api");
-  const auto sub = stringMember(claims, "sub");
   if (!sub) return forbidden("token has no sub");
-  auto userId = canonicalGuid(*sub);
   if (!userId) return forbidden("token sub is not a GUID");
+  if (deniedUserId != nullptr) deniedUserId->clear();
   return AuthenticatedUser{std::move(*userId)};
 }
 

@@ -24,7 +24,8 @@ bool verifies(const Jwt& jwt, const SigningKey& key) {
 JwtValidator::JwtValidator(JwksCache& keys, JwtSettings settings)
     : keys_(keys), settings_(std::move(settings)) {}
 
-Result<AuthenticatedUser> JwtValidator::validateHeader(std::string_view authorization) const {
+Result<AuthenticatedUser> JwtValidator::validateHeader(std::string_view authorization,
+                                                       std::string* deniedUserId) const {
   while (!authorization.empty() && isSpace(authorization.front())) authorization.remove_prefix(1);
   while (!authorization.empty() && isSpace(authorization.back())) authorization.remove_suffix(1);
   constexpr std::string_view kScheme = "bearer";
@@ -35,10 +36,11 @@ Result<AuthenticatedUser> JwtValidator::validateHeader(std::string_view authoriz
   }
   std::string_view token = authorization.substr(kScheme.size());
   while (!token.empty() && isSpace(token.front())) token.remove_prefix(1);
-  return validate(token);
+  return validate(token, deniedUserId);
 }
 
-Result<AuthenticatedUser> JwtValidator::validate(std::string_view bearerToken) const {
+Result<AuthenticatedUser> JwtValidator::validate(std::string_view bearerToken,
+                                                 std::string* deniedUserId) const {
   auto jwt = parseJwt(bearerToken, settings_);
   if (!jwt) return jwt.status();
 
@@ -68,7 +70,7 @@ Result<AuthenticatedUser> JwtValidator::validate(std::string_view bearerToken) c
   expectations.issuer = settings_.issuer.empty() ? keys_.discoveredIssuer() : settings_.issuer;
   expectations.clockSkew = settings_.clockSkew;
   expectations.now = std::chrono::system_clock::now();
-  return checkClaims(*jwt->claims, expectations);
+  return checkClaims(*jwt->claims, expectations, deniedUserId);
 }
 
 }  // namespace kc::api

@@ -271,12 +271,14 @@ bool RequestHandler::authenticate(HTTPServerRequest& request, HTTPServerResponse
     send(response, 401, "", "");
     return false;
   }
-  auto user = validator_.validateHeader(request.get("Authorization"));
+  std::string deniedUserId;
+  auto user = validator_.validateHeader(request.get("Authorization"), &deniedUserId);
   if (user) {
     context_.userId = std::move(user->userId);
     return true;
   }
   const int status = httpStatusFor(user.status(), StatusSource::kAuthentication);
+  context_.userId = std::move(deniedUserId);  // empty unless the token named a user (403)
   logger().information("request " + context_.requestId + " refused (" + std::to_string(status) +
                        "): " + user.status().message());
   keys_.recordRefusal(context_, status, user.status().message());  // a reason, never the token

@@ -306,6 +306,9 @@ TEST(RefusalAuditTest, RefusalsBeforeTheKeyServiceAreRecordedWithAReasonOnly) {
   }
   EXPECT_EQ(refusals[1].reason, "token expired");
   EXPECT_EQ(refusals[0].userId, "");
+  EXPECT_EQ(refusals[1].userId, "") << "an unauthenticated token names nobody";
+  EXPECT_EQ(refusals[2].userId, "8f5c3f2a-1b2c-4d3e-9f10-112233445566")
+      << "a valid but unauthorised token's user is recorded";
   EXPECT_EQ(refusals[3].userId, "8f5c3f2a-1b2c-4d3e-9f10-112233445566");
 }
 

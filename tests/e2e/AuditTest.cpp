@@ -45,6 +45,9 @@ TEST(Audit, ReleaseDepositAndRefusalsAreRecordedWithTheTokenOperation) {
   ASSERT_EQ(daemon.sendKey("POST", token, keyBody(key)).status, 400);
   ASSERT_EQ(daemon.get("/user-keys", token).status, 200);
   ASSERT_EQ(daemon.get("/user-keys", E2eEnvironment::get().foreignTokenFor(user)).status, 401);
+  provisioning::DevTokenClaims noApi;
+  noApi.scope = {"profile"};
+  ASSERT_EQ(daemon.get("/user-keys", E2eEnvironment::get().tokenFor(user, noApi)).status, 403);
 
   const auto lines = linesWith(daemon.auditLines(), user);
   EXPECT_TRUE(hasRecord(lines, "key.refused", "not_found"));
@@ -53,6 +56,8 @@ TEST(Audit, ReleaseDepositAndRefusalsAreRecordedWithTheTokenOperation) {
   EXPECT_TRUE(hasRecord(lines, "key.refused", "rejected"));
   EXPECT_TRUE(hasRecord(lines, "token.unwrap", "ok"));
   EXPECT_TRUE(hasRecord(lines, "key.release", "ok"));
+  EXPECT_TRUE(hasRecord(linesWith(lines, "\"status\":403"), "key.refused", "denied"))
+      << "a forbidden token is audited against its user";
   const std::string all = readFile(daemon.auditDir() / "audit.log");
   EXPECT_TRUE(hasRecord(linesWith(daemon.auditLines(), "\"status\":401"), "key.refused", "denied"))
       << "a refused token is audited";

@@ -35,10 +35,14 @@ class JwtValidator {
   // (403); any other code (INVALID_ARGUMENT, NOT_FOUND, ...) means it was not accepted
   // (401). Messages are short reasons for the log ("token expired", "unknown kid") and never
   // contain the token.
-  Result<AuthenticatedUser> validateHeader(std::string_view authorization) const;
+  // `deniedUserId`, when given, receives the user a valid but unauthorised token names
+  // (a 403), so the refusal can be recorded against that user.
+  Result<AuthenticatedUser> validateHeader(std::string_view authorization,
+                                           std::string* deniedUserId = nullptr) const;
 
   // Validates a bare compact JWT; the same failure codes as validateHeader.
-  Result<AuthenticatedUser> validate(std::string_view bearerToken) const;
+  Result<AuthenticatedUser> validate(std::string_view bearerToken,
+                                     std::string* deniedUserId = nullptr) const;
 
  private:
   JwksCache& keys_;
