@@ -2,11 +2,14 @@
 // it must pick up: a JWKS file reloaded on SIGHUP, and a key rotation at an identity
 // server found through OIDC discovery (a small server on loopback in this test).
 
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <gtest/gtest.h>
 #include <openssl/hmac.h>
@@ -207,13 +210,21 @@ TEST(SigningKeys, SighupReloadsTheJwksFile) {
 // Serves OIDC discovery and a JWKS that the test can swap.
 class IdentityServer {
  public:
-  IdentityServer() : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket_,
-                                                      new Poco::Net::HTTPServerParams);
-    server_->start();
+  IdentityServer() : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)) { start(); }
+  // Over HTTPS with the certificate and key in `certificateDir` (cert.pem, key.pem).
+  explicit IdentityServer(const std::filesystem::path& certificateDir)
+      : socket_(Poco::Net::SecureServerSocket(
+            Poco::Net::SocketAddress("127.0.0.1", 0), 64,
+            new Poco::Net::Context(
+                Poco::Net::Context::TLS_SERVER_USE, (certificateDir / "key.pem").string(),
+                (certificateDir / "cert.pem").string(), "", Poco::Net::Context::VERIFY_NONE))),
+        scheme_("https") {
+    start();
   }
   ~IdentityServer() { server_->stopAll(true); }
-  std::string uri() const { return "http://127.0.0.1:" + std::to_string(socket_.address().port()); }
+  std::string uri() const {
+    return scheme_ + "://127.0.0.1:" + std::to_string(socket_.address().port());
+  }
   void setJwks(std::string jwks) {
     std::lock_guard lock(mutex_);
     jwks_ = std::move(jwks);
@@ -259,7 +270,14 @@ class IdentityServer {
     IdentityServer& server_;
   };
 
+  void start() {
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), socket_,
+                                                      new Poco::Net::HTTPServerParams);
+    server_->start();
+  }
+
   Poco::Net::ServerSocket socket_;
+  std::string scheme_ = "http";
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   mutable std::mutex mutex_;
   std::string jwks_;
@@ -304,6 +322,30 @@ TEST(SigningKeys, LastGoodKeysAreKeptWhileTheIdentityServerIsDown) {
   // An unknown kid makes the daemon try (and fail) to refresh; known keys still work.
   EXPECT_EQ(daemon.get("/user-keys", environment.foreignTokenFor(user)).status, 401);
   EXPECT_EQ(daemon.get("/user-keys", environment.tokenFor(user)).status, 404);
+}
+
+TEST(SigningKeys, IdentityServerOverHttpsIsTrustedThroughTheConfiguredCaFile) {
+  Poco::Net::initializeSSL();
+  auto& environment = E2eEnvironment::get();
+  TempDir certificates;
+  makeSelfSignedCertificate(certificates.path(), "identity");
+  {
+    IdentityServer identity(certificates.path());
+    identity.setJwks(readFile(environment.identityDir() / "jwks.json"));
+    const std::string user = E2eEnvironment::newUserId();
+    std::map<std::string, std::string> config = {{"identity.jwks_file", ""},
+                                                 {"identity.issuer", ""},
+                                                 {"identity.server_uri", identity.uri()}};
+    {
+      Daemon untrusting({.config = config});
+      EXPECT_EQ(untrusting.get("/user-keys", environment.tokenFor(user)).status, 401)
+          << "an identity server with an unknown certificate must not be trusted";
+    }
+    config["identity.ca_file"] = (certificates / "cert.pem").string();
+    Daemon trusting({.config = config});
+    EXPECT_EQ(trusting.get("/user-keys", environment.tokenFor(user)).status, 404) << trusting.log();
+  }
+  Poco::Net::uninitializeSSL();
 }
 
 }  // namespace

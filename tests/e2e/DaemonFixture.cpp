@@ -234,6 +234,14 @@ HttpResponse Daemon::sendKey(const std::string& method, const std::string& beare
   return send(request);
 }
 
+void makeSelfSignedCertificate(const std::filesystem::path& dir, const std::string& commonName) {
+  auto made =
+      runProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                  (dir / "key.pem").string(), "-out", (dir / "cert.pem").string(), "-days", "1",
+                  "-subj", "/CN=" + commonName, "-addext", "subjectAltName=IP:127.0.0.1"});
+  if (made.exitCode != 0) throw std::runtime_error("openssl req failed: " + made.err);
+}
+
 std::string keyBody(const std::string& base64Key, const std::string& property) {
   return "{\"" + property + "\":\"" + base64Key + "\"}";
 }

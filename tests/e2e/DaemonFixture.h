@@ -110,6 +110,10 @@ class Daemon {
   std::unique_ptr<BackgroundProcess> process_;
 };
 
+// A self-signed certificate for 127.0.0.1 (CN `commonName`), as dir/cert.pem and
+// dir/key.pem, made with the openssl command. Throws on failure.
+void makeSelfSignedCertificate(const std::filesystem::path& dir, const std::string& commonName);
+
 // {"key":"<base64 of n bytes>"}
 std::string keyBody(const std::string& base64Key, const std::string& property = "key");
 std::string randomKeyBase64(std::size_t bytes = 64);

@@ -17,15 +17,6 @@
 namespace kc::test {
 namespace {
 
-// A self-signed certificate for 127.0.0.1, made with the openssl command.
-void makeCertificate(const std::filesystem::path& dir, const std::string& commonName) {
-  auto made =
-      runProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                  (dir / "key.pem").string(), "-out", (dir / "cert.pem").string(), "-days", "1",
-                  "-subj", "/CN=" + commonName, "-addext", "subjectAltName=IP:127.0.0.1"});
-  ASSERT_EQ(made.exitCode, 0) << made.err;
-}
-
 // The subject of the certificate the server at `port` presents, per openssl s_client.
 std::string presentedSubject(int port, const std::vector<std::string>& extraFlags = {}) {
   std::vector<std::string> argv = {"openssl", "s_client", "-connect",
@@ -58,7 +49,7 @@ class Tls : public ::testing::Test {
 
   // Starts a TLS daemon and waits until it answers over HTTPS.
   std::unique_ptr<Daemon> startTlsDaemon() {
-    makeCertificate(dir_.path(), "kc-first");
+    makeSelfSignedCertificate(dir_.path(), "kc-first");
     auto daemon = std::make_unique<Daemon>(
         DaemonOptions{.config = {{"tls.certificate", (dir_ / "cert.pem").string()},
                                  {"tls.private_key", (dir_ / "key.pem").string()}},
@@ -96,7 +87,7 @@ TEST_F(Tls, RefusesTlsOlderThan12) {
 
 TEST_F(Tls, SighupPicksUpAReplacedCertificate) {
   auto daemon = startTlsDaemon();
-  makeCertificate(dir_.path(), "kc-second");
+  makeSelfSignedCertificate(dir_.path(), "kc-second");
   daemon->sendSignal(SIGHUP);
   std::string subject;
   for (int i = 0; i < 100 && subject.find("kc-second") == std::string::npos; ++i) {
