@@ -164,6 +164,7 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
 
     api::ApiSettings apiSettings;
     apiSettings.webVaultOrigin = config.webVault.origin;
+    apiSettings.serveMetrics = config.server.metrics;
     Poco::Net::HTTPServer server(
         new api::RequestHandlerFactory(*components.service, *components.validator,
                                        *components.metrics, apiSettings),

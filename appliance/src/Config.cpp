@@ -462,6 +462,7 @@ Status readServer(const Reader& in, ServerSettings& out) {
   KC_RETURN_IF_ERROR(in.seconds("server.keep_alive_timeout_s", out.keepAliveTimeout, 1, 3600));
   KC_RETURN_IF_ERROR(in.seconds("server.read_timeout_s", out.readTimeout, 1, 3600));
   KC_RETURN_IF_ERROR(in.seconds("server.write_timeout_s", out.writeTimeout, 1, 3600));
+  KC_RETURN_IF_ERROR(in.boolean("server.metrics", out.metrics));
   return Status::ok();
 }
 
@@ -760,6 +761,7 @@ const std::vector<std::string>& knownConfigKeys() {
       "server.keep_alive_timeout_s",
       "server.read_timeout_s",
       "server.write_timeout_s",
+      "server.metrics",
       "tls.certificate",
       "tls.private_key",
       "tls.ca_chain",

@@ -145,6 +145,12 @@ TEST_F(Contract, MetricsCountRequestsAndTokenOperations) {
   EXPECT_NE(metrics.body.find("unwrap"), std::string::npos);
 }
 
+TEST(Metrics, CanBeTurnedOff) {
+  Daemon daemon({.config = {{"server.metrics", "false"}}});
+  EXPECT_EQ(daemon.get("/metrics").status, 404);
+  EXPECT_EQ(daemon.get("/alive").status, 200);
+}
+
 TEST_F(Contract, LogsNeverCarryKeysOrTokens) {
   const std::string key = randomKeyBase64(64);
   ASSERT_EQ(daemon().sendKey("PUT", token_, keyBody(key)).status, 200);

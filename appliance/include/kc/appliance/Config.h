@@ -37,6 +37,7 @@ struct ServerSettings {
   std::chrono::seconds keepAliveTimeout{15};
   std::chrono::seconds readTimeout{15};
   std::chrono::seconds writeTimeout{15};
+  bool metrics = true;  // serve GET /metrics (Prometheus) on the API port
 };
 
 // TLS is on when certificate and private key are set (both or neither).
