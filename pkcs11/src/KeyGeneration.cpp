@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "Hex.h"
 #include "ObjectAccess.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "kc/pkcs11/SessionPool.h"
@@ -10,17 +11,6 @@ namespace kc::pkcs11 {
 namespace {
 
 constexpr std::size_t kKeyIdBytes = 16;
-
-std::string percentEncoded(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::uint8_t b : bytes) {
-    out += '%';
-    out += kDigits[b >> 4];
-    out += kDigits[b & 0xF];
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -87,7 +77,7 @@ Result<RsaKeyPair> generateKeyPair(const std::shared_ptr<SessionPool>& pool,
                                           std::size(privateTemplate), &publicKey, &privateKey);
   }));
 
-  auto uri = Pkcs11Uri::parse("pkcs11:id=" + percentEncoded(id) + ";type=private");
+  auto uri = Pkcs11Uri::parse("pkcs11:id=" + detail::toHex(id, "%") + ";type=private");
   if (!uri) return uri.status();
   return RsaKeyPair::find(pool, *uri);
 }

@@ -11,6 +11,8 @@
 
 #include <memory>
 
+#include "Hex.h"
+
 namespace kc::pkcs11 {
 namespace {
 
@@ -71,12 +73,7 @@ Result<PublicKeyInfo> rsaPublicKeyInfo(std::span<const std::uint8_t> modulus,
 
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(info.der.data(), info.der.size(), digest);
-  static constexpr char kDigits[] = "0123456789abcdef";
-  info.fingerprint = "sha256:";
-  for (unsigned char b : digest) {
-    info.fingerprint += kDigits[b >> 4];
-    info.fingerprint += kDigits[b & 0xF];
-  }
+  info.fingerprint = "sha256:" + detail::toHex(digest);
   return info;
 }
 

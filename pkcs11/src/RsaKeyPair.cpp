@@ -4,6 +4,7 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "Hex.h"
 #include "ObjectAccess.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "kc/pkcs11/SessionPool.h"
@@ -21,16 +22,7 @@ struct KeyHandles {
   CK_ULONG modulusBits = 0;
 };
 
-std::string toHex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (std::uint8_t b : bytes) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 0xF];
-  }
-  return out;
-}
+using detail::toHex;
 
 CK_RSA_PKCS_OAEP_PARAMS oaepParams(OaepHash hash) {
   CK_RSA_PKCS_OAEP_PARAMS params{};
