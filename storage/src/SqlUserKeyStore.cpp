@@ -89,15 +89,6 @@ bool exists(Session& session, const Dialect& dialect, const std::string& userId)
   return count > 0;
 }
 
-// exists(), for use inside a catch block: false when the question itself fails.
-bool existsAfterFailure(Session& session, const Dialect& dialect, const std::string& userId) {
-  try {
-    return exists(session, dialect, userId);
-  } catch (...) {
-    return false;
-  }
-}
-
 void insertRow(Session& session, const Dialect& dialect, const UserKeyWrite& write, Timestamp at) {
   const Poco::Int64 created = toMillis(write.creationTime.value_or(at));
   const Poco::Int64 revised = toMillis(write.revisionTime.value_or(at));
@@ -188,6 +179,9 @@ Status SqlUserKeyStore::connectFailure(std::string_view operation, const std::st
 Status SqlUserKeyStore::statementFailure(std::string_view operation, const std::exception& error,
                                          SessionPool::Lease& lease) {
   const std::string detail = describe(error, redactor_);
+  // A driver's state after an error is its own business: sqliteodbc, for one, can keep the failed
+  // statement's read snapshot open, so the session would go on answering from the past.
+  lease.discard();
   if (isSqliteBusy(error)) {
     return {StatusCode::kTimeout,
             std::string(operation) + ": the SQLite database stayed locked by another connection " +
@@ -196,7 +190,6 @@ Status SqlUserKeyStore::statementFailure(std::string_view operation, const std::
   }
   if (!SessionPool::answers(lease.session())) {
     // The connection is gone, and the idle ones most likely with it.
-    lease.discard();
     pool_.discardIdle();
     return {StatusCode::kUnavailable, std::string(operation) + ": lost the connection to the " +
                                           dialect_.name + " database; retry later (" + detail +
@@ -251,42 +244,46 @@ Result<UserKeyRecord> SqlUserKeyStore::get(std::string_view userId) {
   return record;
 }
 
-Status SqlUserKeyStore::insert(const UserKeyWrite& write) {
-  KC_RETURN_IF_ERROR(checkWrite(write));
-  return withSession("insert user key", [&](Session& session) {
-    try {
-      insertRow(session, dialect_, write, storeNow());
-    } catch (const std::exception&) {
-      // The primary key decides between racing inserts; the loser sees the winner's row.
-      if (existsAfterFailure(session, dialect_, write.userId)) {
-        return Status{StatusCode::kAlreadyExists, "user " + write.userId + " already has a key"};
-      }
-      throw;
-    }
+Status SqlUserKeyStore::alreadyExistsOr(Status failure, const std::string& userId,
+                                        std::string_view consequence) {
+  // The primary key decides between racing inserts; the loser finds the winner's row. It asks on
+  // another session, as the failed one was discarded.
+  bool found = false;
+  const Status asked = withSession("look up user key after a failed insert", [&](Session& session) {
+    found = exists(session, dialect_, userId);
     return Status::ok();
   });
+  if (!asked.isOk() || !found) return failure;
+  return Status{StatusCode::kAlreadyExists,
+                "user " + userId + " already has a key" + std::string(consequence)};
+}
+
+Status SqlUserKeyStore::insert(const UserKeyWrite& write) {
+  KC_RETURN_IF_ERROR(checkWrite(write));
+  Status inserted = withSession("insert user key", [&](Session& session) {
+    insertRow(session, dialect_, write, storeNow());
+    return Status::ok();
+  });
+  if (inserted.isOk()) return inserted;
+  return alreadyExistsOr(std::move(inserted), write.userId, "");
 }
 
 Status SqlUserKeyStore::insertMany(std::span<const UserKeyWrite> writes) {
   for (const auto& write : writes) KC_RETURN_IF_ERROR(checkWrite(write));
   if (writes.empty()) return Status::ok();
-  return withSession("insert user keys in bulk", [&](Session& session) {
+  Status inserted = withSession("insert user keys in bulk", [&](Session& session) {
     const Timestamp at = storeNow();
-    try {
-      SqlTransaction transaction(session, dialect_);
-      for (const auto& write : writes) insertRow(session, dialect_, write, at);
-      transaction.commit();
-    } catch (const std::exception&) {
-      for (const auto& write : writes) {
-        if (existsAfterFailure(session, dialect_, write.userId)) {
-          return Status{StatusCode::kAlreadyExists,
-                        "user " + write.userId + " already has a key; nothing was inserted"};
-        }
-      }
-      throw;
-    }
+    SqlTransaction transaction(session, dialect_);
+    for (const auto& write : writes) insertRow(session, dialect_, write, at);
+    transaction.commit();
     return Status::ok();
   });
+  for (const auto& write : writes) {
+    if (inserted.isOk()) break;
+    inserted = alreadyExistsOr(std::move(inserted), write.userId, "; nothing was inserted");
+    if (inserted.code() == StatusCode::kAlreadyExists) break;
+  }
+  return inserted;
 }
 
 SqlUserKeyStore::Replaced SqlUserKeyStore::replaceRow(
@@ -331,21 +328,21 @@ SqlUserKeyStore::Replaced SqlUserKeyStore::replaceRow(
 
 Status SqlUserKeyStore::upsert(const UserKeyWrite& write) {
   KC_RETURN_IF_ERROR(checkWrite(write));
-  return withSession("upsert user key", [&](Session& session) {
-    // Replace, else insert, else (an insert raced us) replace again: each step is atomic on its
-    // own, which works the same on every back-end without a dialect's MERGE or ON CONFLICT.
-    for (int attempt = 0; attempt < kUpsertAttempts; ++attempt) {
-      if (replaceRow(session, write, std::nullopt) == Replaced::kDone) return Status::ok();
-      try {
+  // Replace, else insert, else (an insert raced us) replace again: each step is atomic on its
+  // own, which works the same on every back-end without a dialect's MERGE or ON CONFLICT.
+  for (int attempt = 0; attempt < kUpsertAttempts; ++attempt) {
+    Status written = withSession("upsert user key", [&](Session& session) {
+      if (replaceRow(session, write, std::nullopt) != Replaced::kDone) {
         insertRow(session, dialect_, write, storeNow());
-        return Status::ok();
-      } catch (const std::exception&) {
-        if (!existsAfterFailure(session, dialect_, write.userId)) throw;
       }
-    }
-    return Status{StatusCode::kConflict,
-                  "upsert for user " + write.userId + " kept racing with concurrent writers"};
-  });
+      return Status::ok();
+    });
+    if (written.isOk()) return written;
+    written = alreadyExistsOr(std::move(written), write.userId, "");
+    if (written.code() != StatusCode::kAlreadyExists) return written;
+  }
+  return Status{StatusCode::kConflict,
+                "upsert for user " + write.userId + " kept racing with concurrent writers"};
 }
 
 Status SqlUserKeyStore::replaceIfRevision(const UserKeyWrite& write,

@@ -323,6 +323,9 @@ TEST_F(ConfigTest, OutOfRangeAndMalformedValuesAreRefused) {
       {"database.provider = odbc\ndatabase.odbc_dialect = db2\n"
        "database.connection_string = x",
        "database.odbc_dialect"},
+      {"database.provider = odbc\ndatabase.odbc_dialect = sqlite\n"
+       "database.connection_string = x",
+       "database.odbc_dialect"},
       {"log.level = loud", "log.level"},
       {"log.format = xml", "log.format"},
       {"web_vault.origin = https://vault.example.com/app", "web_vault.origin"},
