@@ -447,9 +447,8 @@ Result<storage::OdbcDialect> parseDialect(const Value& value) {
                         "SQLite through ODBC corrupts envelopes; use database.provider = sqlite" +
                             quoted("database.odbc_dialect", value));
   }
-  return settingError(
-      "database.odbc_dialect", value,
-      "expected sqlserver or postgresql" + quoted("database.odbc_dialect", value));
+  return settingError("database.odbc_dialect", value,
+                      "expected sqlserver or postgresql" + quoted("database.odbc_dialect", value));
 }
 
 Status readServer(const Reader& in, ServerSettings& out) {

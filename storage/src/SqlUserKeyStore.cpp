@@ -244,18 +244,24 @@ Result<UserKeyRecord> SqlUserKeyStore::get(std::string_view userId) {
   return record;
 }
 
-Status SqlUserKeyStore::alreadyExistsOr(Status failure, const std::string& userId,
+Status SqlUserKeyStore::alreadyExistsOr(Status failure, std::span<const UserKeyWrite> writes,
                                         std::string_view consequence) {
   // The primary key decides between racing inserts; the loser finds the winner's row. It asks on
   // another session, as the failed one was discarded.
-  bool found = false;
-  const Status asked = withSession("look up user key after a failed insert", [&](Session& session) {
-    found = exists(session, dialect_, userId);
-    return Status::ok();
-  });
-  if (!asked.isOk() || !found) return failure;
+  const std::string* existing = nullptr;
+  const Status asked =
+      withSession("look up user keys after a failed insert", [&](Session& session) {
+        for (const auto& write : writes) {
+          if (exists(session, dialect_, write.userId)) {
+            existing = &write.userId;
+            break;
+          }
+        }
+        return Status::ok();
+      });
+  if (!asked.isOk() || existing == nullptr) return failure;
   return Status{StatusCode::kAlreadyExists,
-                "user " + userId + " already has a key" + std::string(consequence)};
+                "user " + *existing + " already has a key" + std::string(consequence)};
 }
 
 Status SqlUserKeyStore::insert(const UserKeyWrite& write) {
@@ -265,7 +271,7 @@ Status SqlUserKeyStore::insert(const UserKeyWrite& write) {
     return Status::ok();
   });
   if (inserted.isOk()) return inserted;
-  return alreadyExistsOr(std::move(inserted), write.userId, "");
+  return alreadyExistsOr(std::move(inserted), {&write, 1}, "");
 }
 
 Status SqlUserKeyStore::insertMany(std::span<const UserKeyWrite> writes) {
@@ -278,12 +284,8 @@ Status SqlUserKeyStore::insertMany(std::span<const UserKeyWrite> writes) {
     transaction.commit();
     return Status::ok();
   });
-  for (const auto& write : writes) {
-    if (inserted.isOk()) break;
-    inserted = alreadyExistsOr(std::move(inserted), write.userId, "; nothing was inserted");
-    if (inserted.code() == StatusCode::kAlreadyExists) break;
-  }
-  return inserted;
+  if (inserted.isOk()) return inserted;
+  return alreadyExistsOr(std::move(inserted), writes, "; nothing was inserted");
 }
 
 SqlUserKeyStore::Replaced SqlUserKeyStore::replaceRow(
@@ -338,7 +340,7 @@ Status SqlUserKeyStore::upsert(const UserKeyWrite& write) {
       return Status::ok();
     });
     if (written.isOk()) return written;
-    written = alreadyExistsOr(std::move(written), write.userId, "");
+    written = alreadyExistsOr(std::move(written), {&write, 1}, "");
     if (written.code() != StatusCode::kAlreadyExists) return written;
   }
   return Status{StatusCode::kConflict,

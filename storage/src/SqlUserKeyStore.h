@@ -45,9 +45,10 @@ class SqlUserKeyStore final : public UserKeyStore {
   Status withSession(std::string_view operation, Body&& body);
   Status statementFailure(std::string_view operation, const std::exception& error,
                           SessionPool::Lease& lease);
-  // `failure`, unless the row of `userId` exists after all (a racing insert won): then
-  // kAlreadyExists, its message ending in `consequence`.
-  Status alreadyExistsOr(Status failure, const std::string& userId, std::string_view consequence);
+  // `failure`, unless the row of one of `writes` exists after all (a racing insert won): then
+  // kAlreadyExists naming that user, its message ending in `consequence`.
+  Status alreadyExistsOr(Status failure, std::span<const UserKeyWrite> writes,
+                         std::string_view consequence);
   enum class Replaced { kDone, kMissing, kOtherRevision };
   // Replaces the envelope and wrapping key of an existing row (revision + 1) if it exists and,
   // when `expectedRevision` is set, is at that revision. Throws Poco::Exception.
