@@ -333,13 +333,15 @@ Status SqlUserKeyStore::upsert(const UserKeyWrite& write) {
   // Replace, else insert, else (an insert raced us) replace again: each step is atomic on its
   // own, which works the same on every back-end without a dialect's MERGE or ON CONFLICT.
   for (int attempt = 0; attempt < kUpsertAttempts; ++attempt) {
+    bool inserting = false;
     Status written = withSession("upsert user key", [&](Session& session) {
       if (replaceRow(session, write, std::nullopt) != Replaced::kDone) {
+        inserting = true;
         insertRow(session, dialect_, write, storeNow());
       }
       return Status::ok();
     });
-    if (written.isOk()) return written;
+    if (written.isOk() || !inserting) return written;
     written = alreadyExistsOr(std::move(written), {&write, 1}, "");
     if (written.code() != StatusCode::kAlreadyExists) return written;
   }
