@@ -33,7 +33,7 @@ class MetricsObserver final : public appliance::KeyServiceObserver {
 };
 
 Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const appliance::DaemonConfig& config) {
-  const pkcs11::TokenSettings settings = appliance::tokenSettingsFrom(config);
+  const pkcs11::TokenSettings settings = appliance::tokenSettingsFrom(config.pkcs11);
   auto module = pkcs11::Module::load(settings.modulePath, settings.initArgs);
   if (!module) return blame("pkcs11.module (" + settings.modulePath + ")", module.status());
   const std::string uriSetting = config.pkcs11.token.empty() ? "pkcs11.wrap_key" : "pkcs11.token";
@@ -43,10 +43,11 @@ Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const appliance::Daem
   if (!slot) return blame(uriSetting, slot.status());
   auto pool = pkcs11::SessionPool::open(*module, *slot, settings.pin, settings.pool);
   if (!pool) {
-    const std::string pinSetting = config.pkcs11.pinFile.empty()
-                                       ? "pkcs11.pin_env (" + config.pkcs11.pinEnv + ")"
-                                       : "pkcs11.pin_file (" + config.pkcs11.pinFile.string() + ")";
-    return blame(pinSetting, pool.status());
+    const std::string key = config.pkcs11.pinFile.empty() ? "pkcs11.pin_env" : "pkcs11.pin_file";
+    const auto origin = config.origins.find(key);
+    return blame(key + " (" + (origin == config.origins.end() ? "default" : origin->second) + ": " +
+                     settings.pin.describe() + ")",
+                 pool.status());
   }
   return *pool;
 }
@@ -93,10 +94,7 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
   out.pool = *pool;
   logger().information("token ready: " + std::to_string(out.pool->size()) + " sessions");
 
-  auto ring = appliance::findKeyRing(out.pool,
-                                     {.currentKeyUri = config.pkcs11.wrapKey,
-                                      .previousKeyUris = config.pkcs11.previousWrapKeys,
-                                      .allowNoncompliantKeys = config.policy.allowNoncompliantKey});
+  auto ring = appliance::findKeyRing(out.pool, appliance::keyRingSettingsFrom(config));
   if (!ring) return blame("pkcs11.wrap_key", ring.status());
   if (config.policy.allowNoncompliantKey) {
     logger().warning(

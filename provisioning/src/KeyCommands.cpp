@@ -24,7 +24,15 @@ Status usageError(std::string message) {
 struct KeyTarget {
   Setting uri;
   std::optional<std::string> label;
+  // The configuration's pkcs11.token when the key URI came from the configuration too: the
+  // daemon selects its token by pkcs11.token and only then looks for the key on it.
+  std::optional<Setting> token;
 };
+
+// The URI that selects the token: the target's token when it has one, else the key's URI.
+const Setting& tokenSelector(const KeyTarget& target, const Setting& keyUri) {
+  return target.token ? *target.token : keyUri;
+}
 
 // --key, else --token, else the daemon's key URI for the purpose, else its token URI.
 Result<KeyTarget> resolveKeyTarget(const ParsedFlags& flags, const ConfigFile& config,
@@ -40,6 +48,7 @@ Result<KeyTarget> resolveKeyTarget(const ParsedFlags& flags, const ConfigFile& c
     target.uri = {*token, "--token"};
   } else if (auto configured = config.get(keyConfigKey(purpose))) {
     target.uri = std::move(*configured);
+    target.token = config.get("pkcs11.token");
   } else if (auto configuredToken = config.get("pkcs11.token")) {
     target.uri = std::move(*configuredToken);
   } else {
@@ -107,7 +116,8 @@ Result<FoundKey> findKey(const ParsedFlags& flags, const KeyContext& context) {
   if (!uri) return uri.status();
   auto pin = resolveUserPin(flags, context.config);
   if (!pin) return pin.status();
-  auto connected = connect(context.module, context.initArgs, *uri, *pin);
+  auto connected =
+      connect(context.module, context.initArgs, tokenSelector(context.target, *uri), *pin);
   if (!connected) return connected.status();
   auto parsed = parseUriSetting(*uri);
   if (!parsed) return parsed.status();
@@ -150,7 +160,8 @@ ExitCode runKeyGenerate(const ParsedFlags& flags) {
   }
   auto pin = resolveUserPin(flags, context->config);
   if (!pin) return reportError(pin.status());
-  auto connected = connect(context->module, context->initArgs, context->target.uri, *pin);
+  auto connected = connect(context->module, context->initArgs,
+                           tokenSelector(context->target, context->target.uri), *pin);
   if (!connected) return reportError(connected.status());
 
   const std::string uri = keyUri(connected->token, label);

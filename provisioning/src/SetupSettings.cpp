@@ -1,37 +1,17 @@
 #include "SetupSettings.h"
 
-#include <Poco/AutoPtr.h>
-#include <Poco/Exception.h>
-#include <Poco/Util/PropertyFileConfiguration.h>
-
 #include <algorithm>
-#include <array>
 #include <cctype>
-#include <cstdlib>
 #include <filesystem>
-
-#include "kc/appliance/Config.h"
 
 namespace kc::setup {
 namespace {
 
-// The daemon's token settings kc-setup reads; other keys of the file are ignored.
-constexpr std::array<std::string_view, 8> kTokenKeys = {
-    "pkcs11.module",    "pkcs11.init_args", "pkcs11.token",   "pkcs11.wrap_key",
-    "pkcs11.audit_key", "pkcs11.pin_file",  "pkcs11.pin_env", "pkcs11.sessions"};
-
 constexpr std::string_view kDefaultModule = "/usr/lib/softhsm/libsofthsm2.so";
-constexpr std::string_view kDefaultPinVariable = "KC_PKCS11_PIN";
 constexpr std::string_view kDefaultSoPinVariable = "KC_PKCS11_SO_PIN";
 
 Status usageError(std::string message) {
   return {StatusCode::kInvalidArgument, std::move(message)};
-}
-
-std::optional<std::string> environmentValue(const std::string& name) {
-  const char* value = std::getenv(name.c_str());
-  if (value == nullptr || *value == '\0') return std::nullopt;
-  return std::string(value);
 }
 
 // Picks the PIN source among a file flag and an env flag; none when neither is given.
@@ -57,33 +37,43 @@ Result<std::optional<PinChoice>> pinFromFlags(const ParsedFlags& flags, std::str
 }  // namespace
 
 Result<ConfigFile> ConfigFile::load(const std::optional<std::string>& path) {
+  std::optional<std::filesystem::path> file;
+  if (path) file = *path;
+  auto loaded = appliance::loadTokenConfig(file, appliance::processEnvironment());
+  if (!loaded) {
+    return usageError((path ? "--config " + *path + ": " : std::string()) +
+                      loaded.status().message());
+  }
   ConfigFile config;
-  if (!path) return config;
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(*path, error)) {
-    return usageError("--config: " + *path + " is not a readable file");
-  }
-  try {
-    const auto file = Poco::makeAuto<Poco::Util::PropertyFileConfiguration>(*path);
-    for (const auto key : kTokenKeys) {
-      const std::string name(key);
-      if (file->hasProperty(name)) config.fileValues_.emplace(name, file->getString(name));
-    }
-  } catch (const Poco::Exception& e) {
-    return usageError("--config: cannot read " + *path + ": " + e.displayText());
-  }
-  config.path_ = *path;
+  config.config_ = std::move(*loaded);
   return config;
 }
 
+std::string ConfigFile::originOf(std::string_view key) const {
+  const auto found = config_.origins.find(key);
+  return found == config_.origins.end() ? std::string("default") : found->second;
+}
+
 std::optional<Setting> ConfigFile::get(std::string_view key) const {
-  const std::string variable = appliance::environmentVariableFor(key);
-  if (auto value = environmentValue(variable)) {
-    return Setting{std::move(*value), "environment variable " + variable};
-  }
-  const auto it = fileValues_.find(key);
-  if (it == fileValues_.end() || it->second.empty()) return std::nullopt;
-  return Setting{it->second, std::string(key) + " in " + path_};
+  const appliance::Pkcs11Settings& p = config_.pkcs11;
+  const std::string* value = key == "pkcs11.module"      ? &p.module
+                             : key == "pkcs11.init_args" ? &p.initArgs
+                             : key == "pkcs11.token"     ? &p.token
+                             : key == "pkcs11.wrap_key"  ? &p.wrapKey
+                             : key == "pkcs11.audit_key" ? &p.auditKey
+                                                         : nullptr;
+  const std::string origin = originOf(key);
+  if (value == nullptr || value->empty() || origin == "default") return std::nullopt;
+  return Setting{*value, std::string(key) + " (" + origin + ")"};
+}
+
+PinChoice ConfigFile::pin() const {
+  const std::string_view key =
+      config_.pkcs11.pinFile.empty() ? "pkcs11.pin_env" : "pkcs11.pin_file";
+  const std::string origin = originOf(key);
+  return {appliance::pinSourceFrom(config_.pkcs11),
+          origin == "default" ? "default: no --pin-file or --pin-env given"
+                              : std::string(key) + " (" + origin + ")"};
 }
 
 std::string namingUri(const Setting& uri, const std::string& message) {
@@ -116,15 +106,7 @@ Result<PinChoice> resolveUserPin(const ParsedFlags& flags, const ConfigFile& con
   auto fromFlags = pinFromFlags(flags, "--pin-file", "--pin-env");
   if (!fromFlags) return fromFlags.status();
   if (*fromFlags) return std::move(**fromFlags);
-  // A file is the more specific choice, so pkcs11.pin_file wins over pkcs11.pin_env.
-  if (auto file = config.get("pkcs11.pin_file")) {
-    return PinChoice{pkcs11::PinSource::fromFile(file->value), file->origin};
-  }
-  if (auto env = config.get("pkcs11.pin_env")) {
-    return PinChoice{pkcs11::PinSource::fromEnvironment(env->value), env->origin};
-  }
-  return PinChoice{pkcs11::PinSource::fromEnvironment(std::string(kDefaultPinVariable)),
-                   "default: no --pin-file or --pin-env given"};
+  return config.pin();
 }
 
 Result<PinChoice> resolveSoPin(const ParsedFlags& flags) {

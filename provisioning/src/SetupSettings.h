@@ -1,8 +1,8 @@
 #pragma once
-// Where kc-setup's settings come from: a flag, else the daemon's configuration (its
-// properties file given by --config, each key overridable by KC_<KEY> in the
-// environment), else a default. Every resolved value remembers its origin so an error
-// can name the flag or setting at fault.
+// Where kc-setup's settings come from: a flag, else the daemon's configuration as the daemon
+// itself resolves it (appliance::loadTokenConfig: the properties file given by --config, the
+// KC_<KEY> overrides and the reference's keyConnectorSettings__* variables), else a default.
+// Every resolved value remembers its origin so an error can name the flag or setting at fault.
 
 #include <map>
 #include <memory>
@@ -12,6 +12,7 @@
 
 #include "CommandLine.h"
 #include "kc/Result.h"
+#include "kc/appliance/Config.h"
 #include "kc/pkcs11/KeyPolicy.h"
 #include "kc/pkcs11/Module.h"
 #include "kc/pkcs11/PinSource.h"
@@ -20,31 +21,41 @@
 
 namespace kc::setup {
 
-// A value and where it came from: "--module", "pkcs11.module in /etc/kc/kc.properties",
-// "environment variable KC_PKCS11_MODULE" or "default".
+// A value and where it came from: "--module", "pkcs11.module (file /etc/kc/kc.properties)",
+// "pkcs11.module (environment variable KC_PKCS11_MODULE)" or "default".
 struct Setting {
   std::string value;
   std::string origin;
 };
 
-// The daemon's token settings (pkcs11.*): the properties file, when given, under the
-// environment overrides (pkcs11.pin_file -> KC_PKCS11_PIN_FILE). Without a file only the
-// environment overrides apply, as they do for the daemon.
+// A PIN's source and where that choice came from.
+struct PinChoice {
+  pkcs11::PinSource source;
+  std::string origin;
+};
+
+// The daemon's token settings (pkcs11.*), resolved exactly as the daemon resolves them from the
+// file given by --config (when given) and the process environment.
 class ConfigFile {
  public:
-  // Reads the properties file `path` when given. A missing or unreadable file is
-  // INVALID_ARGUMENT naming it.
+  // INVALID_ARGUMENT naming --config for a missing or unreadable file, or the setting at fault
+  // for a malformed one.
   static Result<ConfigFile> load(const std::optional<std::string>& path);
 
-  // The value of `key` (e.g. "pkcs11.module"), from the environment or the file; none
-  // when neither sets it (an empty value counts as unset).
+  // The value of a token setting the daemon's configuration gives ("pkcs11.module",
+  // "pkcs11.init_args", "pkcs11.token", "pkcs11.wrap_key", "pkcs11.audit_key"); none when no
+  // layer sets it.
   std::optional<Setting> get(std::string_view key) const;
 
-  bool hasFile() const { return !path_.empty(); }
+  // The user PIN's source the daemon would use: pkcs11.pin_file or pkcs11.pin_env, else the
+  // variable KC_PKCS11_PIN.
+  PinChoice pin() const;
+
+  const appliance::TokenConfig& settings() const { return config_; }
 
  private:
-  std::string path_;
-  std::map<std::string, std::string, std::less<>> fileValues_;
+  std::string originOf(std::string_view key) const;
+  appliance::TokenConfig config_;
 };
 
 // The flag's value when given, else the config key's, else none.
@@ -58,14 +69,7 @@ Result<Setting> resolveModule(const ParsedFlags& flags, const ConfigFile& config
 // CK_C_INITIALIZE_ARGS.pReserved: --init-args or pkcs11.init_args, usually empty.
 std::string resolveInitArgs(const ParsedFlags& flags, const ConfigFile& config);
 
-// A PIN's source and where that choice came from.
-struct PinChoice {
-  pkcs11::PinSource source;
-  std::string origin;
-};
-
-// The user PIN: --pin-file or --pin-env, else pkcs11.pin_file or pkcs11.pin_env, else
-// the environment variable KC_PKCS11_PIN.
+// The user PIN: --pin-file or --pin-env, else the configuration's (ConfigFile::pin).
 Result<PinChoice> resolveUserPin(const ParsedFlags& flags, const ConfigFile& config);
 
 // The SO PIN (token init only): --so-pin-file or --so-pin-env, else KC_PKCS11_SO_PIN.

@@ -280,7 +280,7 @@ TEST_F(ConfigTest, ReferenceRsaKeySettingsSelectModuleTokenKeyAndPin) {
   EXPECT_EQ(config->pkcs11.token, "pkcs11:serial=8f3a%2021");
   EXPECT_EQ(config->pkcs11.wrapKey, "pkcs11:object=key%20connector;id=%02%01%00%00%00%00%00%00");
   EXPECT_EQ(config->pkcs11.pinEnv, "keyConnectorSettings__rsaKey__pkcs11LoginPin");
-  const auto token = tokenSettingsFrom(*config);
+  const auto token = tokenSettingsFrom(config->pkcs11);
   EXPECT_EQ(token.uri, "pkcs11:serial=8f3a%2021");
   EXPECT_TRUE(contains(token.pin.describe(), "keyConnectorSettings__rsaKey__pkcs11LoginPin"));
 }
@@ -471,7 +471,7 @@ TEST_F(ConfigTest, StoreAndTokenSettingsFollowTheConfig) {
   EXPECT_EQ(store.odbcDialect, storage::OdbcDialect::kPostgreSql);
   EXPECT_EQ(store.connectionString, "Driver={X};Server=db");
   EXPECT_EQ(store.poolSize, 5u);
-  const auto token = tokenSettingsFrom(*config);
+  const auto token = tokenSettingsFrom(config->pkcs11);
   EXPECT_EQ(token.modulePath, "/usr/lib/softhsm/libsofthsm2.so");
   EXPECT_EQ(token.initArgs, "configDir=/tmp");
   EXPECT_EQ(token.uri, "pkcs11:token=kc");
@@ -483,10 +483,79 @@ TEST_F(ConfigTest, StoreAndTokenSettingsFollowTheConfig) {
   EXPECT_FALSE(ring.allowNoncompliantKeys);
 }
 
+// kc-setup's loader and the daemon's resolve the token settings identically.
+TEST_F(ConfigTest, TokenConfigResolvesTheSameTokenSettingsAsTheDaemon) {
+  test::writeFile(dir_ / "user.pin", "1234\n");
+  struct Case {
+    std::string file;
+    Environment environment;
+  };
+  const std::vector<Case> cases = {
+      {"pkcs11.pin_file = user.pin\n", {}},
+      {"pkcs11.pin_file = user.pin\n", {{"KC_PKCS11_PIN_ENV", "OTHER_PIN"}}},
+      {"pkcs11.pin_env = FILE_PIN\n", {{"KC_PKCS11_PIN_FILE", (dir_ / "user.pin").string()}}},
+      {"pkcs11.token = pkcs11:token=kc\nserver.workers = 5\n",
+       {{"keyConnectorSettings__rsaKey__pkcs11PrivateKeyLabel", "ref-label"},
+        {"keyConnectorSettings__rsaKey__pkcs11LoginPin", "x"}}},
+      {"pkcs11.module = libsofthsm2.so\npkcs11.init_args = a=b\n",
+       {{"keyConnectorSettings__rsaKey__pkcs11SlotTokenSerialNumber", "ABC 1"}}},
+  };
+  for (const auto& c : cases) {
+    auto environment = minimalEnvironment();
+    environment.erase("KC_PKCS11_WRAP_KEY");
+    if (!c.environment.contains("keyConnectorSettings__rsaKey__pkcs11PrivateKeyLabel")) {
+      environment["KC_PKCS11_WRAP_KEY"] = "pkcs11:token=kc;object=kc-wrap";
+    }
+    environment.insert(c.environment.begin(), c.environment.end());
+    auto daemon = load(c.file, environment);
+    ASSERT_TRUE(daemon) << c.file << daemon.status().toString();
+    auto token = loadTokenConfig(configPath(), environment);
+    ASSERT_TRUE(token) << c.file << token.status().toString();
+    const Pkcs11Settings& a = daemon->pkcs11;
+    const Pkcs11Settings& b = token->pkcs11;
+    EXPECT_EQ(a.module, b.module) << c.file;
+    EXPECT_EQ(a.initArgs, b.initArgs) << c.file;
+    EXPECT_EQ(a.token, b.token) << c.file;
+    EXPECT_EQ(a.wrapKey, b.wrapKey) << c.file;
+    EXPECT_EQ(a.pinFile, b.pinFile) << c.file;
+    EXPECT_EQ(a.pinEnv, b.pinEnv) << c.file;
+    EXPECT_EQ(a.sessions, b.sessions) << c.file;
+    EXPECT_EQ(pinSourceFrom(a).describe(), pinSourceFrom(b).describe()) << c.file;
+    for (const auto& [key, origin] : token->origins) {
+      EXPECT_EQ(daemon->origins.at(key), origin) << key;
+    }
+  }
+}
+
+TEST_F(ConfigTest, TokenConfigNeedsNoWrapKeyAndIgnoresTheDaemonsOtherKeys) {
+  test::writeFile(configPath(), "server.port = 5001\n");
+  auto token = loadTokenConfig(configPath(), {});
+  ASSERT_TRUE(token) << token.status().toString();
+  EXPECT_TRUE(token->pkcs11.wrapKey.empty());
+  EXPECT_EQ(token->pkcs11.pinEnv, "KC_PKCS11_PIN");
+  EXPECT_EQ(token->origins.at("pkcs11.pin_env"), "default");
+}
+
+TEST_F(ConfigTest, EveryOriginNamesWhereTheValueCameFrom) {
+  auto env = minimalEnvironment();
+  auto config = load("server.port = 5001\n", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->origins.at("server.port"), "file " + configPath().string());
+  EXPECT_EQ(config->origins.at("pkcs11.wrap_key"), "environment variable KC_PKCS11_WRAP_KEY");
+  EXPECT_EQ(config->origins.at("server.workers"), "default");
+}
+
+TEST_F(ConfigTest, ATypoIsReportedBeforeTheRequiredSettingItFailedToSet) {
+  const std::string message = errorOf("pkcs11.wrap_kye = pkcs11:object=w\n",
+                                      {{"KC_IDENTITY_SERVER_URI", "https://id.example.com"}});
+  EXPECT_TRUE(contains(message, "pkcs11.wrap_kye")) << message;
+  EXPECT_TRUE(contains(message, "not a setting")) << message;
+}
+
 TEST_F(ConfigTest, TokenIsSelectedByTheWrapKeyUriWhenNoTokenUriIsGiven) {
   auto config = load("", minimalEnvironment());
   ASSERT_TRUE(config);
-  EXPECT_EQ(tokenSettingsFrom(*config).uri, "pkcs11:token=kc;object=kc-wrap");
+  EXPECT_EQ(tokenSettingsFrom(config->pkcs11).uri, "pkcs11:token=kc;object=kc-wrap");
 }
 
 TEST(ConfigNames, EnvironmentVariableIsKcPlusTheKeyUpperCasedWithUnderscores) {

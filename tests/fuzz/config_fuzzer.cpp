@@ -22,6 +22,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (config->pkcs11.wrapKey.empty()) std::abort();  // required, so never empty on success
   (void)kc::appliance::storeConfigFrom(*config);
-  (void)kc::appliance::tokenSettingsFrom(*config);
+  (void)kc::appliance::tokenSettingsFrom(config->pkcs11);
   return 0;
 }

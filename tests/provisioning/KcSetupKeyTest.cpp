@@ -251,6 +251,40 @@ TEST_F(KcSetupKeyTest, EnvironmentOverridesThePinFileOfTheConfig) {
   EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
 }
 
+// kc-setup reads --config as the daemon does: relative paths against the file's folder, the
+// highest layer winning between pkcs11.pin_file and pkcs11.pin_env, the reference's
+// keyConnectorSettings__* variables, and pkcs11.token selecting the token.
+TEST_F(KcSetupKeyTest, ConfigIsResolvedAsTheDaemonResolvesIt) {
+  const std::string token = freshToken();
+  generateKey(token, "as-daemon");
+  ASSERT_NE(std::filesystem::current_path(), dir()) << "the test must run elsewhere";
+
+  const auto relative = dir() / "relative.properties";
+  writeFile(relative, "pkcs11.wrap_key = " + token + ";object=as-daemon\npkcs11.pin_file = " +
+                          pinFile().filename().string() + "\n");
+  auto result = kcSetup({"key", "verify", "--config", relative.string()});
+  EXPECT_EQ(result.exitCode, 0) << "a relative pin_file resolves against the config's folder: "
+                                << result.err;
+
+  const auto layered = dir() / "layered.properties";
+  writeFile(layered, "pkcs11.wrap_key = " + token +
+                         ";object=as-daemon\npkcs11.pin_file = " + wrongPinFile().string() + "\n");
+  result = kcSetup({"key", "verify", "--config", layered.string()});
+  EXPECT_EQ(result.exitCode, 2) << "the file's wrong PIN is used without an override";
+  result = kcSetup({"key", "verify", "--config", layered.string()},
+                   {{"KC_PKCS11_PIN_ENV", "KC_TEST_PIN"}, {"KC_TEST_PIN", kUserPin}});
+  EXPECT_EQ(result.exitCode, 0) << "KC_PKCS11_PIN_ENV outranks the file's pin_file: " << result.err;
+
+  const auto reference = dir() / "reference.properties";
+  writeFile(reference,
+            "pkcs11.token = " + token + "\npkcs11.pin_file = " + pinFile().string() + "\n");
+  result = kcSetup({"key", "verify", "--config", reference.string()},
+                   {{"keyConnectorSettings__rsaKey__pkcs11PrivateKeyLabel", "as-daemon"}});
+  EXPECT_EQ(result.exitCode, 0) << "the reference's key label names the key on pkcs11.token: "
+                                << result.err;
+  EXPECT_EQ(field(result.out, "label"), "as-daemon");
+}
+
 TEST_F(KcSetupKeyTest, MissingConfigFileIsAUsageErrorNamingIt) {
   const auto result =
       kcSetup({"key", "verify", "--config", (dir() / "absent.properties").string()});

@@ -73,7 +73,7 @@ struct Pkcs11Settings {
   std::string module = "/usr/lib/softhsm/libsofthsm2.so";
   std::string initArgs;
   std::string token;              // token URI; empty: the wrapping key's URI selects the token
-  std::string wrapKey;            // key URI, required
+  std::string wrapKey;            // key URI, required by the daemon
   std::string auditKey;           // key URI, optional for now
   std::filesystem::path pinFile;  // exactly one of pinFile and pinEnv is set
   std::string pinEnv;             // default KC_PKCS11_PIN
@@ -102,6 +102,10 @@ struct LogSettings {
   LogFormat format = LogFormat::kText;
 };
 
+// Where each setting read came from, by key: "file /etc/kc/kc.properties", "environment variable
+// KC_PKCS11_PIN_FILE", "environment variable keyConnectorSettings__...", or "default".
+using SettingOrigins = std::map<std::string, std::string, std::less<>>;
+
 struct DaemonConfig {
   std::filesystem::path configFile;  // empty when none was given
   std::filesystem::path baseDir;     // where relative paths were resolved
@@ -114,6 +118,19 @@ struct DaemonConfig {
   PolicySettings policy;
   AuditSettings audit;
   LogSettings log;
+  SettingOrigins origins;
+};
+
+// The token's settings alone, for the tools that act on the daemon's token and keys (kc-setup):
+// read from the same sources by the same rules as the daemon's, so both resolve the same module,
+// token, keys and PIN source. Nothing is required here (pkcs11.wrap_key may be unset), and
+// the file's other keys are neither read nor checked.
+struct TokenConfig {
+  std::filesystem::path configFile;  // empty when none was given
+  std::filesystem::path baseDir;
+  Pkcs11Settings pkcs11;
+  PolicySettings policy;
+  SettingOrigins origins;  // pkcs11.*, policy.* and server.workers
 };
 
 // The environment the loader reads, by name. Tests pass their own; main passes
@@ -122,8 +139,8 @@ using Environment = std::map<std::string, std::string, std::less<>>;
 Environment processEnvironment();
 
 // Loads `file` (when given) and `environment`. INVALID_ARGUMENT, one line naming the key,
-// when the file cannot be read, holds a key this build does not know, or any value is
-// malformed, out of range or missing.
+// when the file cannot be read, any value is malformed or out of range, the file holds a key
+// this build does not know, or a required setting is missing (checked in that order).
 Result<DaemonConfig> loadDaemonConfig(const std::optional<std::filesystem::path>& file,
                                       const Environment& environment);
 
@@ -133,8 +150,10 @@ Result<DaemonConfig> parseDaemonConfig(std::istream& properties, const std::stri
                                        const std::filesystem::path& baseDir,
                                        const Environment& environment);
 
-// Every key the file may hold.
-const std::vector<std::string>& knownConfigKeys();
+// The token settings of `file` (when given) and `environment` (see TokenConfig). The same
+// errors as loadDaemonConfig for the keys it reads.
+Result<TokenConfig> loadTokenConfig(const std::optional<std::filesystem::path>& file,
+                                    const Environment& environment);
 
 // "KC_DATABASE_PROVIDER" for "database.provider".
 std::string environmentVariableFor(std::string_view key);
@@ -142,9 +161,12 @@ std::string environmentVariableFor(std::string_view key);
 // What openUserKeyStore needs.
 storage::StoreConfig storeConfigFrom(const DaemonConfig& config);
 
+// The user PIN's source: pkcs11.pin_file when it won, else the variable pkcs11.pin_env names.
+pkcs11::PinSource pinSourceFrom(const Pkcs11Settings& settings);
+
 // What connectToken needs: the module, the token (pkcs11.token, else the wrapping key's URI),
 // the PIN's source and a pool of pkcs11.sessions sessions.
-pkcs11::TokenSettings tokenSettingsFrom(const DaemonConfig& config);
+pkcs11::TokenSettings tokenSettingsFrom(const Pkcs11Settings& settings);
 
 // What findKeyRing needs: pkcs11.wrap_key, pkcs11.previous_wrap_keys and
 // policy.allow_noncompliant_key.
