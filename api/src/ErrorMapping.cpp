@@ -1,4 +1,4 @@
-#include "ErrorMapping.h"
+#include "kc/api/ErrorMapping.h"
 
 namespace kc::api {
 

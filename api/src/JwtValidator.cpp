@@ -3,7 +3,7 @@
 #include <cctype>
 
 #include "Jwt.h"
-#include "Text.h"
+#include "kc/Text.h"
 #include "kc/api/JwksCache.h"
 
 namespace kc::api {

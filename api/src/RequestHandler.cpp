@@ -18,9 +18,9 @@
 #include <ctime>
 #include <istream>
 
-#include "ErrorMapping.h"
 #include "Routes.h"
 #include "UserKeyBody.h"
+#include "kc/api/ErrorMapping.h"
 #include "kc/api/JwtValidator.h"
 #include "kc/api/Metrics.h"
 

@@ -3,7 +3,7 @@
 #include <array>
 #include <cctype>
 
-#include "Text.h"
+#include "kc/Text.h"
 
 namespace kc::api {
 namespace {

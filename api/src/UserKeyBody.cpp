@@ -8,15 +8,10 @@
 #include <cctype>
 
 #include "Base64.h"
+#include "kc/Text.h"
 
 namespace kc::api {
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
@@ -57,7 +52,7 @@ class KeyCapture : public Poco::JSON::Handler {
   }
   void endArray() override { --depth_; }
   void key(const std::string& name) override {
-    expectingKey_ = depth_ == 1 && lower(name) == "key";
+    expectingKey_ = depth_ == 1 && toLower(name) == "key";
     if (expectingKey_) ++keyProperties_;
   }
   void null() override { nonString(); }
@@ -98,7 +93,7 @@ Status invalid(std::string reason) {
 
 bool isJsonContentType(std::string_view contentType) {
   const auto semicolon = contentType.find(';');
-  if (lower(trim(contentType.substr(0, semicolon))) != "application/json") return false;
+  if (toLower(trim(contentType.substr(0, semicolon))) != "application/json") return false;
   if (semicolon == std::string_view::npos) return true;
   std::string_view rest = contentType.substr(semicolon + 1);
   while (true) {
@@ -107,12 +102,12 @@ bool isJsonContentType(std::string_view contentType) {
     if (!parameter.empty()) {
       const auto equals = parameter.find('=');
       if (equals == std::string_view::npos) return false;
-      if (lower(trim(parameter.substr(0, equals))) != "charset") return false;
+      if (toLower(trim(parameter.substr(0, equals))) != "charset") return false;
       auto value = trim(parameter.substr(equals + 1));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
         value = value.substr(1, value.size() - 2);
       }
-      const auto charset = lower(value);
+      const auto charset = toLower(value);
       if (charset != "utf-8" && charset != "utf8") return false;
     }
     if (next == std::string_view::npos) return true;

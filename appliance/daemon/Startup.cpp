@@ -23,9 +23,9 @@ Status blame(const std::string& setting, const Status& status) {
 class MetricsObserver final : public appliance::KeyServiceObserver {
  public:
   explicit MetricsObserver(api::Metrics& metrics) : metrics_(metrics) {}
-  void onTokenOperation(std::string_view operation, const api::RequestContext&, std::string_view,
-                        double seconds, const Status&) override {
-    metrics_.observeTokenOperation(operation, seconds);
+  void onTokenOperation(appliance::TokenOperation operation, const api::RequestContext&,
+                        std::string_view, double seconds, const Status&) override {
+    metrics_.observeTokenOperation(appliance::tokenOperationName(operation), seconds);
   }
 
  private:

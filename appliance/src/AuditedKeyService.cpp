@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "kc/api/ErrorMapping.h"
+
 namespace kc::appliance {
 namespace {
 
@@ -29,36 +31,18 @@ audit::AuditRecord recordFor(const api::RequestContext& context) {
 }
 
 // The outcome record of a request that failed with `status`, with the HTTP status the API
-// answers for it.
+// answers for it (api::httpStatusFor: the one mapping).
 audit::AuditRecord failureRecord(const api::RequestContext& context, const Status& status) {
   audit::AuditRecord record = recordFor(context);
-  record.operation = op::kKeyRefused;
+  const int http = api::httpStatusFor(status, api::StatusSource::kKeyService);
+  record.httpStatus = static_cast<unsigned>(http);
   record.detail = std::string(statusCodeName(status.code()));
-  switch (status.code()) {
-    case StatusCode::kNotFound:
-      record.outcome = outcome::kNotFound;
-      record.httpStatus = 404;
-      break;
-    case StatusCode::kAlreadyExists:
-    case StatusCode::kInvalidArgument:
-      record.outcome = outcome::kRejected;
-      record.httpStatus = 400;
-      break;
-    case StatusCode::kIntegrity:
-      record.operation = op::kIntegrityFailure;
-      record.outcome = outcome::kIntegrity;
-      record.httpStatus = 500;
-      break;
-    case StatusCode::kUnavailable:
-    case StatusCode::kTimeout:
-      record.outcome = outcome::kError;
-      record.httpStatus = 503;
-      break;
-    default:
-      record.outcome = outcome::kError;
-      record.httpStatus = 500;
-      break;
-  }
+  record.operation =
+      status.code() == StatusCode::kIntegrity ? op::kIntegrityFailure : op::kKeyRefused;
+  record.outcome = status.code() == StatusCode::kIntegrity ? outcome::kIntegrity
+                   : http == 404                           ? outcome::kNotFound
+                   : http >= 400 && http < 500             ? outcome::kRejected
+                                                           : outcome::kError;
   return record;
 }
 
@@ -71,11 +55,11 @@ AuditTrail::AuditTrail(std::shared_ptr<audit::AuditLog> log,
                        std::shared_ptr<KeyServiceObserver> next)
     : log_(std::move(log)), next_(std::move(next)) {}
 
-void AuditTrail::onTokenOperation(std::string_view operation, const api::RequestContext& context,
+void AuditTrail::onTokenOperation(TokenOperation operation, const api::RequestContext& context,
                                   std::string_view keyId, double seconds, const Status& result) {
   if (next_) next_->onTokenOperation(operation, context, keyId, seconds, result);
   audit::AuditRecord record = recordFor(context);
-  record.operation = operation == "wrap" ? op::kTokenWrap : op::kTokenUnwrap;
+  record.operation = operation == TokenOperation::kWrap ? op::kTokenWrap : op::kTokenUnwrap;
   record.outcome = result.isOk()                             ? outcome::kOk
                    : result.code() == StatusCode::kIntegrity ? outcome::kIntegrity
                                                              : outcome::kError;
@@ -86,7 +70,7 @@ void AuditTrail::onTokenOperation(std::string_view operation, const api::Request
   pending_[context.requestId].push_back(std::move(record));
 }
 
-void AuditTrail::onKeyOperation(std::string_view operation, const api::RequestContext& context,
+void AuditTrail::onKeyOperation(KeyOperation operation, const api::RequestContext& context,
                                 const Status& result) {
   if (next_) next_->onKeyOperation(operation, context, result);
 }

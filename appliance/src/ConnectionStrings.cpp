@@ -7,6 +7,8 @@
 #include <set>
 #include <vector>
 
+#include "kc/Text.h"
+
 namespace kc::appliance {
 namespace {
 
@@ -20,6 +22,8 @@ Status invalid(std::string_view kind, const std::string& what) {
   return {StatusCode::kInvalidArgument, std::string(kind) + " connection string: " + what};
 }
 
+constexpr std::string_view kBlanks = " \t";
+
 bool isBlank(char c) {
   return c == ' ' || c == '\t';
 }
@@ -28,27 +32,12 @@ bool isControl(char c) {
   return byte < 0x20 || byte == 0x7F;
 }
 
-std::string trim(std::string_view text) {
-  std::size_t begin = 0;
-  std::size_t end = text.size();
-  while (begin < end && isBlank(text[begin])) ++begin;
-  while (end > begin && isBlank(text[end - 1])) --end;
-  return std::string(text.substr(begin, end - begin));
-}
-
 std::string normaliseKeyword(std::string_view keyword) {
   std::string out;
   for (const char c : keyword) {
     if (isBlank(c) || c == '_') continue;
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    out.push_back(asciiLower(c));
   }
-  return out;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -98,7 +87,7 @@ Result<std::vector<Entry>> parseAdoNet(std::string_view kind, std::string_view t
     } else {
       const std::size_t valueStart = i;
       while (i < text.size() && text[i] != ';') ++i;
-      entry.value = trim(text.substr(valueStart, i - valueStart));
+      entry.value = trim(text.substr(valueStart, i - valueStart), kBlanks);
     }
     if (std::any_of(entry.value.begin(), entry.value.end(), isControl)) {
       return invalid(kind, "the value of " + where + " contains a control character");
@@ -152,7 +141,7 @@ Status requireField(std::string_view kind, const std::map<std::string, Entry>& f
 }
 
 std::optional<bool> parseBool(std::string_view value) {
-  const std::string text = lower(value);
+  const std::string text = toLower(value);
   if (text == "true" || text == "yes" || text == "1") return true;
   if (text == "false" || text == "no" || text == "0") return false;
   return std::nullopt;
@@ -192,7 +181,7 @@ Result<std::string> sqlitePathFromConnectionString(std::string_view text) {
   if (!fields) return fields.status();
   KC_RETURN_IF_ERROR(requireField(kKind, *fields, "path", "Data Source"));
   if (const auto mode = fields->find("mode"); mode != fields->end()) {
-    const std::string value = lower(mode->second.value);
+    const std::string value = toLower(mode->second.value);
     if (value != "readwritecreate" && value != "readwrite") {
       return invalid(kKind, "only Mode=ReadWriteCreate or ReadWrite can be carried over");
     }
@@ -235,7 +224,7 @@ Result<std::string> libpqFromNpgsql(std::string_view text) {
         {"prefer", "prefer"},          {"require", "require"},
         {"verifyca", "verify-ca"},     {"verify-ca", "verify-ca"},
         {"verifyfull", "verify-full"}, {"verify-full", "verify-full"}};
-    const auto mode = kModes.find(lower(sslmode->second.value));
+    const auto mode = kModes.find(toLower(sslmode->second.value));
     if (mode == kModes.end()) {
       return invalid(kKind,
                      "SSL Mode must be Disable, Allow, Prefer, Require, VerifyCA or "
@@ -342,7 +331,7 @@ Result<std::string> odbcFromSqlServer(std::string_view text) {
   KC_RETURN_IF_ERROR(requireField(kKind, *fields, "Server", "Server or Data Source"));
   if (const auto integrated = fields->find("integrated"); integrated != fields->end()) {
     const auto flag = parseBool(integrated->second.value);
-    if (!flag.has_value() && lower(integrated->second.value) != "sspi") {
+    if (!flag.has_value() && toLower(integrated->second.value) != "sspi") {
       return invalid(kKind, "Integrated Security must be true, false or SSPI");
     }
     if (!flag.has_value() || *flag) {
@@ -353,7 +342,7 @@ Result<std::string> odbcFromSqlServer(std::string_view text) {
     fields->erase(integrated);
   }
   if (auto encrypt = fields->find("Encrypt"); encrypt != fields->end()) {
-    const std::string value = lower(encrypt->second.value);
+    const std::string value = toLower(encrypt->second.value);
     if (value == "strict") {
       encrypt->second.value = "strict";
     } else if (value == "mandatory") {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "kc/Text.h"
 #include "kc/appliance/Envelope.h"
 #include "kc/pkcs11/KeyPolicy.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
@@ -11,17 +12,6 @@
 
 namespace kc::appliance {
 namespace {
-
-std::string hexOf(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const auto byte : bytes) {
-    out.push_back(kDigits[byte >> 4]);
-    out.push_back(kDigits[byte & 0x0F]);
-  }
-  return out;
-}
 
 Result<pkcs11::RsaKeyPair> findCheckedKey(const std::shared_ptr<pkcs11::SessionPool>& pool,
                                           const std::string& uriText, bool allowNoncompliant) {
@@ -84,7 +74,7 @@ Result<pkcs11::RsaKeyPair> KeyRing::find(std::span<const std::uint8_t> id) const
   for (const auto& key : keys_) {
     if (std::equal(key.id().begin(), key.id().end(), id.begin(), id.end())) return key;
   }
-  return Status(StatusCode::kNotFound, "no wrapping key with id " + hexOf(id) + " in the key ring");
+  return Status(StatusCode::kNotFound, "no wrapping key with id " + toHex(id) + " in the key ring");
 }
 
 Result<std::vector<std::uint8_t>> KeyRing::seal(std::string_view userId,
@@ -99,7 +89,7 @@ Result<SecretBytes> KeyRing::open(std::string_view userId,
   auto key = find(parsed->wrappingKeyId);
   if (!key) {
     return Status(StatusCode::kIntegrity,
-                  "user-key envelope names wrapping key " + hexOf(parsed->wrappingKeyId) +
+                  "user-key envelope names wrapping key " + toHex(parsed->wrappingKeyId) +
                       ", which is not in the key ring (a retired key, or a forged record)");
   }
   return openEnvelope(*key, userId, *parsed);

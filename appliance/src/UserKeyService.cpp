@@ -18,7 +18,7 @@ Poco::Logger& keysLogger() {
 
 // Runs `op` and reports its duration and outcome to `observer`.
 template <typename Op>
-auto timed(KeyServiceObserver* observer, std::string_view operation,
+auto timed(KeyServiceObserver* observer, TokenOperation operation,
            const api::RequestContext& context, std::string_view keyId, Op&& op) {
   const auto start = std::chrono::steady_clock::now();
   auto result = op();
@@ -35,11 +35,28 @@ auto timed(KeyServiceObserver* observer, std::string_view operation,
   return result;
 }
 
-std::string_view depositOperation(api::DepositMode mode) {
-  return mode == api::DepositMode::kCreateOnly ? "deposit-create" : "deposit-replace";
+KeyOperation depositOperation(api::DepositMode mode) {
+  return mode == api::DepositMode::kCreateOnly ? KeyOperation::kDepositCreate
+                                               : KeyOperation::kDepositReplace;
 }
 
 }  // namespace
+
+std::string_view tokenOperationName(TokenOperation operation) {
+  return operation == TokenOperation::kWrap ? "wrap" : "unwrap";
+}
+
+std::string_view keyOperationName(KeyOperation operation) {
+  switch (operation) {
+    case KeyOperation::kFetch:
+      return "fetch";
+    case KeyOperation::kDepositCreate:
+      return "deposit-create";
+    case KeyOperation::kDepositReplace:
+      return "deposit-replace";
+  }
+  return "?";
+}
 
 UserKeyService::UserKeyService(std::shared_ptr<const KeyRing> ring,
                                std::shared_ptr<storage::UserKeyStore> store,
@@ -48,7 +65,7 @@ UserKeyService::UserKeyService(std::shared_ptr<const KeyRing> ring,
 
 Result<SecretBytes> UserKeyService::fetchUserKey(const api::RequestContext& context) {
   auto result = fetch(context);
-  if (observer_) observer_->onKeyOperation("fetch", context, result.status());
+  if (observer_) observer_->onKeyOperation(KeyOperation::kFetch, context, result.status());
   return result;
 }
 
@@ -57,7 +74,7 @@ Result<SecretBytes> UserKeyService::fetch(const api::RequestContext& context) {
   auto record = store_->get(context.userId);
   if (!record) return record.status();
 
-  auto key = timed(observer_.get(), "unwrap", context, record->wrappingKeyId,
+  auto key = timed(observer_.get(), TokenOperation::kUnwrap, context, record->wrappingKeyId,
                    [&] { return ring_->open(context.userId, record->envelope); });
   if (!key) {
     const Status status = key.status();
@@ -97,7 +114,7 @@ Status UserKeyService::deposit(const api::RequestContext& context, const SecretB
                                               " bytes, not " + std::to_string(key.size())};
   }
   const pkcs11::RsaKeyPair& wrappingKey = ring_->current();
-  auto envelope = timed(observer_.get(), "wrap", context, wrappingKey.idHex(),
+  auto envelope = timed(observer_.get(), TokenOperation::kWrap, context, wrappingKey.idHex(),
                         [&] { return ring_->seal(context.userId, key); });
   if (!envelope) {
     keysLogger().warning("could not seal the key of user %s (request %s): %s", context.userId,

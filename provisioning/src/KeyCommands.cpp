@@ -7,6 +7,7 @@
 #include "Commands.h"
 #include "SetupSettings.h"
 #include "UriText.h"
+#include "kc/Text.h"
 #include "kc/pkcs11/KeyGeneration.h"
 #include "kc/pkcs11/RsaKeyPair.h"
 
@@ -132,16 +133,6 @@ std::string boolText(bool value) {
   return value ? "true" : "false";
 }
 
-std::string hex(const std::vector<std::uint8_t>& bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const auto b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0x0F];
-  }
-  return out;
-}
-
 ExitCode runKeyGenerate(const ParsedFlags& flags) {
   auto context = resolveKeyContext(flags);
   if (!context) return reportError(context.status());
@@ -217,7 +208,7 @@ ExitCode runKeyVerify(const ParsedFlags& flags) {
                         {"token-serial", connected.token.serial},
                         {"purpose", std::string(pkcs11::keyPurposeName(context->purpose))},
                         {"label", a.label},
-                        {"id", hex(a.id)},
+                        {"id", toHex(a.id)},
                         {"bits", std::to_string(a.modulusBits)},
                         {"fingerprint", publicKey->fingerprint},
                         {"token", boolText(a.onToken)},

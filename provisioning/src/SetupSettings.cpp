@@ -4,6 +4,8 @@
 #include <cctype>
 #include <filesystem>
 
+#include "kc/Text.h"
+
 namespace kc::setup {
 namespace {
 
@@ -138,10 +140,7 @@ std::string_view keyConfigKey(pkcs11::KeyPurpose purpose) {
 }
 
 Result<pkcs11::Pkcs11Uri> parseUriSetting(const Setting& uri) {
-  std::string lower = uri.value;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower.find("pin-value") != std::string::npos) {
+  if (toLower(uri.value).find("pin-value") != std::string::npos) {
     // Not echoed: the URI carries a secret.
     return usageError("the URI given by " + uri.origin +
                       " carries a PIN (pin-value): PINs come from files or the environment "

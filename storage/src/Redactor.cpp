@@ -3,26 +3,19 @@
 #include <algorithm>
 #include <cctype>
 
+#include "kc/Text.h"
+
 namespace kc::storage {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool isSecretKey(std::string_view key) {
-  const std::string k = lower(key);
+  const std::string k = toLower(key);
   return k == "password" || k == "pwd" || k == "passwd";
 }
 
+// Whatever std::isspace calls a space, in the C locale.
 std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())))
-    text.remove_prefix(1);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-    text.remove_suffix(1);
-  return text;
+  return trimView(text, " \t\n\v\f\r");
 }
 
 }  // namespace

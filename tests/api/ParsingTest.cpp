@@ -6,10 +6,10 @@
 
 #include "ApiTestSupport.h"
 #include "Base64.h"
-#include "ErrorMapping.h"
 #include "Jwk.h"
 #include "Jwt.h"
 #include "UserKeyBody.h"
+#include "kc/api/ErrorMapping.h"
 
 namespace kc::test {
 namespace {

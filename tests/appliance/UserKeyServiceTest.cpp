@@ -99,18 +99,19 @@ class PingControlledStore : public storage::UserKeyStore {
 
 class CountingObserver : public KeyServiceObserver {
  public:
-  void onTokenOperation(std::string_view operation, const RequestContext& context,
+  void onTokenOperation(TokenOperation operation, const RequestContext& context,
                         std::string_view keyId, double seconds, const Status& outcome) override {
     EXPECT_FALSE(context.requestId.empty());
     EXPECT_FALSE(keyId.empty());
     std::lock_guard lock(mutex_);
     EXPECT_GE(seconds, 0.0);
-    ++tokenOperations[std::string(operation) + (outcome.isOk() ? ":ok" : ":failed")];
+    ++tokenOperations[std::string(tokenOperationName(operation)) +
+                      (outcome.isOk() ? ":ok" : ":failed")];
   }
-  void onKeyOperation(std::string_view operation, const RequestContext& context,
+  void onKeyOperation(KeyOperation operation, const RequestContext& context,
                       const Status& outcome) override {
     std::lock_guard lock(mutex_);
-    keyOperations.push_back(std::string(operation) + " " + context.userId + " " +
+    keyOperations.push_back(std::string(keyOperationName(operation)) + " " + context.userId + " " +
                             std::string(statusCodeName(outcome.code())));
   }
   std::mutex mutex_;

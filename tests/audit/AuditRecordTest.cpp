@@ -4,6 +4,7 @@
 #include <openssl/sha.h>
 
 #include "AuditTestSupport.h"
+#include "kc/Text.h"
 #include "kc/audit/AuditRecord.h"
 #include "kc/audit/CheckpointSigner.h"
 

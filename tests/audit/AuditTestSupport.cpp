@@ -9,6 +9,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "kc/Text.h"
 #include "kc/audit/AuditRecord.h"
 
 namespace kc::test {
@@ -23,7 +24,7 @@ OpenSslSigner::OpenSslSigner() : key_(EVP_RSA_gen(2048)) {
   if (key_ == nullptr) throw std::runtime_error("RSA key generation failed");
   unsigned char* der = nullptr;
   const int length = i2d_PUBKEY(pkey(key_), &der);
-  keyId_ = "sha256:" + audit::toHex(audit::sha256({der, static_cast<std::size_t>(length)}));
+  keyId_ = "sha256:" + toHex(audit::sha256({der, static_cast<std::size_t>(length)}));
   OPENSSL_free(der);
 }
 

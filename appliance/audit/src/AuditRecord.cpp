@@ -14,6 +14,8 @@
 #include <initializer_list>
 #include <vector>
 
+#include "kc/Text.h"
+
 namespace kc::audit {
 
 namespace {
@@ -199,17 +201,6 @@ Sha256 sha256(std::span<const std::uint8_t> bytes) {
 
 Sha256 sha256(std::string_view text) {
   return sha256({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
-}
-
-std::string toHex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const auto byte : bytes) {
-    out += kDigits[byte >> 4];
-    out += kDigits[byte & 0x0f];
-  }
-  return out;
 }
 
 std::string lineHash(std::string_view line) {

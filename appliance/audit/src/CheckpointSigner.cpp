@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include "kc/audit/AuditRecord.h"
+#include "kc/Text.h"
 
 namespace kc::audit {
 

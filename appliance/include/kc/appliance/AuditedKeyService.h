@@ -30,9 +30,9 @@ class AuditTrail final : public KeyServiceObserver {
   // `next` (may be null) also sees every event, e.g. for metrics.
   AuditTrail(std::shared_ptr<audit::AuditLog> log, std::shared_ptr<KeyServiceObserver> next);
 
-  void onTokenOperation(std::string_view operation, const api::RequestContext& context,
+  void onTokenOperation(TokenOperation operation, const api::RequestContext& context,
                         std::string_view keyId, double seconds, const Status& outcome) override;
-  void onKeyOperation(std::string_view operation, const api::RequestContext& context,
+  void onKeyOperation(KeyOperation operation, const api::RequestContext& context,
                       const Status& outcome) override;
 
   // The token operations recorded for `requestId` since the last call, oldest first.

@@ -16,6 +16,16 @@
 
 namespace kc::appliance {
 
+// What the token did for a request: sealing a user key or opening one.
+enum class TokenOperation { kWrap, kUnwrap };
+// "wrap" / "unwrap": the metrics' label.
+std::string_view tokenOperationName(TokenOperation operation);
+
+// What a request asked of the service.
+enum class KeyOperation { kFetch, kDepositCreate, kDepositReplace };
+// "fetch" / "deposit-create" / "deposit-replace".
+std::string_view keyOperationName(KeyOperation operation);
+
 // Hooks for metrics and the audit trail. Called on the request's thread, after the fact;
 // implementations must be thread-safe and quick, and must not throw. Every method has an
 // empty default so an observer overrides only what it needs.
@@ -23,16 +33,15 @@ class KeyServiceObserver {
  public:
   virtual ~KeyServiceObserver() = default;
 
-  // A token operation finished: "wrap" (sealing a key) or "unwrap" (opening one), for which
-  // request, with which wrapping key (CKA_ID hex), its wall-clock duration and outcome.
-  virtual void onTokenOperation(std::string_view operation, const api::RequestContext& context,
+  // A token operation finished: for which request, with which wrapping key (CKA_ID hex), its
+  // wall-clock duration and outcome.
+  virtual void onTokenOperation(TokenOperation operation, const api::RequestContext& context,
                                 std::string_view keyId, double seconds, const Status& outcome) {
     (void)operation, (void)context, (void)keyId, (void)seconds, (void)outcome;
   }
 
-  // A request finished: "fetch", "deposit-create" or "deposit-replace", for whom, and how.
-  // OK for a fetch means a key was released.
-  virtual void onKeyOperation(std::string_view operation, const api::RequestContext& context,
+  // A request finished: for whom, and how. OK for a fetch means a key was released.
+  virtual void onKeyOperation(KeyOperation operation, const api::RequestContext& context,
                               const Status& outcome) {
     (void)operation, (void)context, (void)outcome;
   }

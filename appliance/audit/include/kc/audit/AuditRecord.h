@@ -98,7 +98,6 @@ Result<AuditRecord> parseRecord(std::string_view line);
 
 Sha256 sha256(std::span<const std::uint8_t> bytes);
 Sha256 sha256(std::string_view text);
-std::string toHex(std::span<const std::uint8_t> bytes);
 // The "prev" value for `line`, the record that comes after it.
 std::string lineHash(std::string_view line);
 // The "prev" value of an instance's first record.
