@@ -156,9 +156,10 @@ struct RsaKeyPair::State {
   }
 
   // Runs `op` with the current handles; when the token says a handle is no longer valid,
-  // looks the key up again and runs `op` once more.
+  // looks the key up again and runs `op` once more. `failed` receives the CK_RV of the
+  // last call that failed (CKR_OK when none did or no call was made).
   template <typename Op>
-  Status withKey(std::string_view operation, Op&& op) const {
+  Status withKey(std::string_view operation, Op&& op, CK_RV* failed = nullptr) const {
     for (int attempt = 0;; ++attempt) {
       const auto [priv, pub] = handles();
       CK_RV rv = CKR_OK;
@@ -166,6 +167,7 @@ struct RsaKeyPair::State {
         rv = op(session, priv, pub);
         return rv;
       });
+      if (failed != nullptr) *failed = rv;
       const bool handleLost = status.code() == StatusCode::kTokenError && isHandleLost(rv);
       if (status.isOk() || !handleLost || attempt > 0) return status;
       Status relooked = refreshHandles();
@@ -284,8 +286,10 @@ Result<SecretBytes> RsaKeyPair::decrypt(std::span<const std::uint8_t> ciphertext
                                               std::to_string(state_->modulusBytes));
   }
   SecretBytes plaintext(state_->modulusBytes);
+  CK_RV failed = CKR_OK;
   Status status = state_->withKey(
-      "RSA-OAEP decrypt", [&](CK_SESSION_HANDLE session, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE) {
+      "RSA-OAEP decrypt",
+      [&](CK_SESSION_HANDLE session, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE) {
         auto params = oaepParams(hash);
         CK_MECHANISM mechanism{CKM_RSA_PKCS_OAEP, &params, sizeof params};
         CK_RV rv = state_->pool->api()->C_DecryptInit(session, &mechanism, priv);
@@ -295,13 +299,13 @@ Result<SecretBytes> RsaKeyPair::decrypt(std::span<const std::uint8_t> ciphertext
                                             ciphertext.size(), plaintext.data(), &length);
         if (rv == CKR_OK) plaintext.truncate(length);
         return rv;
-      });
+      },
+      &failed);
   if (!status.isOk()) {
     plaintext.clear();
     // SoftHSM reports a failed OAEP check as CKR_GENERAL_ERROR; either way the
     // ciphertext did not open, which for the caller is an integrity failure.
-    if (status.code() == StatusCode::kTokenError &&
-        status.message().find("CKR_GENERAL_ERROR") != std::string::npos) {
+    if (status.code() == StatusCode::kTokenError && failed == CKR_GENERAL_ERROR) {
       return Status(StatusCode::kIntegrity, status.message());
     }
     return status;
