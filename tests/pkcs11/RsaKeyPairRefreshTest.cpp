@@ -48,6 +48,9 @@ class RsaKeyPairRefresh : public ::testing::Test {
     ASSERT_TRUE(control_.inject && control_.reset && control_.calls);
     pool_ = token_->openPool({.size = 4, .loginBackoff = std::chrono::milliseconds(5)});
   }
+  // The pool's sessions are closed while SoftHSM is still alive, not by a static
+  // destructor after the module's own have run.
+  static void TearDownTestSuite() { pool_.reset(); }
   void SetUp() override { control_.reset(); }
   void TearDown() override { control_.reset(); }
 
