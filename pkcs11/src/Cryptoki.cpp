@@ -111,6 +111,24 @@ constexpr CkrEntry kCkrNames[] = {
 };
 #undef KC_CKR
 
+// Why the token refused a PIN, in words for an operator; empty for other codes.
+std::string_view pinRefusal(CK_RV rv) {
+  switch (rv) {
+    case CKR_PIN_INCORRECT:
+      return "PIN incorrect";
+    case CKR_PIN_LOCKED:
+      return "PIN locked";
+    case CKR_PIN_EXPIRED:
+      return "PIN expired";
+    case CKR_PIN_INVALID:
+      return "PIN has characters the token does not accept";
+    case CKR_PIN_LEN_RANGE:
+      return "PIN too long or too short";
+    default:
+      return {};
+  }
+}
+
 }  // namespace
 
 std::string ckrName(CK_RV rv) {
@@ -167,6 +185,11 @@ Status tokenError(std::string_view operation, CK_RV rv) {
   std::string message(operation);
   message += ": ";
   message += ckrName(rv);
+  if (const std::string_view refusal = pinRefusal(rv); !refusal.empty()) {
+    message += " (";
+    message += refusal;
+    message += ")";
+  }
   return {code, std::move(message)};
 }
 

@@ -1,8 +1,11 @@
 #include "kc/pkcs11/RsaKeyPair.h"
 
+#include <algorithm>
 #include <array>
 #include <mutex>
 #include <shared_mutex>
+#include <tuple>
+#include <utility>
 
 #include "Hex.h"
 #include "ObjectAccess.h"
@@ -101,74 +104,96 @@ Status lookUp(CK_FUNCTION_LIST* api, CK_SESSION_HANDLE session, const Pkcs11Uri&
   return Status::ok();
 }
 
+// Looks the key pair `uri` names up on one of the pool's sessions.
+Status lookUpOnPool(SessionPool& pool, const Pkcs11Uri& uri, KeyHandles& out) {
+  Status found = Status::ok();
+  Status ran = pool.run("find key " + uri.text(), [&](CK_SESSION_HANDLE session) {
+    CK_RV rv = CKR_OK;
+    found = lookUp(pool.api(), session, uri, out, rv);
+    return rv;
+  });
+  if (!ran.isOk()) return ran;
+  return found;
+}
+
 }  // namespace
 
 std::string_view oaepHashName(OaepHash hash) {
   return hash == OaepHash::kSha256 ? "sha256" : "sha1";
 }
 
+// What find() learnt is fixed for the life of the key pair and read without a lock. Only
+// the two object handles change, when the token drops them, and only under `mutex_`.
 struct RsaKeyPair::State {
-  std::shared_ptr<SessionPool> pool;
-  Pkcs11Uri uri;
-  OaepHash oaep = OaepHash::kSha1;
-  std::string label;
-  std::vector<std::uint8_t> id;
-  std::size_t modulusBytes = 0;
+  const std::shared_ptr<SessionPool> pool;
+  const Pkcs11Uri uri;
+  const std::string label;
+  const std::vector<std::uint8_t> id;
+  const std::size_t modulusBytes;
+  const OaepHash oaep;
 
-  mutable std::shared_mutex mutex;  // guards the handles, replaced when the token drops them
-  CK_OBJECT_HANDLE privateKey = CK_INVALID_HANDLE;
-  CK_OBJECT_HANDLE publicKey = CK_INVALID_HANDLE;
+  State(std::shared_ptr<SessionPool> p, Pkcs11Uri u, const KeyHandles& found, OaepHash hash)
+      : pool(std::move(p)),
+        uri(std::move(u)),
+        label(found.label),
+        id(found.id),
+        modulusBytes((found.modulusBits + 7) / 8),
+        oaep(hash),
+        privateKey_(found.privateKey),
+        publicKey_(found.publicKey) {}
 
-  State(std::shared_ptr<SessionPool> p, Pkcs11Uri u) : pool(std::move(p)), uri(std::move(u)) {}
+  // The same key with another OAEP hash, and the handles this one holds now.
+  std::shared_ptr<State> withOaep(OaepHash hash) const {
+    KeyHandles found{.label = label, .id = id, .modulusBits = modulusBytes * 8};
+    std::tie(found.privateKey, found.publicKey) = handles();
+    return std::make_shared<State>(pool, uri, found, hash);
+  }
+
+  // The current private and public key handles.
+  std::pair<CK_OBJECT_HANDLE, CK_OBJECT_HANDLE> handles() const {
+    std::shared_lock lock(mutex_);
+    return {privateKey_, publicKey_};
+  }
 
   // Runs `op` with the current handles; when the token says a handle is no longer valid,
-  // looks the key up again and runs `op` once more.
+  // looks the key up again and runs `op` once more. `failed` receives the CK_RV of the
+  // last call that failed (CKR_OK when none did or no call was made).
   template <typename Op>
-  Status withKey(std::string_view operation, Op&& op) const {
+  Status withKey(std::string_view operation, Op&& op, CK_RV* failed = nullptr) const {
     for (int attempt = 0;; ++attempt) {
-      CK_OBJECT_HANDLE priv, pub;
-      {
-        std::shared_lock lock(mutex);
-        priv = privateKey;
-        pub = publicKey;
-      }
-      CK_RV failed = CKR_OK;
+      const auto [priv, pub] = handles();
+      CK_RV rv = CKR_OK;
       Status status = pool->run(operation, [&](CK_SESSION_HANDLE session) {
-        failed = op(session, priv, pub);
-        return failed;
+        rv = op(session, priv, pub);
+        return rv;
       });
-      const bool handleLost = status.code() == StatusCode::kTokenError && isHandleLost(failed);
+      if (failed != nullptr) *failed = rv;
+      const bool handleLost = status.code() == StatusCode::kTokenError && isHandleLost(rv);
       if (status.isOk() || !handleLost || attempt > 0) return status;
-      Status relooked = const_cast<State*>(this)->refreshHandles();
+      Status relooked = refreshHandles();
       if (!relooked.isOk()) return relooked;
     }
   }
 
-  Status refreshHandles() {
-    KeyHandles handles;
-    Status found = Status::ok();
-    Status ran = pool->run("find key " + uri.text(), [&](CK_SESSION_HANDLE session) {
-      CK_RV rv = CKR_OK;
-      found = lookUp(pool->api(), session, uri, handles, rv);
-      return rv;
-    });
-    if (!ran.isOk()) return ran;
-    if (!found.isOk()) return found;
-    if (!id.empty() && handles.id != id) {
-      return Status(StatusCode::kIntegrity, "key " + uri.text() +
-                                                " now names a different key (id " +
-                                                toHex(handles.id) + ", was " + toHex(id) + ")");
+  // Looks the key up again and swaps in its new handles. A key that is not the one find()
+  // found (another CKA_ID or modulus) is INTEGRITY and leaves the handles as they were.
+  Status refreshHandles() const {
+    KeyHandles found;
+    KC_RETURN_IF_ERROR(lookUpOnPool(*pool, uri, found));
+    const std::size_t foundBytes = (found.modulusBits + 7) / 8;
+    if (found.id != id || foundBytes != modulusBytes) {
+      return Status(StatusCode::kIntegrity,
+                    "key " + uri.text() + " now names a different key (id " + toHex(found.id) +
+                        ", " + std::to_string(foundBytes * 8) + " bits; was id " + toHex(id) +
+                        ", " + std::to_string(modulusBytes * 8) + " bits)");
     }
-    std::unique_lock lock(mutex);
-    privateKey = handles.privateKey;
-    publicKey = handles.publicKey;
-    label = handles.label;
-    id = handles.id;
-    modulusBytes = (handles.modulusBits + 7) / 8;
+    std::unique_lock lock(mutex_);
+    privateKey_ = found.privateKey;
+    publicKey_ = found.publicKey;
     return Status::ok();
   }
 
-  // One OAEP encryption with `hash`; the CK_RV of the call that failed, if one did.
+  // One OAEP encryption with `hash`.
   Status encryptWith(OaepHash hash, std::span<const std::uint8_t> plaintext,
                      std::vector<std::uint8_t>& out) const {
     return withKey(
@@ -185,35 +210,41 @@ struct RsaKeyPair::State {
           return rv;
         });
   }
+
+ private:
+  mutable std::shared_mutex mutex_;
+  mutable CK_OBJECT_HANDLE privateKey_;  // guarded by mutex_
+  mutable CK_OBJECT_HANDLE publicKey_;   // guarded by mutex_
 };
 
 Result<RsaKeyPair> RsaKeyPair::find(std::shared_ptr<SessionPool> pool, const Pkcs11Uri& keyUri) {
-  auto state = std::make_shared<State>(std::move(pool), keyUri);
-  KC_RETURN_IF_ERROR(state->refreshHandles());
+  KeyHandles found;
+  KC_RETURN_IF_ERROR(lookUpOnPool(*pool, keyUri, found));
+  // Until the probe below has chosen, the OAEP hash is SHA-1; the probe names its hash.
+  auto state = std::make_shared<State>(std::move(pool), keyUri, found, OaepHash::kSha1);
 
   // Probe once which OAEP hash the token accepts, by a full round trip.
   bool canEncrypt = false;
   bool canDecrypt = false;
   Status read = state->pool->run("read key usage", [&](CK_SESSION_HANDLE session) {
-    CK_RV rv = detail::readBool(state->pool->api(), session, state->publicKey, CKA_ENCRYPT, false,
+    CK_RV rv = detail::readBool(state->pool->api(), session, found.publicKey, CKA_ENCRYPT, false,
                                 canEncrypt);
     if (rv != CKR_OK) return rv;
-    return detail::readBool(state->pool->api(), session, state->privateKey, CKA_DECRYPT, false,
+    return detail::readBool(state->pool->api(), session, found.privateKey, CKA_DECRYPT, false,
                             canDecrypt);
   });
   if (!read.isOk()) return read;
   if (canEncrypt && canDecrypt) {
     const std::array<std::uint8_t, 32> probe = {'k', 'c', '-', 'o', 'a', 'e', 'p',
                                                 '-', 'p', 'r', 'o', 'b', 'e'};
-    RsaKeyPair candidate(state);
+    const RsaKeyPair candidate(state);
     for (OaepHash hash : {OaepHash::kSha256, OaepHash::kSha1}) {
       std::vector<std::uint8_t> ciphertext;
       if (!state->encryptWith(hash, probe, ciphertext).isOk()) continue;
       auto plain = candidate.decrypt(ciphertext, hash);
       if (plain && plain->size() == probe.size() &&
           std::equal(probe.begin(), probe.end(), plain->data())) {
-        state->oaep = hash;
-        return candidate;
+        return RsaKeyPair(state->withOaep(hash));
       }
     }
     return Status(
@@ -255,8 +286,10 @@ Result<SecretBytes> RsaKeyPair::decrypt(std::span<const std::uint8_t> ciphertext
                                               std::to_string(state_->modulusBytes));
   }
   SecretBytes plaintext(state_->modulusBytes);
+  CK_RV failed = CKR_OK;
   Status status = state_->withKey(
-      "RSA-OAEP decrypt", [&](CK_SESSION_HANDLE session, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE) {
+      "RSA-OAEP decrypt",
+      [&](CK_SESSION_HANDLE session, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE) {
         auto params = oaepParams(hash);
         CK_MECHANISM mechanism{CKM_RSA_PKCS_OAEP, &params, sizeof params};
         CK_RV rv = state_->pool->api()->C_DecryptInit(session, &mechanism, priv);
@@ -266,13 +299,13 @@ Result<SecretBytes> RsaKeyPair::decrypt(std::span<const std::uint8_t> ciphertext
                                             ciphertext.size(), plaintext.data(), &length);
         if (rv == CKR_OK) plaintext.truncate(length);
         return rv;
-      });
+      },
+      &failed);
   if (!status.isOk()) {
     plaintext.clear();
     // SoftHSM reports a failed OAEP check as CKR_GENERAL_ERROR; either way the
     // ciphertext did not open, which for the caller is an integrity failure.
-    if (status.code() == StatusCode::kTokenError &&
-        status.message().find("CKR_GENERAL_ERROR") != std::string::npos) {
+    if (status.code() == StatusCode::kTokenError && failed == CKR_GENERAL_ERROR) {
       return Status(StatusCode::kIntegrity, status.message());
     }
     return status;

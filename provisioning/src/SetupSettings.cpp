@@ -207,16 +207,12 @@ Result<ConnectedToken> connect(const Setting& module, const std::string& initArg
   options.loginAttempts = 1;
   auto pool = pkcs11::SessionPool::open(connected.module, *slot, pin.source, options);
   if (!pool) {
+    // A refused PIN is PERMISSION_DENIED, and the pkcs11 layer says why in words
+    // ("PIN incorrect", "PIN locked").
     const Status& status = pool.status();
-    std::string reason = status.message();
-    if (reason.find("CKR_PIN_INCORRECT") != std::string::npos) {
-      reason = "PIN incorrect (" + reason + ")";
-    } else if (reason.find("CKR_PIN_LOCKED") != std::string::npos) {
-      reason = "PIN locked (" + reason + ")";
-    }
     return Status(status.code(), "login to token '" + connected.token.label +
                                      "' with the PIN from " + pin.source.describe() + " (" +
-                                     pin.origin + ") failed: " + reason);
+                                     pin.origin + ") failed: " + status.message());
   }
   connected.pool = *pool;
   return connected;

@@ -25,6 +25,14 @@ TEST(Cryptoki, WrongPinIsPermissionDenied) {
   EXPECT_EQ(tokenError("C_Login", CKR_PIN_INCORRECT).code(), StatusCode::kPermissionDenied);
 }
 
+TEST(Cryptoki, RefusedPinIsSaidInWords) {
+  EXPECT_EQ(tokenError("C_Login", CKR_PIN_INCORRECT).message(),
+            "C_Login: CKR_PIN_INCORRECT (PIN incorrect)");
+  EXPECT_EQ(tokenError("C_Login", CKR_PIN_LOCKED).message(),
+            "C_Login: CKR_PIN_LOCKED (PIN locked)");
+  EXPECT_EQ(tokenError("C_Login", CKR_PIN_LOCKED).code(), StatusCode::kPermissionDenied);
+}
+
 TEST(Cryptoki, SessionLossCodesTriggerRecoveryAndOthersDoNot) {
   for (CK_RV rv : {CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED, CKR_USER_NOT_LOGGED_IN,
                    CKR_DEVICE_ERROR, CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT}) {

@@ -123,6 +123,27 @@ TEST_F(FaultInjection, InvalidKeyHandleIsLookedUpAgain) {
   EXPECT_GE(control_.calls("C_FindObjectsInit"), 1);
 }
 
+TEST_F(FaultInjection, GeneralErrorFromDecryptIsAnIntegrityFailure) {
+  // SoftHSM's answer to a ciphertext that fails the OAEP check.
+  control_.inject("C_Decrypt", CKR_GENERAL_ERROR, 1);
+  auto plaintext = decrypt();
+  ASSERT_FALSE(plaintext);
+  EXPECT_EQ(plaintext.status().code(), StatusCode::kIntegrity) << plaintext.status().toString();
+  EXPECT_EQ(control_.calls("C_Decrypt"), 1);
+}
+
+TEST_F(FaultInjection, GeneralErrorWhileLookingTheKeyUpAgainIsATokenError) {
+  // The same code from the look-up, not from the decryption, says nothing about the
+  // ciphertext.
+  control_.inject("C_DecryptInit", CKR_KEY_HANDLE_INVALID, 1);
+  control_.inject("C_FindObjectsInit", CKR_GENERAL_ERROR, 1);
+  auto plaintext = decrypt();
+  ASSERT_FALSE(plaintext);
+  EXPECT_EQ(plaintext.status().code(), StatusCode::kTokenError) << plaintext.status().toString();
+  EXPECT_EQ(control_.calls("C_FindObjectsInit"), 1);
+  EXPECT_TRUE(decrypt()) << "the next decryption looks the key up again";
+}
+
 TEST_F(FaultInjection, RefusedPinIsNotOfferedAgainUntilTheRetryDelay) {
   // Logged out behind the pool's back, and the token now refuses the PIN: the pool must
   // not keep offering it (that would lock the PIN) and must say why.

@@ -23,7 +23,8 @@ bool isHandleLost(CK_RV rv);
 
 // A Status for a failed Cryptoki call: "<operation>: <CKR name>", with a code that tells
 // the caller whether retrying can help (UNAVAILABLE), the PIN was wrong
-// (PERMISSION_DENIED), or the token refused (TOKEN_ERROR).
+// (PERMISSION_DENIED), or the token refused (TOKEN_ERROR). A refused PIN is also said in
+// words, so that no caller has to read the CKR name: "C_Login: CKR_PIN_LOCKED (PIN locked)".
 Status tokenError(std::string_view operation, CK_RV rv);
 
 // Trims the blank padding of a fixed-width Cryptoki text field (labels, serials).

@@ -2,6 +2,11 @@
 // A handle to an RSA key pair that lives on the token. Key material never leaves the
 // token: this object holds only the pool and the object handles, looked up once and
 // looked up again if the token invalidates them.
+//
+// Thread safety: an RsaKeyPair and its copies (which share one state) may be used from
+// any number of threads at once. What find() learnt (label, id, modulus, OAEP hash)
+// never changes afterwards; a look-up after the token dropped the handles swaps only the
+// handles, and fails if it finds a different key.
 
 #include <cstdint>
 #include <memory>
@@ -36,11 +41,18 @@ class RsaKeyPair {
   // with SHA-256 and falls back to SHA-1 (SoftHSM 2.6 accepts only SHA-1).
   static Result<RsaKeyPair> find(std::shared_ptr<SessionPool> pool, const Pkcs11Uri& keyUri);
 
+  // The CKA_LABEL and CKA_ID find() read. They never change, so the references stay
+  // valid while this object or a copy of it lives.
   const std::string& label() const;
   const std::vector<std::uint8_t>& id() const;
   // The CKA_ID as lower-case hex: how envelopes and logs name this key.
   std::string idHex() const;
   OaepHash oaepHash() const;
+
+  // Every operation below runs on a pooled session. When the token reports a key handle
+  // invalid, the key is looked up again by its URI and the operation retried once; if the
+  // URI now names a key with another CKA_ID or modulus, the operation fails with
+  // INTEGRITY and the key pair keeps its old handles.
 
   // RSA-OAEP encryption with the public key object, using oaepHash().
   Result<OaepCiphertext> encrypt(std::span<const std::uint8_t> plaintext) const;
