@@ -2,8 +2,8 @@
 
 #include <array>
 
-#include "Hex.h"
 #include "ObjectAccess.h"
+#include "kc/Text.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "kc/pkcs11/SessionPool.h"
 
@@ -77,7 +77,7 @@ Result<RsaKeyPair> generateKeyPair(const std::shared_ptr<SessionPool>& pool,
                                           std::size(privateTemplate), &publicKey, &privateKey);
   }));
 
-  auto uri = Pkcs11Uri::parse("pkcs11:id=" + detail::toHex(id, "%") + ";type=private");
+  auto uri = Pkcs11Uri::parse("pkcs11:id=" + toHex(id, "%") + ";type=private");
   if (!uri) return uri.status();
   return RsaKeyPair::find(pool, *uri);
 }

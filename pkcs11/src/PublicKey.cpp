@@ -11,7 +11,7 @@
 
 #include <memory>
 
-#include "Hex.h"
+#include "kc/Text.h"
 
 namespace kc::pkcs11 {
 namespace {
@@ -73,7 +73,7 @@ Result<PublicKeyInfo> rsaPublicKeyInfo(std::span<const std::uint8_t> modulus,
 
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(info.der.data(), info.der.size(), digest);
-  info.fingerprint = "sha256:" + detail::toHex(digest);
+  info.fingerprint = "sha256:" + toHex(digest);
   return info;
 }
 

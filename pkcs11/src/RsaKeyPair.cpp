@@ -7,8 +7,8 @@
 #include <tuple>
 #include <utility>
 
-#include "Hex.h"
 #include "ObjectAccess.h"
+#include "kc/Text.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "kc/pkcs11/SessionPool.h"
 
@@ -24,8 +24,6 @@ struct KeyHandles {
   std::vector<std::uint8_t> id;
   CK_ULONG modulusBits = 0;
 };
-
-using detail::toHex;
 
 CK_RSA_PKCS_OAEP_PARAMS oaepParams(OaepHash hash) {
   CK_RSA_PKCS_OAEP_PARAMS params{};
