@@ -70,11 +70,6 @@ void Metrics::observeTokenOperation(std::string_view operation, double seconds) 
   observe(tokenOperations_[name], seconds);
 }
 
-void Metrics::addTokenPoolWait() {
-  const std::lock_guard lock(mutex_);
-  ++tokenPoolWaits_;
-}
-
 void Metrics::setTokenPoolWaitsSource(std::function<std::uint64_t()> source) {
   const std::lock_guard lock(mutex_);
   tokenPoolWaitsSource_ = std::move(source);
@@ -137,8 +132,7 @@ std::string Metrics::render() const {
   }
   out += "# HELP kc_token_pool_waits_total Times a request waited for a free token session.\n";
   out += "# TYPE kc_token_pool_waits_total counter\n";
-  out += "kc_token_pool_waits_total " +
-         std::to_string(poolSource ? poolWaitsFromSource : tokenPoolWaits_) + "\n";
+  out += "kc_token_pool_waits_total " + std::to_string(poolWaitsFromSource) + "\n";
   out += "# HELP kc_database_errors_total Failed database operations.\n";
   out += "# TYPE kc_database_errors_total counter\n";
   out += "kc_database_errors_total " + std::to_string(databaseErrors_) + "\n";

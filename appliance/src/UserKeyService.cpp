@@ -46,18 +46,6 @@ std::string_view tokenOperationName(TokenOperation operation) {
   return operation == TokenOperation::kWrap ? "wrap" : "unwrap";
 }
 
-std::string_view keyOperationName(KeyOperation operation) {
-  switch (operation) {
-    case KeyOperation::kFetch:
-      return "fetch";
-    case KeyOperation::kDepositCreate:
-      return "deposit-create";
-    case KeyOperation::kDepositReplace:
-      return "deposit-replace";
-  }
-  return "?";
-}
-
 UserKeyService::UserKeyService(std::shared_ptr<const KeyRing> ring,
                                std::shared_ptr<storage::UserKeyStore> store,
                                std::shared_ptr<KeyServiceObserver> observer)

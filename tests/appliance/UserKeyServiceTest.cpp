@@ -97,6 +97,18 @@ class PingControlledStore : public storage::UserKeyStore {
   std::shared_ptr<storage::UserKeyStore> inner_;
 };
 
+std::string_view nameOf(KeyOperation operation) {
+  switch (operation) {
+    case KeyOperation::kFetch:
+      return "fetch";
+    case KeyOperation::kDepositCreate:
+      return "deposit-create";
+    case KeyOperation::kDepositReplace:
+      return "deposit-replace";
+  }
+  return "?";
+}
+
 class CountingObserver : public KeyServiceObserver {
  public:
   void onTokenOperation(TokenOperation operation, const RequestContext& context,
@@ -111,7 +123,7 @@ class CountingObserver : public KeyServiceObserver {
   void onKeyOperation(KeyOperation operation, const RequestContext& context,
                       const Status& outcome) override {
     std::lock_guard lock(mutex_);
-    keyOperations.push_back(std::string(keyOperationName(operation)) + " " + context.userId + " " +
+    keyOperations.push_back(std::string(nameOf(operation)) + " " + context.userId + " " +
                             std::string(statusCodeName(outcome.code())));
   }
   std::mutex mutex_;

@@ -31,9 +31,8 @@ class Metrics {
   void observeTokenOperation(std::string_view operation, double seconds);
   static constexpr std::size_t kMaxOperations = 32;
 
-  // kc_token_pool_waits_total: either counted here, or read from `source` at render time
-  // when one is set (the session pool keeps its own counter).
-  void addTokenPoolWait();
+  // kc_token_pool_waits_total, read from `source` at render time (the session pool keeps the
+  // counter); 0 until a source is set.
   void setTokenPoolWaitsSource(std::function<std::uint64_t()> source);
 
   // kc_database_errors_total.
@@ -63,7 +62,6 @@ class Metrics {
   std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
   std::map<std::string, Histogram> requestDurations_;
   std::map<std::string, Histogram> tokenOperations_;
-  std::uint64_t tokenPoolWaits_ = 0;
   std::function<std::uint64_t()> tokenPoolWaitsSource_;
   std::uint64_t databaseErrors_ = 0;
   std::uint64_t jwksRefreshSuccesses_ = 0;

@@ -23,8 +23,6 @@ std::string_view tokenOperationName(TokenOperation operation);
 
 // What a request asked of the service.
 enum class KeyOperation { kFetch, kDepositCreate, kDepositReplace };
-// "fetch" / "deposit-create" / "deposit-replace".
-std::string_view keyOperationName(KeyOperation operation);
 
 // Hooks for metrics and the audit trail. Called on the request's thread, after the fact;
 // implementations must be thread-safe and quick, and must not throw. Every method has an
