@@ -1,11 +1,8 @@
 #include "kc/audit/AuditLog.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <random>
@@ -19,10 +16,6 @@ constexpr std::size_t kFieldLimit = 1024;  // longest caller-supplied text kept 
 
 std::string clip(std::string_view text) {
   return sanitizeUtf8(text.substr(0, std::min(text.size(), kFieldLimit)));
-}
-
-std::string errnoText(std::string_view what) {
-  return std::string(what) + ": " + std::strerror(errno);
 }
 
 std::string defaultInstance() {
@@ -46,8 +39,8 @@ std::string fileSafe(std::string_view text) {
   return out.empty() ? "unknown" : out;
 }
 
-std::filesystem::path rotatedPath(const std::filesystem::path& directory, std::string_view instance,
-                                  std::uint64_t lastSeq) {
+std::filesystem::path rotatedPath(AuditFileSystem& fs, const std::filesystem::path& directory,
+                                  std::string_view instance, std::uint64_t lastSeq) {
   const std::time_t now = std::time(nullptr);
   std::tm utc{};
   gmtime_r(&now, &utc);
@@ -56,52 +49,10 @@ std::filesystem::path rotatedPath(const std::filesystem::path& directory, std::s
   const std::string base =
       "audit-" + fileSafe(instance) + "-" + stamp + "-" + std::to_string(lastSeq);
   std::filesystem::path path = directory / (base + ".log");
-  for (int n = 1; std::filesystem::exists(path); ++n) {
+  for (int n = 1; fs.exists(path); ++n) {
     path = directory / (base + "-" + std::to_string(n) + ".log");
   }
   return path;
-}
-
-Status syncDirectory(const std::filesystem::path& directory) {
-  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status(StatusCode::kUnavailable, errnoText("open " + directory.string()));
-  const int rc = ::fsync(fd);
-  const int saved = errno;
-  ::close(fd);
-  errno = saved;
-  if (rc != 0) return Status(StatusCode::kUnavailable, errnoText("fsync " + directory.string()));
-  return Status::ok();
-}
-
-Status writeAll(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    const ssize_t written = ::write(fd, bytes.data(), bytes.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return Status(StatusCode::kUnavailable, errnoText("write"));
-    }
-    bytes.remove_prefix(static_cast<std::size_t>(written));
-  }
-  return Status::ok();
-}
-
-// The tail of the file at `path` (up to 1 MiB) and the file's size.
-Result<std::pair<std::string, std::uint64_t>> readTail(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status(StatusCode::kUnavailable, errnoText("open " + path.string()));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) {
-    ::close(fd);
-    return Status(StatusCode::kUnavailable, errnoText("stat " + path.string()));
-  }
-  const auto size = static_cast<std::uint64_t>(info.st_size);
-  const std::uint64_t length = std::min<std::uint64_t>(size, 1u << 20);
-  std::string tail(length, '\0');
-  const ssize_t got = ::pread(fd, tail.data(), length, static_cast<off_t>(size - length));
-  ::close(fd);
-  if (got < 0 || static_cast<std::uint64_t>(got) != length)
-    return Status(StatusCode::kUnavailable, "cannot read " + path.string());
-  return std::make_pair(std::move(tail), size);
 }
 
 }  // namespace
@@ -124,6 +75,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(AuditLogOptions options) {
 
 AuditLog::AuditLog(AuditLogOptions options)
     : options_(std::move(options)),
+      fs_(options_.fileSystem ? options_.fileSystem : posixAuditFileSystem()),
       directory_(options_.directory),
       instance_(options_.instance.empty() ? defaultInstance() : clip(options_.instance)) {}
 
@@ -147,20 +99,18 @@ Status AuditLog::start() {
 }
 
 Status AuditLog::openActiveFile(std::string& openDetail) {
-  std::error_code error;
-  std::filesystem::create_directories(directory_, error);
-  if (error)
-    return Status(StatusCode::kUnavailable,
-                  "cannot create audit directory " + directory_.string() + ": " + error.message());
+  KC_RETURN_IF_ERROR(fs_->createDirectories(directory_));
   const auto path = activePath();
   seq_ = 0;
   prev_ = genesisHash(instance_);
   committedSize_ = 0;
   openDetail = "new chain";
-  if (std::filesystem::exists(path, error) && std::filesystem::file_size(path, error) > 0) {
-    auto tail = readTail(path);
+  const auto existing = fs_->fileSize(path);
+  if (existing && *existing > 0) {
+    auto tail = fs_->readTail(path, 1u << 20);
     if (!tail) return tail.status();
-    const auto& [text, size] = *tail;
+    const std::string& text = tail->bytes;
+    const std::uint64_t size = tail->fileSize;
     const std::size_t lastNewline = text.rfind('\n');
     // The end of the last complete line; a partial line after it was never confirmed.
     const std::uint64_t cut = lastNewline == std::string::npos
@@ -175,8 +125,10 @@ Status AuditLog::openActiveFile(std::string& openDetail) {
     auto last = parseRecord(lastLine);
     if (last && last->instance == instance_) {
       if (cut < size) {
-        if (::truncate(path.c_str(), static_cast<off_t>(cut)) != 0)
-          return Status(StatusCode::kUnavailable, errnoText("truncate " + path.string()));
+        auto file = fs_->openForAppend(path);
+        if (!file) return file.status();
+        KC_RETURN_IF_ERROR((*file)->truncate(cut));
+        file_ = std::move(*file);
         openDetail = "continuing chain; cut " + std::to_string(size - cut) +
                      " bytes of a partial last line (never confirmed)";
       } else {
@@ -190,17 +142,17 @@ Status AuditLog::openActiveFile(std::string& openDetail) {
       // Another instance's file (or one we cannot read the end of): keep it as it is, under
       // a rotated name, and start our own chain.
       const auto archived =
-          rotatedPath(directory_, last ? last->instance : "unknown", last ? last->seq : 0);
-      std::filesystem::rename(path, archived, error);
-      if (error)
-        return Status(StatusCode::kUnavailable,
-                      "cannot rename " + path.string() + ": " + error.message());
+          rotatedPath(*fs_, directory_, last ? last->instance : "unknown", last ? last->seq : 0);
+      KC_RETURN_IF_ERROR(fs_->rename(path, archived));
       openDetail = "new chain; previous audit.log kept as " + archived.filename().string();
     }
   }
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd_ < 0) return Status(StatusCode::kUnavailable, errnoText("open " + path.string()));
-  return syncDirectory(directory_);
+  if (!file_) {
+    auto file = fs_->openForAppend(path);
+    if (!file) return file.status();
+    file_ = std::move(*file);
+  }
+  return fs_->syncDirectory(directory_);
 }
 
 std::shared_ptr<AuditLog::Pending> AuditLog::makeInternal(std::string_view operation,
@@ -335,7 +287,7 @@ void AuditLog::writeBatch(std::deque<std::shared_ptr<Pending>> batch) {
     std::lock_guard lock(mutex_);
     wasHealthy = healthy_;
   }
-  if (fd_ < 0 || !wasHealthy) {
+  if (!file_ || !wasHealthy) {
     std::string detail;
     status = recover(detail);
     if (status.isOk()) batch.push_front(makeInternal(op::kLogRecovery, detail, false));
@@ -427,9 +379,11 @@ Status AuditLog::commit(std::deque<std::shared_ptr<Pending>>& batch) {
     lines.push_back(std::move(line));
   }
   if (lines.empty()) return Status::ok();
-  if (fd_ < 0) return Status(StatusCode::kUnavailable, "audit log file is not open");
-  KC_RETURN_IF_ERROR(writeAll(fd_, buffer));
-  if (::fdatasync(fd_) != 0) return Status(StatusCode::kUnavailable, errnoText("fdatasync"));
+  if (!file_) return Status(StatusCode::kUnavailable, "audit log file is not open");
+  // Nothing below is advanced unless both succeed: a failed write or datasync leaves the
+  // batch unconfirmed, and recover() cuts its bytes off.
+  KC_RETURN_IF_ERROR(file_->append(buffer));
+  KC_RETURN_IF_ERROR(file_->datasync());
   seq_ = seq;
   prev_ = prev;
   sinceCheckpoint_ = since;
@@ -447,14 +401,11 @@ Status AuditLog::commit(std::deque<std::shared_ptr<Pending>>& batch) {
 Status AuditLog::recover(std::string& detail) {
   closeFile();
   const auto path = activePath();
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd < 0) return Status(StatusCode::kUnavailable, errnoText("open " + path.string()));
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) {
-    ::close(fd);
-    return Status(StatusCode::kUnavailable, errnoText("stat " + path.string()));
-  }
-  const auto size = static_cast<std::uint64_t>(info.st_size);
+  auto file = fs_->openForAppend(path);
+  if (!file) return file.status();
+  auto fileSize = (*file)->size();
+  if (!fileSize) return fileSize.status();
+  const std::uint64_t size = *fileSize;
   std::string lastError;
   {
     std::lock_guard lock(mutex_);
@@ -462,11 +413,7 @@ Status AuditLog::recover(std::string& detail) {
   }
   detail = "resumed after: " + (lastError.empty() ? std::string("file not open") : lastError);
   if (size > committedSize_) {
-    if (::ftruncate(fd, static_cast<off_t>(committedSize_)) != 0 || ::fsync(fd) != 0) {
-      const Status status(StatusCode::kUnavailable, errnoText("truncate " + path.string()));
-      ::close(fd);
-      return status;
-    }
+    KC_RETURN_IF_ERROR((*file)->truncate(committedSize_));
     detail += "; removed " + std::to_string(size - committedSize_) +
               " bytes of records that were never confirmed";
   } else if (size < committedSize_) {
@@ -474,7 +421,7 @@ Status AuditLog::recover(std::string& detail) {
               std::to_string(committedSize_) + " bytes): changed outside the log";
     committedSize_ = size;
   }
-  fd_ = fd;
+  file_ = std::move(*file);
   return Status::ok();
 }
 
@@ -485,22 +432,22 @@ Status AuditLog::rotate() {
     KC_RETURN_IF_ERROR(commit(batch));
   }
   closeFile();
-  std::error_code error;
-  const auto archived = rotatedPath(directory_, instance_, seq_);
-  std::filesystem::rename(activePath(), archived, error);
-  if (error) return Status(StatusCode::kUnavailable, "rotate audit.log: " + error.message());
+  const auto archived = rotatedPath(*fs_, directory_, instance_, seq_);
+  const Status renamed = fs_->rename(activePath(), archived);
+  if (!renamed.isOk())
+    return Status(StatusCode::kUnavailable, "rotate audit.log: " + renamed.message());
   committedSize_ = 0;
-  fd_ = ::open(activePath().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (fd_ < 0) return Status(StatusCode::kUnavailable, errnoText("open " + activePath().string()));
-  KC_RETURN_IF_ERROR(syncDirectory(directory_));
+  auto file = fs_->openForAppend(activePath());
+  if (!file) return file.status();
+  file_ = std::move(*file);
+  KC_RETURN_IF_ERROR(fs_->syncDirectory(directory_));
   std::lock_guard lock(mutex_);
   ++stats_.rotations;
   return Status::ok();
 }
 
 void AuditLog::closeFile() {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  file_.reset();
 }
 
 Status AuditLog::close() {

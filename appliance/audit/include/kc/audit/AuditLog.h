@@ -18,7 +18,13 @@
 // sealed with a checkpoint and renamed audit-<instance>-<UTC time>-<last seq>.log; the
 // chain continues in a new audit.log. At open, an audit.log whose last record belongs to
 // this instance is continued (a partial last line, from a crash, is cut off and the cut
-// recorded); one of another instance is renamed like a rotated file first.
+// recorded); one of another instance is renamed like a rotated file first. When a rotation
+// fails (the rename, say), the records already confirmed stay confirmed in audit.log; the
+// log turns unhealthy and recovers as above, continuing audit.log, and rotates again after
+// the next batch.
+//
+// Every file operation goes through an AuditFileSystem (AuditFileSystem.h): the real one by
+// default, one that injects faults in tests.
 
 #include <chrono>
 #include <condition_variable>
@@ -33,6 +39,7 @@
 #include <vector>
 
 #include "kc/Result.h"
+#include "kc/audit/AuditFileSystem.h"
 #include "kc/audit/AuditRecord.h"
 #include "kc/audit/CheckpointSigner.h"
 
@@ -53,6 +60,9 @@ struct AuditLogOptions {
   // false: one write + fdatasync per record instead of group commit (the benchmark's
   // baseline; never in production).
   bool groupCommit = true;
+  // Every file operation of the log goes through it. Null: posixAuditFileSystem(), the real
+  // one; tests pass one that fails chosen operations.
+  std::shared_ptr<AuditFileSystem> fileSystem;
 };
 
 struct AuditLogStats {
@@ -115,6 +125,7 @@ class AuditLog {
                                         bool isCheckpoint);
 
   const AuditLogOptions options_;
+  const std::shared_ptr<AuditFileSystem> fs_;
   const std::filesystem::path directory_;
   std::string instance_;
 
@@ -129,10 +140,10 @@ class AuditLog {
   AuditLogStats stats_;
 
   // The writer's own (and open()'s before the writer starts).
-  int fd_ = -1;
-  std::uint64_t seq_ = 0;            // last durable record's seq
-  std::string prev_;                 // hash of the last durable line
-  std::uint64_t committedSize_ = 0;  // bytes of audit.log that are durable records
+  std::unique_ptr<WritableFile> file_;  // the active file; null while closed
+  std::uint64_t seq_ = 0;               // last durable record's seq
+  std::string prev_;                    // hash of the last durable line
+  std::uint64_t committedSize_ = 0;     // bytes of audit.log that are durable records
   std::uint64_t sinceCheckpoint_ = 0;
   std::string lastError_;
   std::chrono::steady_clock::time_point nextCheckpoint_;
