@@ -39,7 +39,7 @@ Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const appliance::Daem
   const std::string uriSetting = config.pkcs11.token.empty() ? "pkcs11.wrap_key" : "pkcs11.token";
   auto uri = pkcs11::Pkcs11Uri::parse(settings.uri);
   if (!uri) return blame(uriSetting, uri.status());
-  auto slot = (*module)->findToken(*uri);
+  auto slot = (*module)->findToken(*uri, settings.match);
   if (!slot) return blame(uriSetting, slot.status());
   auto pool = pkcs11::SessionPool::open(*module, *slot, settings.pin, settings.pool);
   if (!pool) {

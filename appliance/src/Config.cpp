@@ -210,6 +210,8 @@ Status readPkcs11(const Reader& in, std::size_t workers, Pkcs11Settings& out) {
   if (*token) {
     KC_RETURN_IF_ERROR(checkKeyUri("pkcs11.token", **token, false));
     out.token = (*token)->text;
+    // Only the reference's pkcs11SlotTokenSerialNumber sets the token in that layer.
+    out.tokenSerialIgnoresCase = (*token)->layer == config::Layer::kReference;
   }
   auto wrap = in.value("pkcs11.wrap_key");
   if (!wrap) return wrap.status();
@@ -455,11 +457,11 @@ struct LoadedSources {
 };
 
 Result<LoadedSources> loadSources(const std::optional<fs::path>& file,
-                                  const Environment& environment) {
+                                  const Environment& environment, ConfigLayers layers) {
   std::error_code error;
   if (!file) {
     LoadedSources out{Sources(environment, "(none)", {}), {}, fs::current_path(error)};
-    config::addReferenceSettings(out.sources);
+    if (layers == ConfigLayers::kAll) KC_RETURN_IF_ERROR(config::addReferenceSettings(out.sources));
     return out;
   }
   const fs::path absolute = fs::absolute(*file, error).lexically_normal();
@@ -476,7 +478,7 @@ Result<LoadedSources> loadSources(const std::optional<fs::path>& file,
   if (!values) return values.status();
   LoadedSources out{Sources(environment, absolute.string(), std::move(*values)), absolute,
                     absolute.parent_path()};
-  config::addReferenceSettings(out.sources);
+  if (layers == ConfigLayers::kAll) KC_RETURN_IF_ERROR(config::addReferenceSettings(out.sources));
   return out;
 }
 
@@ -506,13 +508,13 @@ Result<DaemonConfig> parseDaemonConfig(std::istream& properties, const std::stri
   auto values = readProperties(properties, origin);
   if (!values) return values.status();
   Sources sources(environment, origin, std::move(*values));
-  config::addReferenceSettings(sources);
+  KC_RETURN_IF_ERROR(config::addReferenceSettings(sources));
   return readDaemonConfig(sources, baseDir);
 }
 
 Result<DaemonConfig> loadDaemonConfig(const std::optional<fs::path>& file,
-                                      const Environment& environment) {
-  auto loaded = loadSources(file, environment);
+                                      const Environment& environment, ConfigLayers layers) {
+  auto loaded = loadSources(file, environment, layers);
   if (!loaded) return loaded.status();
   auto config = readDaemonConfig(loaded->sources, loaded->baseDir);
   if (!config) return config.status();
@@ -521,8 +523,8 @@ Result<DaemonConfig> loadDaemonConfig(const std::optional<fs::path>& file,
 }
 
 Result<TokenConfig> loadTokenConfig(const std::optional<fs::path>& file,
-                                    const Environment& environment) {
-  auto loaded = loadSources(file, environment);
+                                    const Environment& environment, ConfigLayers layers) {
+  auto loaded = loadSources(file, environment, layers);
   if (!loaded) return loaded.status();
   auto config = readTokenConfig(loaded->sources, loaded->baseDir);
   if (!config) return config.status();
@@ -550,6 +552,9 @@ pkcs11::TokenSettings tokenSettingsFrom(const Pkcs11Settings& settings) {
   out.modulePath = settings.module;
   out.initArgs = settings.initArgs;
   out.uri = settings.token.empty() ? settings.wrapKey : settings.token;
+  if (!settings.token.empty() && settings.tokenSerialIgnoresCase) {
+    out.match = pkcs11::TokenMatch::kSerialIgnoringCase;
+  }
   out.pin = pinSourceFrom(settings);
   out.pool.size = settings.sessions;
   return out;

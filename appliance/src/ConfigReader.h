@@ -55,6 +55,7 @@ class Sources {
   std::optional<Value> get(std::string_view key) const;
 
   const std::map<std::string, std::string, std::less<>>& fileValues() const { return file_; }
+  const Environment& environment() const { return environment_; }
   const std::string& fileOrigin() const { return fileOrigin_; }
 
  private:

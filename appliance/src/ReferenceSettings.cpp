@@ -1,29 +1,21 @@
 #include "ReferenceSettings.h"
 
+#include <array>
 #include <cctype>
 #include <charconv>
+#include <set>
 
 #include "kc/Text.h"
 #include "kc/appliance/ConnectionStrings.h"
+#include "kc/appliance/ReferenceVariables.h"
 
-namespace kc::appliance::config {
+namespace kc::appliance {
 namespace {
 
-// Reference Key Connector variables (ASP.NET's "__" section separator).
-constexpr std::string_view kRefWebVault = "keyConnectorSettings__webVaultUri";
-constexpr std::string_view kRefIdentity = "keyConnectorSettings__identityServerUri";
-constexpr std::string_view kRefProvider = "keyConnectorSettings__database__provider";
-constexpr std::string_view kRefSqlite = "keyConnectorSettings__database__sqliteConnectionString";
-constexpr std::string_view kRefPostgres =
-    "keyConnectorSettings__database__postgreSqlConnectionString";
-constexpr std::string_view kRefMySql = "keyConnectorSettings__database__mySqlConnectionString";
-constexpr std::string_view kRefSqlServer =
-    "keyConnectorSettings__database__sqlServerConnectionString";
-constexpr std::string_view kRefModule = "keyConnectorSettings__rsaKey__pkcs11LibraryPath";
-constexpr std::string_view kRefSerial = "keyConnectorSettings__rsaKey__pkcs11SlotTokenSerialNumber";
-constexpr std::string_view kRefKeyLabel = "keyConnectorSettings__rsaKey__pkcs11PrivateKeyLabel";
-constexpr std::string_view kRefKeyId = "keyConnectorSettings__rsaKey__pkcs11PrivateKeyId";
-constexpr std::string_view kRefPin = "keyConnectorSettings__rsaKey__pkcs11LoginPin";
+using config::Layer;
+using config::quoted;
+using config::settingError;
+using config::Value;
 
 std::string percentEncode(std::string_view text) {
   static constexpr char kDigits[] = "0123456789ABCDEF";
@@ -41,36 +33,222 @@ std::string percentEncode(std::string_view text) {
   return out;
 }
 
-std::string origin(std::string_view variable) {
-  return "environment variable " + std::string(variable);
+constexpr std::string_view kPrefix = "keyconnectorsettings__";
+
+// Every setting of the reference (KeyConnectorSettings), lower case, after the prefix.
+const std::set<std::string, std::less<>>& knownPaths() {
+  static const std::set<std::string, std::less<>> kPaths = [] {
+    std::set<std::string, std::less<>> paths = {"webvaulturi", "identityserveruri"};
+    const std::array<std::string_view, 6> database = {"provider",
+                                                      "jsonfilepath",
+                                                      "sqlserverconnectionstring",
+                                                      "postgresqlconnectionstring",
+                                                      "mysqlconnectionstring",
+                                                      "sqliteconnectionstring"};
+    const std::array<std::string_view, 19> certificate = {"provider",
+                                                          "filesystempath",
+                                                          "filesystempassword",
+                                                          "storethumbprint",
+                                                          "azurestorageconnectionstring",
+                                                          "azurestoragecontainer",
+                                                          "azurestoragefilename",
+                                                          "azurestoragefilepassword",
+                                                          "azurekeyvaulturi",
+                                                          "azurekeyvaultcertificatename",
+                                                          "azurekeyvaultadtenantid",
+                                                          "azurekeyvaultadappid",
+                                                          "azurekeyvaultadsecret",
+                                                          "vaultserveruri",
+                                                          "vaulttoken",
+                                                          "vaultsecretmountpoint",
+                                                          "vaultsecretpath",
+                                                          "vaultsecretdatakey",
+                                                          "vaultsecretfilepassword"};
+    const std::array<std::string_view, 23> rsaKey = {"provider",
+                                                     "azurekeyvaulturi",
+                                                     "azurekeyvaultkeyname",
+                                                     "azurekeyvaultadtenantid",
+                                                     "azurekeyvaultadappid",
+                                                     "azurekeyvaultadsecret",
+                                                     "googlecloudprojectid",
+                                                     "googlecloudlocationid",
+                                                     "googlecloudkeyringid",
+                                                     "googlecloudkeyid",
+                                                     "googlecloudkeyversionid",
+                                                     "awsaccesskeyid",
+                                                     "awsaccesskeysecret",
+                                                     "awsregion",
+                                                     "awskeyid",
+                                                     "awsusesymmetricencryption",
+                                                     "pkcs11provider",
+                                                     "pkcs11librarypath",
+                                                     "pkcs11slottokenserialnumber",
+                                                     "pkcs11loginusertype",
+                                                     "pkcs11loginpin",
+                                                     "pkcs11privatekeylabel",
+                                                     "pkcs11privatekeyid"};
+    for (const std::string_view section : {"", "transferto__"}) {
+      for (const auto name : database)
+        paths.insert(std::string(section) + "database__" + std::string(name));
+      for (const auto name : certificate)
+        paths.insert(std::string(section) + "certificate__" + std::string(name));
+      for (const auto name : rsaKey)
+        paths.insert(std::string(section) + "rsakey__" + std::string(name));
+    }
+    paths.insert("transferto__lockfilepath");
+    return paths;
+  }();
+  return kPaths;
+}
+
+// The Value a reference variable gives one of our keys.
+Value referenceValue(const ReferenceVariable& variable, std::string text) {
+  return {std::move(text), originOf(variable), Layer::kReference, {}};
+}
+
+// The CKA_ID the reference's pkcs11PrivateKeyId stands for: Pkcs11Interop passes the ulong as
+// a CK_ULONG attribute, 8 bytes in the machine's order (little-endian on x86-64 and arm64).
+std::optional<std::string> keyIdAttribute(std::string_view decimal) {
+  std::uint64_t number = 0;
+  const std::string text = trim(decimal);
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  std::string out;
+  for (int byte = 0; byte < 8; ++byte) {
+    out += percentEncode(std::string(1, static_cast<char>((number >> (8 * byte)) & 0xFF)));
+  }
+  return out;
+}
+
+// Settings of the reference this daemon has no counterpart for: the error that stops
+// start-up, naming the variable and what to do instead; OK when there are none.
+Status unsupportedSettings(const ReferenceVariables& variables) {
+  for (const auto& [path, variable] : variables.all()) {
+    if (path.rfind("transferto__", 0) == 0) {
+      return {StatusCode::kInvalidArgument,
+              variable.name + " (" + originOf(variable) +
+                  "): the reference's transferTo migration is not supported; import its data "
+                  "with kc-setup import-bitwarden instead, then remove the transferTo settings"};
+    }
+  }
+  return Status::ok();
+}
+
+// The deferred error of pkcs11.wrap_key when the reference's RSA key is held anywhere but on a
+// PKCS#11 token, or logs in as another user type than the normal user.
+std::optional<Status> unsupportedRsaKey(const ReferenceVariables& variables) {
+  const auto refuse = [](const ReferenceVariable& variable, const std::string& problem) {
+    return Status(StatusCode::kInvalidArgument,
+                  "pkcs11.wrap_key (" + originOf(variable) + "): " + problem);
+  };
+  if (const auto* provider = variables.find("rsaKey__provider");
+      provider != nullptr && toLower(trim(provider->value)) != "pkcs11") {
+    return refuse(*provider,
+                  "the reference's '" + trim(provider->value) +
+                      "' RSA key provider keeps the key outside a PKCS#11 token, so it cannot be "
+                      "the wrapping key; generate one with kc-setup key generate, set "
+                      "pkcs11.wrap_key, and move the users with kc-setup import-bitwarden");
+  }
+  for (const auto& [path, variable] : variables.all()) {
+    if (path.rfind("rsakey__azure", 0) == 0 || path.rfind("rsakey__google", 0) == 0 ||
+        path.rfind("rsakey__aws", 0) == 0) {
+      return refuse(variable,
+                    "a cloud KMS RSA key cannot be the wrapping key; generate one on the token "
+                    "with kc-setup key generate and set pkcs11.wrap_key");
+    }
+  }
+  if (const auto* userType = variables.find("rsaKey__pkcs11LoginUserType");
+      userType != nullptr && toLower(trim(userType->value)) != "user") {
+    return refuse(*userType,
+                  "only the normal user (CKU_USER) logs in; remove the setting or set it to user");
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
-// Translates the reference Key Connector's variables into our keys (the reference layer).
-// Connection strings are converted later, once the provider is known.
-void addReferenceSettings(Sources& sources) {
-  auto reference = [&](std::string_view variable) { return sources.environmentValue(variable); };
-  if (auto value = reference(kRefWebVault)) {
-    sources.setReference("web_vault.origin", {*value, origin(kRefWebVault), Layer::kReference, {}});
+Result<ReferenceVariables> ReferenceVariables::collect(const Environment& environment) {
+  ReferenceVariables out;
+  for (const auto& [name, value] : environment) {
+    if (value.empty() || name.size() <= kPrefix.size() ||
+        !equalsIgnoringCase(std::string_view(name).substr(0, kPrefix.size()), kPrefix)) {
+      continue;
+    }
+    std::string path = toLower(std::string_view(name).substr(kPrefix.size()));
+    if (!knownPaths().contains(path)) {
+      return Status(StatusCode::kInvalidArgument,
+                    name +
+                        " (environment variable): not a setting of Bitwarden Key Connector; "
+                        "check its spelling or remove it");
+    }
+    const auto [existing, added] = out.byPath_.try_emplace(path, ReferenceVariable{name, value});
+    if (!added) {
+      return Status(StatusCode::kInvalidArgument,
+                    name + " (environment variable): the same setting as " + existing->second.name +
+                        "; keep one of them");
+    }
   }
-  if (auto value = reference(kRefIdentity)) {
-    sources.setReference("identity.server_uri",
-                         {*value, origin(kRefIdentity), Layer::kReference, {}});
+  return out;
+}
+
+const ReferenceVariable* ReferenceVariables::find(std::string_view path) const {
+  const auto found = byPath_.find(toLower(path));
+  return found == byPath_.end() ? nullptr : &found->second;
+}
+
+std::string originOf(const ReferenceVariable& variable) {
+  return "environment variable " + variable.name;
+}
+
+std::optional<std::string> modulePathForProvider(std::string_view provider) {
+#if defined(__x86_64__)
+  const std::string libdir = "/usr/lib/x86_64-linux-gnu/";
+#elif defined(__aarch64__)
+  const std::string libdir = "/usr/lib/aarch64-linux-gnu/";
+#else
+  const std::string libdir = "/usr/lib/";
+#endif
+  const std::string name = toLower(trim(provider));
+  if (name == "yubihsm") return libdir + "pkcs11/yubihsm_pkcs11.so";
+  if (name == "opensc") return libdir + "opensc-pkcs11.so";
+  return std::nullopt;
+}
+
+namespace config {
+
+Status addReferenceSettings(Sources& sources) {
+  auto collected = ReferenceVariables::collect(sources.environment());
+  if (!collected) return collected.status();
+  const ReferenceVariables& variables = *collected;
+  KC_RETURN_IF_ERROR(unsupportedSettings(variables));
+
+  if (const auto* variable = variables.find("webVaultUri")) {
+    sources.setReference("web_vault.origin", referenceValue(*variable, variable->value));
   }
-  if (auto value = reference(kRefProvider)) {
-    const std::string provider = toLower(trim(*value));
-    Value mapped{provider, origin(kRefProvider), Layer::kReference, {}};
+  if (const auto* variable = variables.find("identityServerUri")) {
+    sources.setReference("identity.server_uri", referenceValue(*variable, variable->value));
+  }
+  if (const auto* variable = variables.find("database__provider")) {
+    const std::string provider = toLower(trim(variable->value));
+    Value mapped = referenceValue(*variable, provider);
     if (provider == "sqlserver") {
       mapped.text = "odbc";
-      sources.setReference("database.odbc_dialect",
-                           {"sqlserver", origin(kRefProvider), Layer::kReference, {}});
-    } else if (provider == "json" || provider == "mongo") {
+      sources.setReference("database.odbc_dialect", referenceValue(*variable, "sqlserver"));
+    } else if (provider == "json") {
+      const auto* path = variables.find("database__jsonFilePath");
       mapped.deferredError = settingError(
           "database.provider", mapped,
-          "the reference Key Connector's " + provider +
-              " provider is not supported; import its data with kc-setup and choose sqlite, "
-              "postgresql, mysql or odbc");
+          "the reference Key Connector's json provider is not supported; choose "
+          "database.provider sqlite, postgresql, mysql or odbc and import the file with: "
+          "kc-setup import-bitwarden --config <this file> --source-json " +
+              (path ? std::string("<keyConnectorSettings__database__jsonFilePath>")
+                    : "<its file>"));
+    } else if (provider == "mongo") {
+      mapped.deferredError = settingError(
+          "database.provider", mapped,
+          "the reference Key Connector's mongo provider is not supported (nor by the reference "
+          "any more); move its data to one of its SQL providers, import that with kc-setup "
+          "import-bitwarden, and choose sqlite, postgresql, mysql or odbc");
     } else if (provider != "sqlite" && provider != "postgresql" && provider != "mysql") {
       mapped.deferredError = settingError(
           "database.provider", mapped,
@@ -78,76 +256,88 @@ void addReferenceSettings(Sources& sources) {
     }
     sources.setReference("database.provider", std::move(mapped));
   }
-  if (auto value = reference(kRefModule)) {
-    sources.setReference("pkcs11.module", {*value, origin(kRefModule), Layer::kReference, {}});
+
+  if (const auto* path = variables.find("rsaKey__pkcs11LibraryPath")) {
+    sources.setReference("pkcs11.module", referenceValue(*path, path->value));
+  } else if (const auto* provider = variables.find("rsaKey__pkcs11Provider")) {
+    Value module = referenceValue(*provider, "");
+    if (auto known = modulePathForProvider(provider->value)) {
+      module.text = *known;
+    } else {
+      module.deferredError =
+          settingError("pkcs11.module", module,
+                       "expected yubihsm or opensc" +
+                           quoted("pkcs11.module", referenceValue(*provider, provider->value)) +
+                           "; or set keyConnectorSettings__rsaKey__pkcs11LibraryPath");
+    }
+    sources.setReference("pkcs11.module", std::move(module));
   }
-  if (auto value = reference(kRefSerial)) {
-    sources.setReference("pkcs11.token", {"pkcs11:serial=" + percentEncode(trim(*value)),
-                                          origin(kRefSerial),
-                                          Layer::kReference,
-                                          {}});
+  if (const auto* serial = variables.find("rsaKey__pkcs11SlotTokenSerialNumber")) {
+    // The reference compares serials ignoring case (see Pkcs11Settings::tokenSerialIgnoresCase).
+    sources.setReference(
+        "pkcs11.token",
+        referenceValue(*serial, "pkcs11:serial=" + percentEncode(trim(serial->value))));
   }
-  const auto label = reference(kRefKeyLabel);
-  const auto id = reference(kRefKeyId);
-  if (label || id) {
-    Value key{"pkcs11:", origin(label ? kRefKeyLabel : kRefKeyId), Layer::kReference, {}};
-    if (label) key.text += "object=" + percentEncode(*label);
-    if (id) {
-      // The reference passes this ulong to Pkcs11Interop as a CK_ULONG attribute: 8 bytes in
-      // the machine's order, little-endian on x86-64 and arm64 Linux.
-      std::uint64_t number = 0;
-      const std::string text = trim(*id);
-      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-      if (error != std::errc() || end != text.data() + text.size()) {
-        key.origin = origin(kRefKeyId);
-        key.deferredError = settingError("pkcs11.wrap_key", key,
-                                         "expected a decimal key id (an unsigned 64-bit number)");
-      }
-      if (label) key.text += ";";
-      key.text += "id=";
-      for (int byte = 0; byte < 8; ++byte) {
-        key.text += percentEncode(std::string(1, static_cast<char>((number >> (8 * byte)) & 0xFF)));
-      }
+  const auto* label = variables.find("rsaKey__pkcs11PrivateKeyLabel");
+  const auto* id = variables.find("rsaKey__pkcs11PrivateKeyId");
+  if (auto refused = unsupportedRsaKey(variables)) {
+    Value key;
+    key.origin = "the reference's rsaKey settings";
+    key.layer = Layer::kReference;
+    key.deferredError = *refused;
+    sources.setReference("pkcs11.wrap_key", std::move(key));
+  } else if (id != nullptr) {
+    // As in the reference, an id wins over the label.
+    Value key = referenceValue(*id, "pkcs11:id=");
+    if (auto attribute = keyIdAttribute(id->value)) {
+      key.text += *attribute;
+    } else {
+      key.deferredError = settingError("pkcs11.wrap_key", key,
+                                       "expected a decimal key id (an unsigned 64-bit number)");
     }
     sources.setReference("pkcs11.wrap_key", std::move(key));
+  } else if (label != nullptr) {
+    sources.setReference("pkcs11.wrap_key",
+                         referenceValue(*label, "pkcs11:object=" + percentEncode(label->value)));
   }
-  if (reference(kRefPin)) {
-    sources.setReference("pkcs11.pin_env",
-                         {std::string(kRefPin), origin(kRefPin), Layer::kReference, {}});
+  if (const auto* pin = variables.find("rsaKey__pkcs11LoginPin")) {
+    sources.setReference("pkcs11.pin_env", referenceValue(*pin, pin->name));
   }
+  return Status::ok();
 }
 
-// The reference's connection string for `provider`, converted, as a reference-layer value.
 void addReferenceConnection(Sources& sources, storage::StoreBackend provider,
                             storage::OdbcDialect dialect) {
   using Converter = Result<std::string> (*)(std::string_view);
-  std::string_view variable;
+  std::string_view path;
   Converter convert = nullptr;
   std::string key = "database.connection_string";
   switch (provider) {
     case storage::StoreBackend::kSqlite:
-      variable = kRefSqlite;
+      path = "database__sqliteConnectionString";
       convert = &sqlitePathFromConnectionString;
       key = "database.sqlite_path";
       break;
     case storage::StoreBackend::kPostgreSql:
-      variable = kRefPostgres;
+      path = "database__postgreSqlConnectionString";
       convert = &libpqFromNpgsql;
       break;
     case storage::StoreBackend::kMySql:
-      variable = kRefMySql;
+      path = "database__mySqlConnectionString";
       convert = &pocoMySqlFromConnectionString;
       break;
     case storage::StoreBackend::kOdbc:
       if (dialect != storage::OdbcDialect::kSqlServer) return;
-      variable = kRefSqlServer;
+      path = "database__sqlServerConnectionString";
       convert = &odbcFromSqlServer;
       break;
   }
-  const auto text = sources.environmentValue(variable);
-  if (!text) return;
-  Value value{"", "environment variable " + std::string(variable), Layer::kReference, {}};
-  auto converted = convert(*text);
+  auto variables = ReferenceVariables::collect(sources.environment());
+  if (!variables) return;  // addReferenceSettings reported it already
+  const auto* variable = variables->find(path);
+  if (variable == nullptr) return;
+  Value value = referenceValue(*variable, "");
+  auto converted = convert(variable->value);
   if (!converted) {
     // The converters never quote their input, so their message is safe to pass on.
     value.deferredError = settingError(key, value, converted.status().message());
@@ -157,4 +347,5 @@ void addReferenceConnection(Sources& sources, storage::StoreBackend provider,
   sources.setReference(key, std::move(value));
 }
 
-}  // namespace kc::appliance::config
+}  // namespace config
+}  // namespace kc::appliance

@@ -8,10 +8,13 @@
 
 namespace kc::appliance::config {
 
-// Adds what the reference's variables say about the web vault, the identity server, the
-// database provider and the PKCS#11 key. A variable that cannot carry over is recorded as the
-// deferred error of the key it would set, so it stops start-up only when that key is read.
-void addReferenceSettings(Sources& sources);
+// Adds what the reference's variables (ReferenceVariables.h) say about the web vault, the
+// identity server, the database provider and the PKCS#11 module, token, key and PIN. A variable
+// that cannot carry over is recorded as the deferred error of the key it would set, so it stops
+// start-up only when that key is read (and a KC_ override of the key lifts it).
+// INVALID_ARGUMENT, naming the variable and what to do instead, for a setting of the reference
+// with no counterpart here (transferTo), a misspelt or doubly-spelt variable.
+Status addReferenceSettings(Sources& sources);
 
 // Adds the reference's connection string for `provider`, converted to our back-end's form
 // (database.sqlite_path for SQLite, else database.connection_string). Called once the

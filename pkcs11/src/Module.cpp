@@ -102,7 +102,7 @@ Result<std::vector<TokenDescription>> Module::tokens() const {
   return out;
 }
 
-Result<CK_SLOT_ID> Module::findToken(const Pkcs11Uri& uri) const {
+Result<CK_SLOT_ID> Module::findToken(const Pkcs11Uri& uri, TokenMatch match) const {
   auto tokens = this->tokens();
   if (!tokens) return tokens.status();
   std::vector<CK_SLOT_ID> matches;
@@ -112,7 +112,7 @@ Result<CK_SLOT_ID> Module::findToken(const Pkcs11Uri& uri) const {
     CK_TOKEN_INFO tokenInfo{};
     if (api_->C_GetSlotInfo(token.slot, &slotInfo) != CKR_OK) continue;
     if (api_->C_GetTokenInfo(token.slot, &tokenInfo) != CKR_OK) continue;
-    if (uri.matchesSlot(token.slot, slotInfo) && uri.matchesToken(tokenInfo)) {
+    if (uri.matchesSlot(token.slot, slotInfo) && uri.matchesToken(tokenInfo, match)) {
       matches.push_back(token.slot);
     }
   }

@@ -2,6 +2,10 @@
 
 #include <p11-kit/uri.h>
 
+#include <cstring>
+
+#include "kc/Text.h"
+
 namespace kc::pkcs11 {
 
 void Pkcs11Uri::UriDeleter::operator()(P11KitUri* uri) const {
@@ -32,7 +36,21 @@ Result<Pkcs11Uri> Pkcs11Uri::parse(std::string_view text) {
   return Pkcs11Uri(std::move(owned), std::shared_ptr<P11KitUri>(uri.release(), UriDeleter{}));
 }
 
-bool Pkcs11Uri::matchesToken(const CK_TOKEN_INFO& info) const {
+bool Pkcs11Uri::matchesToken(const CK_TOKEN_INFO& info, TokenMatch match) const {
+  const CK_TOKEN_INFO* wanted = p11_kit_uri_get_token_info(uri_.get());
+  if (match == TokenMatch::kSerialIgnoringCase && wanted != nullptr) {
+    // Both serials are blank-padded fixed-size fields: compare them as they are, and let
+    // p11-kit judge the rest with the URI's spelling of the serial put in the token's place.
+    const std::string_view have(reinterpret_cast<const char*>(info.serialNumber),
+                                sizeof info.serialNumber);
+    const std::string_view want(reinterpret_cast<const char*>(wanted->serialNumber),
+                                sizeof wanted->serialNumber);
+    if (equalsIgnoringCase(have, want)) {
+      CK_TOKEN_INFO respelt = info;
+      std::memcpy(respelt.serialNumber, wanted->serialNumber, sizeof respelt.serialNumber);
+      return p11_kit_uri_match_token_info(uri_.get(), &respelt) == 1;
+    }
+  }
   return p11_kit_uri_match_token_info(uri_.get(), &info) == 1;
 }
 

@@ -10,7 +10,7 @@ Result<std::shared_ptr<SessionPool>> connectToken(const TokenSettings& settings)
   if (!module) return module.status();
   auto uri = Pkcs11Uri::parse(settings.uri);
   if (!uri) return uri.status();
-  auto slot = (*module)->findToken(*uri);
+  auto slot = (*module)->findToken(*uri, settings.match);
   if (!slot) return slot.status();
   return SessionPool::open(*module, *slot, settings.pin, settings.pool);
 }

@@ -66,7 +66,11 @@ std::optional<Setting> ConfigFile::get(std::string_view key) const {
                                                          : nullptr;
   const std::string origin = originOf(key);
   if (value == nullptr || value->empty() || origin == "default") return std::nullopt;
-  return Setting{*value, std::string(key) + " (" + origin + ")"};
+  Setting setting{*value, std::string(key) + " (" + origin + ")"};
+  if (key == "pkcs11.token" && p.tokenSerialIgnoresCase) {
+    setting.match = pkcs11::TokenMatch::kSerialIgnoringCase;
+  }
+  return setting;
 }
 
 PinChoice ConfigFile::pin() const {
@@ -183,7 +187,7 @@ Result<ConnectedToken> connect(const Setting& module, const std::string& initArg
   if (!parsedUri) return parsedUri.status();
   auto loaded = loadModule(module, initArgs);
   if (!loaded) return loaded.status();
-  auto slot = (*loaded)->findToken(*parsedUri);
+  auto slot = (*loaded)->findToken(*parsedUri, uri.match);
   if (!slot) return Status(slot.status().code(), namingUri(uri, slot.status().message()));
 
   ConnectedToken connected;

@@ -26,6 +26,8 @@ namespace kc::setup {
 struct Setting {
   std::string value;
   std::string origin;
+  // How a token URI's serial is matched (the reference's serial is matched ignoring case).
+  pkcs11::TokenMatch match = pkcs11::TokenMatch::kExact;
 };
 
 // A PIN's source and where that choice came from.

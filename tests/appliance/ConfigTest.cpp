@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kc/appliance/Config.h"
+#include "kc/appliance/ReferenceVariables.h"
 #include "support/TempDir.h"
 
 namespace kc::appliance {
@@ -253,7 +254,7 @@ TEST_F(ConfigTest, ReferenceJsonAndMongoProvidersPointToKcSetup) {
     env["keyConnectorSettings__database__provider"] = provider;
     const std::string message = errorOf("", env);
     EXPECT_TRUE(contains(message, "not supported")) << message;
-    EXPECT_TRUE(contains(message, "kc-setup")) << message;
+    EXPECT_TRUE(contains(message, "kc-setup import-bitwarden")) << message;
     EXPECT_TRUE(contains(message, "keyConnectorSettings__database__provider")) << message;
   }
 }
@@ -278,11 +279,108 @@ TEST_F(ConfigTest, ReferenceRsaKeySettingsSelectModuleTokenKeyAndPin) {
   ASSERT_TRUE(config) << config.status().toString();
   EXPECT_EQ(config->pkcs11.module, "/usr/lib/softhsm/libsofthsm2.so");
   EXPECT_EQ(config->pkcs11.token, "pkcs11:serial=8f3a%2021");
-  EXPECT_EQ(config->pkcs11.wrapKey, "pkcs11:object=key%20connector;id=%02%01%00%00%00%00%00%00");
+  // As in the reference, the id wins over the label.
+  EXPECT_EQ(config->pkcs11.wrapKey, "pkcs11:id=%02%01%00%00%00%00%00%00");
+  EXPECT_TRUE(config->pkcs11.tokenSerialIgnoresCase);
   EXPECT_EQ(config->pkcs11.pinEnv, "keyConnectorSettings__rsaKey__pkcs11LoginPin");
   const auto token = tokenSettingsFrom(config->pkcs11);
   EXPECT_EQ(token.uri, "pkcs11:serial=8f3a%2021");
+  EXPECT_EQ(token.match, pkcs11::TokenMatch::kSerialIgnoringCase);
   EXPECT_TRUE(contains(token.pin.describe(), "keyConnectorSettings__rsaKey__pkcs11LoginPin"));
+}
+
+TEST_F(ConfigTest, ReferenceNamesAreMatchedIgnoringCaseAsAspNetDoes) {
+  Environment env = {{"KEYCONNECTORSETTINGS__IDENTITYSERVERURI", "https://identity.example.com"},
+                     {"keyconnectorsettings__webvaulturi", "https://vault.example.com"},
+                     {"KeyConnectorSettings__RsaKey__Pkcs11PrivateKeyLabel", "kc-wrap"}};
+  auto config = load("", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->identity.serverUri, "https://identity.example.com");
+  EXPECT_EQ(config->webVault.origin, "https://vault.example.com");
+  EXPECT_EQ(config->pkcs11.wrapKey, "pkcs11:object=kc-wrap");
+  EXPECT_FALSE(config->pkcs11.tokenSerialIgnoresCase);
+  EXPECT_EQ(config->origins.at("pkcs11.wrap_key"),
+            "environment variable KeyConnectorSettings__RsaKey__Pkcs11PrivateKeyLabel");
+}
+
+TEST_F(ConfigTest, OneReferenceSettingSpeltTwiceIsRefusedNamingBoth) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__webVaultUri"] = "https://a.example.com";
+  env["KEYCONNECTORSETTINGS__WEBVAULTURI"] = "https://b.example.com";
+  const std::string message = errorOf("", env);
+  EXPECT_TRUE(contains(message, "keyConnectorSettings__webVaultUri")) << message;
+  EXPECT_TRUE(contains(message, "KEYCONNECTORSETTINGS__WEBVAULTURI")) << message;
+}
+
+TEST_F(ConfigTest, UnknownReferenceSettingIsRefusedByName) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__rsaKey__pkcs11LibaryPath"] = "/x.so";
+  const std::string message = errorOf("", env);
+  EXPECT_TRUE(contains(message, "keyConnectorSettings__rsaKey__pkcs11LibaryPath")) << message;
+  EXPECT_TRUE(contains(message, "not a setting of Bitwarden Key Connector")) << message;
+}
+
+TEST_F(ConfigTest, UnsupportedReferenceSettingsStopStartUpSayingWhatToDo) {
+  struct Case {
+    std::string variable, value, mustSay;
+  };
+  const std::vector<Case> cases = {
+      {"keyConnectorSettings__transferTo__database__provider", "sqlite", "import-bitwarden"},
+      {"keyConnectorSettings__rsaKey__provider", "certificate", "kc-setup key generate"},
+      {"keyConnectorSettings__rsaKey__provider", "awskms", "pkcs11.wrap_key"},
+      {"keyConnectorSettings__rsaKey__azureKeyvaultUri", "https://kv", "pkcs11.wrap_key"},
+      {"keyConnectorSettings__rsaKey__pkcs11LoginUserType", "so", "CKU_USER"},
+      {"keyConnectorSettings__database__provider", "mongo", "import-bitwarden"},
+  };
+  for (const auto& c : cases) {
+    Environment env = {{"KC_IDENTITY_SERVER_URI", "https://identity.example.com"},
+                       {"keyConnectorSettings__rsaKey__pkcs11PrivateKeyLabel", "kc-wrap"},
+                       {c.variable, c.value}};
+    const std::string message = errorOf("", env);
+    EXPECT_TRUE(contains(message, c.variable)) << c.variable << " -> " << message;
+    EXPECT_TRUE(contains(message, c.mustSay)) << c.variable << " -> " << message;
+  }
+}
+
+TEST_F(ConfigTest, OurWrapKeyLiftsTheRefusalOfTheReferencesRsaKeyProvider) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__rsaKey__provider"] = "certificate";
+  env["keyConnectorSettings__certificate__provider"] = "filesystem";
+  auto config = load("", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->pkcs11.wrapKey, "pkcs11:token=kc;object=kc-wrap");
+}
+
+TEST_F(ConfigTest, ReferencePkcs11ProviderSelectsTheVendorsDebianModule) {
+  Environment env = {{"KC_IDENTITY_SERVER_URI", "https://identity.example.com"},
+                     {"keyConnectorSettings__rsaKey__pkcs11PrivateKeyLabel", "kc-wrap"},
+                     {"keyConnectorSettings__rsaKey__pkcs11Provider", "OpenSC"}};
+  auto config = load("", env);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->pkcs11.module, *modulePathForProvider("opensc"));
+  EXPECT_TRUE(contains(config->pkcs11.module, "opensc-pkcs11.so"));
+  EXPECT_TRUE(contains(*modulePathForProvider("yubihsm"), "pkcs11/yubihsm_pkcs11.so"));
+
+  env["keyConnectorSettings__rsaKey__pkcs11Provider"] = "thales";
+  std::string message = errorOf("", env);
+  EXPECT_TRUE(contains(message, "pkcs11Provider")) << message;
+  EXPECT_TRUE(contains(message, "pkcs11LibraryPath")) << message;
+
+  env["keyConnectorSettings__rsaKey__pkcs11LibraryPath"] = "/usr/lib/softhsm/libsofthsm2.so";
+  auto explicitPath = load("", env);
+  ASSERT_TRUE(explicitPath) << explicitPath.status().toString();
+  EXPECT_EQ(explicitPath->pkcs11.module, "/usr/lib/softhsm/libsofthsm2.so");
+}
+
+TEST_F(ConfigTest, ImportDestinationIsLoadedWithoutTheReferenceVariables) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__database__provider"] = "postgresql";
+  env["keyConnectorSettings__database__postgreSqlConnectionString"] = "Host=old;Password=x";
+  env["keyConnectorSettings__transferTo__lockfilePath"] = "/tmp/lock";
+  test::writeFile(configPath(), "");
+  auto config = loadDaemonConfig(configPath(), env, ConfigLayers::kWithoutReferenceVariables);
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->database.provider, storage::StoreBackend::kSqlite);
 }
 
 TEST_F(ConfigTest, ReferenceKeyIdThatIsNotANumberIsRefused) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include "TokenEnvironment.h"
 #include "kc/pkcs11/Module.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
@@ -45,6 +47,27 @@ TEST_F(TokenSelection, SelectsTokenBySerial) {
   ASSERT_TRUE(bySerial) << bySerial.status().toString();
   ASSERT_TRUE(byLabel);
   EXPECT_EQ(*bySerial, *byLabel);
+}
+
+// SoftHSM's serials are lower-case hex; Bitwarden's Key Connector compares its configured
+// serial ignoring case, and so does TokenMatch::kSerialIgnoringCase (only that comparison).
+TEST_F(TokenSelection, SerialMatchesIgnoringCaseOnlyWhenAsked) {
+  std::string upper = suiteToken().serial();
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper == suiteToken().serial()) GTEST_SKIP() << "this token's serial has no letter";
+  auto uri = Pkcs11Uri::parse("pkcs11:serial=" + upper);
+  ASSERT_TRUE(uri);
+  const auto& module = *suiteToken().module();
+  EXPECT_EQ(module.findToken(*uri).status().code(), StatusCode::kNotFound);
+  auto ignoringCase = module.findToken(*uri, TokenMatch::kSerialIgnoringCase);
+  ASSERT_TRUE(ignoringCase) << ignoringCase.status().toString();
+  EXPECT_EQ(*ignoringCase, *findToken("pkcs11:token=kc-test"));
+
+  auto otherLabel = Pkcs11Uri::parse("pkcs11:token=kc-other;serial=" + upper);
+  ASSERT_TRUE(otherLabel);
+  EXPECT_EQ(module.findToken(*otherLabel, TokenMatch::kSerialIgnoringCase).status().code(),
+            StatusCode::kNotFound)
+      << "the other attributes still have to match";
 }
 
 TEST_F(TokenSelection, SelectsTokenBySlotId) {

@@ -72,12 +72,15 @@ struct DatabaseSettings {
 struct Pkcs11Settings {
   std::string module = "/usr/lib/softhsm/libsofthsm2.so";
   std::string initArgs;
-  std::string token;              // token URI; empty: the wrapping key's URI selects the token
-  std::string wrapKey;            // key URI, required by the daemon
-  std::string auditKey;           // key URI, optional for now
-  std::filesystem::path pinFile;  // exactly one of pinFile and pinEnv is set
-  std::string pinEnv;             // default KC_PKCS11_PIN
-  std::size_t sessions = 16;      // default: server.workers
+  std::string token;  // token URI; empty: the wrapping key's URI selects the token
+  // The token's serial is matched ignoring case, as the reference Key Connector matches the
+  // serial it was given (keyConnectorSettings__rsaKey__pkcs11SlotTokenSerialNumber).
+  bool tokenSerialIgnoresCase = false;
+  std::string wrapKey;                        // key URI, required by the daemon
+  std::string auditKey;                       // key URI, optional for now
+  std::filesystem::path pinFile;              // exactly one of pinFile and pinEnv is set
+  std::string pinEnv;                         // default KC_PKCS11_PIN
+  std::size_t sessions = 16;                  // default: server.workers
   std::vector<std::string> previousWrapKeys;  // older keys, open old records only
 };
 
@@ -138,11 +141,17 @@ struct TokenConfig {
 using Environment = std::map<std::string, std::string, std::less<>>;
 Environment processEnvironment();
 
+// Which layers a load reads. kc-setup import-bitwarden runs inside the reference deployment's
+// environment, where the keyConnectorSettings__* variables describe the source it imports
+// from, so it loads its destination without them.
+enum class ConfigLayers { kAll, kWithoutReferenceVariables };
+
 // Loads `file` (when given) and `environment`. INVALID_ARGUMENT, one line naming the key,
 // when the file cannot be read, any value is malformed or out of range, the file holds a key
 // this build does not know, or a required setting is missing (checked in that order).
 Result<DaemonConfig> loadDaemonConfig(const std::optional<std::filesystem::path>& file,
-                                      const Environment& environment);
+                                      const Environment& environment,
+                                      ConfigLayers layers = ConfigLayers::kAll);
 
 // The same from properties text already in memory: `origin` names it in messages and
 // `baseDir` anchors its relative paths. For tests and the fuzzer.
@@ -153,7 +162,8 @@ Result<DaemonConfig> parseDaemonConfig(std::istream& properties, const std::stri
 // The token settings of `file` (when given) and `environment` (see TokenConfig). The same
 // errors as loadDaemonConfig for the keys it reads.
 Result<TokenConfig> loadTokenConfig(const std::optional<std::filesystem::path>& file,
-                                    const Environment& environment);
+                                    const Environment& environment,
+                                    ConfigLayers layers = ConfigLayers::kAll);
 
 // "KC_DATABASE_PROVIDER" for "database.provider".
 std::string environmentVariableFor(std::string_view key);

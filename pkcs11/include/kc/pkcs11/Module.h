@@ -8,10 +8,9 @@
 
 #include "kc/Result.h"
 #include "kc/pkcs11/Cryptoki.h"
+#include "kc/pkcs11/Pkcs11Uri.h"
 
 namespace kc::pkcs11 {
-
-class Pkcs11Uri;
 
 // What a slot's token says about itself; enough to choose one and to explain a choice.
 struct TokenDescription {
@@ -42,7 +41,7 @@ class Module {
 
   // The one slot whose token (and slot) matches `uri`. No match, or more than one, is
   // an error that names the URI and lists the tokens present.
-  Result<CK_SLOT_ID> findToken(const Pkcs11Uri& uri) const;
+  Result<CK_SLOT_ID> findToken(const Pkcs11Uri& uri, TokenMatch match = TokenMatch::kExact) const;
 
  private:
   Module(std::string path, void* library, CK_FUNCTION_LIST* api)

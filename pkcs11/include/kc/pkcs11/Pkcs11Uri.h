@@ -15,6 +15,10 @@ struct p11_kit_uri;
 
 namespace kc::pkcs11 {
 
+// How a URI's serial is compared with a token's: exactly (RFC 7512), or ignoring ASCII case
+// (as Bitwarden's reference Key Connector compares the serial it is configured with).
+enum class TokenMatch { kExact, kSerialIgnoringCase };
+
 class Pkcs11Uri {
  public:
   // Parses `text`. Refuses a malformed URI, unknown attributes, and a URI that carries a
@@ -23,7 +27,7 @@ class Pkcs11Uri {
 
   const std::string& text() const { return text_; }
 
-  bool matchesToken(const CK_TOKEN_INFO& info) const;
+  bool matchesToken(const CK_TOKEN_INFO& info, TokenMatch match = TokenMatch::kExact) const;
   bool matchesSlot(CK_SLOT_ID slot, const CK_SLOT_INFO& info) const;
 
   // The object attributes the URI names (CKA_LABEL, CKA_ID, CKA_CLASS), ready for
