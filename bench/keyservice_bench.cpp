@@ -24,6 +24,7 @@
 #include "kc/pkcs11/KeyGeneration.h"
 #include "kc/storage/UserKeyStore.h"
 #include "support/SoftHsmToken.h"
+#include "support/UserIds.h"
 
 namespace {
 
@@ -31,10 +32,8 @@ unsigned gBits = 3072;
 constexpr int kMaxThreads = 8;
 constexpr int kUsers = 64;
 
-std::string userId(int n) {
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "00000000-0000-4000-8000-%012d", n);
-  return buffer;
+kc::UserId userId(int n) {
+  return kc::test::sequentialUserId(static_cast<std::uint64_t>(n));
 }
 
 struct Fixture {

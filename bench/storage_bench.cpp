@@ -14,6 +14,7 @@
 
 #include "StoreTargets.h"
 #include "kc/storage/UserKeyStore.h"
+#include "support/UserIds.h"
 
 namespace {
 
@@ -21,14 +22,9 @@ using kc::test::StoreTarget;
 
 constexpr std::size_t kEnvelopeBytes = 512;  // an RSA-4096 envelope is about this size
 
-std::string benchUserId(std::uint64_t n) {
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "00000000-0000-4000-8000-%012llx",
-                static_cast<unsigned long long>(n));
-  return buffer;
-}
+using kc::test::sequentialUserId;
 
-// SQL that inserts records 0 .. count-1 with benchUserId() ids in one statement.
+// SQL that inserts records 0 .. count-1 with sequentialUserId() ids in one statement.
 std::string preloadSql(StoreTarget target, std::int64_t count) {
   const std::string last = std::to_string(count - 1);
   const std::string columns =
@@ -101,7 +97,7 @@ void benchGet(benchmark::State& state, StoreTarget target, std::int64_t count) {
   std::mt19937_64 random(static_cast<std::uint64_t>(state.thread_index()) + 1);
   std::uniform_int_distribution<std::int64_t> pick(0, count - 1);
   for (auto _ : state) {
-    auto record = target_.store->get(benchUserId(static_cast<std::uint64_t>(pick(random))));
+    auto record = target_.store->get(sequentialUserId(static_cast<std::uint64_t>(pick(random))));
     if (!record.isOk()) {
       state.SkipWithError(record.status().toString().c_str());
       break;
@@ -119,11 +115,11 @@ void benchUpsert(benchmark::State& state, StoreTarget target, std::int64_t count
   }
   std::mt19937_64 random(static_cast<std::uint64_t>(state.thread_index()) + 100);
   std::uniform_int_distribution<std::int64_t> pick(0, count - 1);
-  kc::storage::UserKeyWrite write;
-  write.envelope.assign(kEnvelopeBytes, 0x42);
-  write.wrappingKeyId = "wrap-1";
+  kc::storage::UserKeyWrite write{.userId = sequentialUserId(0),
+                                  .envelope = std::vector<std::uint8_t>(kEnvelopeBytes, 0x42),
+                                  .wrappingKeyId = "wrap-1"};
   for (auto _ : state) {
-    write.userId = benchUserId(static_cast<std::uint64_t>(pick(random)));
+    write.userId = sequentialUserId(static_cast<std::uint64_t>(pick(random)));
     const kc::Status status = target_.store->upsert(write);
     if (!status.isOk()) {
       state.SkipWithError(status.toString().c_str());

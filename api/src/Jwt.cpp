@@ -6,7 +6,6 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include <cctype>
 #include <memory>
 
 #include "Base64.h"
@@ -164,7 +163,7 @@ bool verifyJwtSignature(const Jwt& jwt, evp_pkey_st* key) {
 
 Result<AuthenticatedUser> checkClaims(const Poco::JSON::Object& claims,
                                       const ClaimExpectations& expectations,
-                                      std::string* deniedUserId) {
+                                      std::optional<UserId>* deniedUserId) {
   const auto issuer = stringMember(claims, "iss");
   if (!issuer) return malformed("token has no iss");
   if (expectations.issuer.empty() || *issuer != expectations.issuer) {
@@ -182,7 +181,10 @@ Result<AuthenticatedUser> checkClaims(const Poco::JSON::Object& claims,
   }
 
   const auto sub = stringMember(claims, "sub");
-  auto userId = sub ? canonicalGuid(*sub) : std::nullopt;
+  std::optional<UserId> userId;
+  if (sub) {
+    if (auto parsed = UserId::parse(*sub)) userId = std::move(parsed).value();
+  }
   if (deniedUserId != nullptr && userId) *deniedUserId = *userId;
   if (!claimContains(claims, "amr", {"Application", "external"}, false)) {
     return forbidden("token amr lacks Application or external");
@@ -190,23 +192,8 @@ Result<AuthenticatedUser> checkClaims(const Poco::JSON::Object& claims,
   if (!claimContains(claims, "scope", {"api"}, true)) return forbidden("token scope lacks api");
   if (!sub) return forbidden("token has no sub");
   if (!userId) return forbidden("token sub is not a GUID");
-  if (deniedUserId != nullptr) deniedUserId->clear();
+  if (deniedUserId != nullptr) deniedUserId->reset();
   return AuthenticatedUser{std::move(*userId)};
-}
-
-std::optional<std::string> canonicalGuid(std::string_view text) {
-  if (text.size() == 38 && text.front() == '{' && text.back() == '}') {
-    text = text.substr(1, 36);
-  }
-  if (text.size() != 36) return std::nullopt;
-  std::string out(text);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    const auto c = static_cast<unsigned char>(out[i]);
-    if (dash ? c != '-' : !std::isxdigit(c)) return std::nullopt;
-    out[i] = static_cast<char>(std::tolower(c));
-  }
-  return out;
 }
 
 }  // namespace kc::api

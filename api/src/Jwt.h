@@ -43,12 +43,10 @@ struct ClaimExpectations {
 // Authentication claims (iss, exp, nbf: INVALID_ARGUMENT on failure, a 401), then
 // authorisation claims (amr, scope, sub: PERMISSION_DENIED on failure, a 403). When the
 // token authenticated but is not authorised and its sub is a GUID, `deniedUserId` (if
-// given) receives it, so the refusal can be recorded against the user.
+// given) receives it, so the refusal can be recorded against the user. The sub is read with
+// UserId::parse: a GUID in any case, optionally in braces.
 Result<AuthenticatedUser> checkClaims(const Poco::JSON::Object& claims,
                                       const ClaimExpectations& expectations,
-                                      std::string* deniedUserId = nullptr);
-
-// A GUID ("D" form, optionally in braces, any case) in canonical lower case; nullopt if not.
-std::optional<std::string> canonicalGuid(std::string_view text);
+                                      std::optional<UserId>* deniedUserId = nullptr);
 
 }  // namespace kc::api

@@ -25,7 +25,7 @@ JwtValidator::JwtValidator(JwksCache& keys, JwtSettings settings)
     : keys_(keys), settings_(std::move(settings)) {}
 
 Result<AuthenticatedUser> JwtValidator::validateHeader(std::string_view authorization,
-                                                       std::string* deniedUserId) const {
+                                                       std::optional<UserId>* deniedUserId) const {
   while (!authorization.empty() && isSpace(authorization.front())) authorization.remove_prefix(1);
   while (!authorization.empty() && isSpace(authorization.back())) authorization.remove_suffix(1);
   constexpr std::string_view kScheme = "bearer";
@@ -40,7 +40,7 @@ Result<AuthenticatedUser> JwtValidator::validateHeader(std::string_view authoriz
 }
 
 Result<AuthenticatedUser> JwtValidator::validate(std::string_view bearerToken,
-                                                 std::string* deniedUserId) const {
+                                                 std::optional<UserId>* deniedUserId) const {
   auto jwt = parseJwt(bearerToken, settings_);
   if (!jwt) return jwt.status();
 

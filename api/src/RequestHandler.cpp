@@ -210,7 +210,7 @@ void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerRespons
   std::snprintf(duration, sizeof duration, "%.1f", seconds * 1000);
   std::string line = method + " " + routeLabel + " " + std::to_string(status_) + " " + duration +
                      "ms id=" + context_.requestId;
-  if (!context_.userId.empty()) line += " user=" + context_.userId;
+  if (context_.userId) line += " user=" + context_.userId->str();
   line += " client=" + context_.clientAddress;
   if (status_ >= 500) {
     logger().error(line);
@@ -271,14 +271,14 @@ bool RequestHandler::authenticate(HTTPServerRequest& request, HTTPServerResponse
     send(response, 401, "", "");
     return false;
   }
-  std::string deniedUserId;
+  std::optional<UserId> deniedUserId;
   auto user = validator_.validateHeader(request.get("Authorization"), &deniedUserId);
   if (user) {
     context_.userId = std::move(user->userId);
     return true;
   }
   const int status = httpStatusFor(user.status(), StatusSource::kAuthentication);
-  context_.userId = std::move(deniedUserId);  // empty unless the token named a user (403)
+  context_.userId = std::move(deniedUserId);  // none unless the token named a user (403)
   logger().information("request " + context_.requestId + " refused (" + std::to_string(status) +
                        "): " + user.status().message());
   keys_.recordRefusal(context_, status, user.status().message());  // a reason, never the token

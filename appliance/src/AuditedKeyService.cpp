@@ -22,9 +22,15 @@ std::uint64_t microsSince(std::chrono::steady_clock::time_point start) {
                                         .count());
 }
 
+// The user as the audit trail and the log spell it: the canonical id, or empty when the request
+// names no user (a refused token).
+std::string userText(const api::RequestContext& context) {
+  return context.userId ? context.userId->str() : "";
+}
+
 audit::AuditRecord recordFor(const api::RequestContext& context) {
   audit::AuditRecord record;
-  record.userId = context.userId;
+  record.userId = userText(context);
   record.requestId = context.requestId;
   record.clientAddress = context.clientAddress;
   return record;
@@ -98,7 +104,7 @@ Status AuditedKeyService::write(const api::RequestContext& context,
   Status written = trail_->log().appendAll(std::move(records));
   if (!written.isOk()) {
     auditLogger().error("audit records of request %s (user %s) not written: %s", context.requestId,
-                        context.userId, written.toString());
+                        userText(context), written.toString());
   }
   return written;
 }
@@ -138,7 +144,7 @@ Status AuditedKeyService::depositUserKey(const api::RequestContext& context, con
   if (!written.isOk() && stored.isOk()) {
     // Stored but not audited: the client is told to retry, and the operator by the log.
     auditLogger().critical("key of user %s stored (request %s) but its audit record failed",
-                           context.userId, context.requestId);
+                           userText(context), context.requestId);
     return kAuditUnavailable;
   }
   return stored;

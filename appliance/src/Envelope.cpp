@@ -168,17 +168,17 @@ Result<std::vector<std::uint8_t>> serializeEnvelope(const Envelope& envelope) {
   return out;
 }
 
-std::vector<std::uint8_t> envelopeAssociatedData(const Envelope& envelope,
-                                                 std::string_view userId) {
+std::vector<std::uint8_t> envelopeAssociatedData(const Envelope& envelope, const UserId& userId) {
   std::vector<std::uint8_t> out(kAssociatedDataDomain.begin(), kAssociatedDataDomain.end());
   out.push_back(0);  // the domain string ends here, whatever follows
   const auto header = headerBytes(envelope);
   out.insert(out.end(), header.begin(), header.end());
-  out.insert(out.end(), userId.begin(), userId.end());
+  const std::string& id = userId.str();
+  out.insert(out.end(), id.begin(), id.end());
   return out;
 }
 
-Status encryptUserKey(Envelope& envelope, const SecretBytes& dek, std::string_view userId,
+Status encryptUserKey(Envelope& envelope, const SecretBytes& dek, const UserId& userId,
                       const SecretBytes& userKey) {
   if (dek.size() != kDekBytes) return {StatusCode::kInternal, "envelope: DEK must be 32 bytes"};
   KC_RETURN_IF_ERROR(checkHeaderBounds(envelope, userKey.size()));
@@ -220,7 +220,7 @@ Status encryptUserKey(Envelope& envelope, const SecretBytes& dek, std::string_vi
 }
 
 Result<SecretBytes> decryptUserKey(const Envelope& envelope, const SecretBytes& dek,
-                                   std::string_view userId) {
+                                   const UserId& userId) {
   if (dek.size() != kDekBytes) {
     return Status(StatusCode::kIntegrity,
                   "user-key envelope: the unwrapped DEK has the wrong size");
@@ -265,8 +265,7 @@ Result<SecretBytes> decryptUserKey(const Envelope& envelope, const SecretBytes& 
 }
 
 Result<std::vector<std::uint8_t>> sealEnvelope(const pkcs11::RsaKeyPair& wrappingKey,
-                                               std::string_view userId,
-                                               const SecretBytes& userKey) {
+                                               const UserId& userId, const SecretBytes& userKey) {
   Envelope envelope;
   envelope.wrappingKeyId = wrappingKey.id();
   envelope.oaepHash = wrappingKey.oaepHash();
@@ -286,7 +285,7 @@ Result<std::vector<std::uint8_t>> sealEnvelope(const pkcs11::RsaKeyPair& wrappin
   return serializeEnvelope(envelope);
 }
 
-Result<SecretBytes> openEnvelope(const pkcs11::RsaKeyPair& wrappingKey, std::string_view userId,
+Result<SecretBytes> openEnvelope(const pkcs11::RsaKeyPair& wrappingKey, const UserId& userId,
                                  const Envelope& envelope) {
   if (envelope.wrappingKeyId != wrappingKey.id()) {
     return Status(StatusCode::kIntegrity,

@@ -77,12 +77,12 @@ Result<pkcs11::RsaKeyPair> KeyRing::find(std::span<const std::uint8_t> id) const
   return Status(StatusCode::kNotFound, "no wrapping key with id " + toHex(id) + " in the key ring");
 }
 
-Result<std::vector<std::uint8_t>> KeyRing::seal(std::string_view userId,
+Result<std::vector<std::uint8_t>> KeyRing::seal(const UserId& userId,
                                                 const SecretBytes& userKey) const {
   return sealEnvelope(current(), userId, userKey);
 }
 
-Result<SecretBytes> KeyRing::open(std::string_view userId,
+Result<SecretBytes> KeyRing::open(const UserId& userId,
                                   std::span<const std::uint8_t> envelope) const {
   auto parsed = parseEnvelope(envelope);
   if (!parsed) return parsed.status();

@@ -7,7 +7,6 @@
 
 #include "kc/pkcs11/Module.h"
 #include "kc/pkcs11/SessionPool.h"
-#include "kc/storage/UserId.h"
 
 namespace kc::appliance {
 namespace {
@@ -35,6 +34,13 @@ auto timed(KeyServiceObserver* observer, TokenOperation operation,
   return result;
 }
 
+// The HTTP layer calls the service only for a token that named a user; a context without one
+// is a caller's bug, refused before anything is read or written.
+Status checkNamesUser(const api::RequestContext& context) {
+  if (context.userId) return Status::ok();
+  return {StatusCode::kInvalidArgument, "the request names no user"};
+}
+
 KeyOperation depositOperation(api::DepositMode mode) {
   return mode == api::DepositMode::kCreateOnly ? KeyOperation::kDepositCreate
                                                : KeyOperation::kDepositReplace;
@@ -58,30 +64,31 @@ Result<SecretBytes> UserKeyService::fetchUserKey(const api::RequestContext& cont
 }
 
 Result<SecretBytes> UserKeyService::fetch(const api::RequestContext& context) {
-  KC_RETURN_IF_ERROR(storage::checkUserId(context.userId));
-  auto record = store_->get(context.userId);
+  KC_RETURN_IF_ERROR(checkNamesUser(context));
+  const UserId& user = *context.userId;
+  auto record = store_->get(user);
   if (!record) return record.status();
 
   auto key = timed(observer_.get(), TokenOperation::kUnwrap, context, record->wrappingKeyId,
-                   [&] { return ring_->open(context.userId, record->envelope); });
+                   [&] { return ring_->open(user, record->envelope); });
   if (!key) {
     const Status status = key.status();
     if (status.code() == StatusCode::kIntegrity) {
       keysLogger().error(
           "integrity failure: the stored key record of user %s does not open for that user "
           "(request %s, record sealed by key %s, revision %s); no key released: %s",
-          context.userId, context.requestId, record->wrappingKeyId,
-          std::to_string(record->revision), status.message());
+          user.str(), context.requestId, record->wrappingKeyId, std::to_string(record->revision),
+          status.message());
       return Status(StatusCode::kIntegrity,
                     "the stored key record of this user failed its integrity check");
     }
-    keysLogger().warning("could not open the key of user %s (request %s): %s", context.userId,
+    keysLogger().warning("could not open the key of user %s (request %s): %s", user.str(),
                          context.requestId, status.toString());
     return status;
   }
-  if (Status access = store_->recordAccess(context.userId, storage::storeNow()); !access.isOk()) {
-    keysLogger().warning("could not record the key access of user %s (request %s): %s",
-                         context.userId, context.requestId, access.toString());
+  if (Status access = store_->recordAccess(user, storage::storeNow()); !access.isOk()) {
+    keysLogger().warning("could not record the key access of user %s (request %s): %s", user.str(),
+                         context.requestId, access.toString());
   }
   return key;
 }
@@ -95,7 +102,8 @@ Status UserKeyService::depositUserKey(const api::RequestContext& context, const 
 
 Status UserKeyService::deposit(const api::RequestContext& context, const SecretBytes& key,
                                api::DepositMode mode) {
-  KC_RETURN_IF_ERROR(storage::checkUserId(context.userId));
+  KC_RETURN_IF_ERROR(checkNamesUser(context));
+  const UserId& user = *context.userId;
   if (key.size() < kMinUserKeyBytes || key.size() > kMaxUserKeyBytes) {
     return {StatusCode::kInvalidArgument, "a user key must be " + std::to_string(kMinUserKeyBytes) +
                                               ".." + std::to_string(kMaxUserKeyBytes) +
@@ -103,16 +111,14 @@ Status UserKeyService::deposit(const api::RequestContext& context, const SecretB
   }
   const pkcs11::RsaKeyPair& wrappingKey = ring_->current();
   auto envelope = timed(observer_.get(), TokenOperation::kWrap, context, wrappingKey.idHex(),
-                        [&] { return ring_->seal(context.userId, key); });
+                        [&] { return ring_->seal(user, key); });
   if (!envelope) {
-    keysLogger().warning("could not seal the key of user %s (request %s): %s", context.userId,
+    keysLogger().warning("could not seal the key of user %s (request %s): %s", user.str(),
                          context.requestId, envelope.status().toString());
     return envelope.status();
   }
-  storage::UserKeyWrite write;
-  write.userId = context.userId;
-  write.envelope = std::move(*envelope);
-  write.wrappingKeyId = wrappingKey.idHex();
+  const storage::UserKeyWrite write{
+      .userId = user, .envelope = std::move(*envelope), .wrappingKeyId = wrappingKey.idHex()};
   return mode == api::DepositMode::kCreateOnly ? store_->insert(write) : store_->upsert(write);
 }
 

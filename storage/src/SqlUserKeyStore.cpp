@@ -8,8 +8,6 @@
 
 #include <algorithm>
 
-#include "kc/storage/UserId.h"
-
 namespace kc::storage {
 
 using namespace Poco::Data::Keywords;
@@ -30,14 +28,7 @@ Timestamp fromMillis(Poco::Int64 ms) {
   return Timestamp(std::chrono::milliseconds(ms));
 }
 
-Status checkWrite(const UserKeyWrite& write) {
-  KC_RETURN_IF_ERROR(checkUserId(write.userId));
-  if (write.envelope.empty() || write.envelope.size() > kMaxEnvelopeBytes) {
-    return {StatusCode::kInvalidArgument, "envelope of " + std::to_string(write.envelope.size()) +
-                                              " bytes is outside 1.." +
-                                              std::to_string(kMaxEnvelopeBytes)};
-  }
-  const auto& id = write.wrappingKeyId;
+Status checkWrappingKeyId(std::string_view id) {
   if (id.empty() || id.size() > kMaxWrappingKeyIdLength ||
       !std::all_of(id.begin(), id.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
     return {StatusCode::kInvalidArgument, "wrapping-key id must be 1.." +
@@ -47,9 +38,14 @@ Status checkWrite(const UserKeyWrite& write) {
   return Status::ok();
 }
 
-Status checkWrappingKeyId(std::string_view id) {
-  UserKeyWrite probe{"00000000-0000-0000-0000-000000000000", {0}, std::string(id), {}, {}, {}};
-  return checkWrite(probe);
+// The user id needs no check: a UserId is canonical by construction.
+Status checkWrite(const UserKeyWrite& write) {
+  if (write.envelope.empty() || write.envelope.size() > kMaxEnvelopeBytes) {
+    return {StatusCode::kInvalidArgument, "envelope of " + std::to_string(write.envelope.size()) +
+                                              " bytes is outside 1.." +
+                                              std::to_string(kMaxEnvelopeBytes)};
+  }
+  return checkWrappingKeyId(write.wrappingKeyId);
 }
 
 // The columns of kColumns, extracted row by row into parallel vectors.
@@ -64,27 +60,36 @@ struct RecordRows {
         into(revised), into(accessed);
   }
 
-  std::vector<UserKeyRecord> records() const {
+  // The rows as records. INTERNAL naming `operation` if a row's user id is not canonical: the
+  // store writes only canonical ids, so someone edited the database, and a row is never
+  // silently skipped.
+  Result<std::vector<UserKeyRecord>> records(std::string_view operation) const {
     std::vector<UserKeyRecord> out;
     out.reserve(userIds.size());
     for (std::size_t i = 0; i < userIds.size(); ++i) {
-      UserKeyRecord r;
-      r.userId = userIds[i];
-      r.envelope = envelopes[i].content();
-      r.wrappingKeyId = wrappingKeyIds[i];
-      r.revision = revisions[i];
-      r.creationTime = fromMillis(created[i]);
-      r.revisionTime = fromMillis(revised[i]);
-      if (accessed[i] > 0) r.lastAccessTime = fromMillis(accessed[i]);
-      out.push_back(std::move(r));
+      auto userId = UserId::parseCanonical(userIds[i]);
+      if (!userId) {
+        return Status{StatusCode::kInternal,
+                      std::string(operation) +
+                          ": the database holds a malformed row: " + userId.status().message()};
+      }
+      out.push_back(UserKeyRecord{
+          .userId = std::move(userId).value(),
+          .envelope = envelopes[i].content(),
+          .wrappingKeyId = wrappingKeyIds[i],
+          .revision = revisions[i],
+          .creationTime = fromMillis(created[i]),
+          .revisionTime = fromMillis(revised[i]),
+          .lastAccessTime = accessed[i] > 0 ? std::optional(fromMillis(accessed[i])) : std::nullopt,
+      });
     }
     return out;
   }
 };
 
-bool exists(Session& session, const Dialect& dialect, const std::string& userId) {
+bool exists(Session& session, const Dialect& dialect, const UserId& userId) {
   Poco::Int64 count = 0;
-  session << dialect.sql("SELECT COUNT(*) FROM kc_user_keys WHERE user_id = ?"), bind(userId),
+  session << dialect.sql("SELECT COUNT(*) FROM kc_user_keys WHERE user_id = ?"), bind(userId.str()),
       into(count), now;
   return count > 0;
 }
@@ -95,8 +100,8 @@ void insertRow(Session& session, const Dialect& dialect, const UserKeyWrite& wri
   const Poco::Int64 accessed = write.lastAccessTime ? toMillis(*write.lastAccessTime) : 0;
   session << dialect.sql(std::string("INSERT INTO kc_user_keys (") + kColumns +
                          ") VALUES (?, ?, ?, 1, ?, ?, ?)"),
-      bind(write.userId), bind(BLOB(write.envelope)), bind(write.wrappingKeyId), bind(created),
-      bind(revised), bind(accessed), now;
+      bind(write.userId.str()), bind(BLOB(write.envelope)), bind(write.wrappingKeyId),
+      bind(created), bind(revised), bind(accessed), now;
 }
 
 // One transaction on a session: rolled back unless committed. Poco's ODBC connector starts
@@ -219,11 +224,11 @@ Status SqlUserKeyStore::withSession(std::string_view operation, Body&& body) {
   }
 }
 
-Result<UserKeyRecord> SqlUserKeyStore::get(std::string_view userId) {
-  KC_RETURN_IF_ERROR(checkUserId(userId));
-  const std::string id(userId);
+Result<UserKeyRecord> SqlUserKeyStore::get(const UserId& userId) {
+  constexpr std::string_view kOperation = "get user key";
+  const std::string& id = userId.str();
   RecordRows rows;
-  KC_RETURN_IF_ERROR(withSession("get user key", [&](Session& session) {
+  KC_RETURN_IF_ERROR(withSession(kOperation, [&](Session& session) {
     Statement statement(session);
     statement << dialect_.sql(std::string("SELECT ") + kColumns +
                               " FROM kc_user_keys WHERE user_id = ?"),
@@ -235,7 +240,9 @@ Result<UserKeyRecord> SqlUserKeyStore::get(std::string_view userId) {
   if (rows.userIds.empty()) {
     return Status{StatusCode::kNotFound, "no key stored for user " + id};
   }
-  UserKeyRecord record = std::move(rows.records().front());
+  auto records = rows.records(kOperation);
+  if (!records) return records.status();
+  UserKeyRecord record = std::move(records->front());
   std::lock_guard lock(accessMutex_);
   if (const auto pending = pendingAccess_.find(id); pending != pendingAccess_.end()) {
     const Timestamp when = fromMillis(pending->second);
@@ -248,7 +255,7 @@ Status SqlUserKeyStore::alreadyExistsOr(Status failure, std::span<const UserKeyW
                                         std::string_view consequence) {
   // The primary key decides between racing inserts; the loser finds the winner's row. It asks on
   // another session, as the failed one was discarded.
-  const std::string* existing = nullptr;
+  const UserId* existing = nullptr;
   const Status asked =
       withSession("look up user keys after a failed insert", [&](Session& session) {
         for (const auto& write : writes) {
@@ -261,7 +268,7 @@ Status SqlUserKeyStore::alreadyExistsOr(Status failure, std::span<const UserKeyW
       });
   if (!asked.isOk() || existing == nullptr) return failure;
   return Status{StatusCode::kAlreadyExists,
-                "user " + *existing + " already has a key" + std::string(consequence)};
+                "user " + existing->str() + " already has a key" + std::string(consequence)};
 }
 
 Status SqlUserKeyStore::insert(const UserKeyWrite& write) {
@@ -296,7 +303,8 @@ SqlUserKeyStore::Replaced SqlUserKeyStore::replaceRow(
         std::string("UPDATE kc_user_keys SET envelope = ?, wrapping_key_id = ?, "
                     "revision = revision + 1, revised_ms = ? WHERE user_id = ?") +
         (guarded ? " AND revision = ?" : "")),
-        bind(BLOB(write.envelope)), bind(write.wrappingKeyId), bind(revised), bind(write.userId);
+        bind(BLOB(write.envelope)), bind(write.wrappingKeyId), bind(revised),
+        bind(write.userId.str());
     if (guarded) statement, bind(static_cast<Poco::Int64>(*expectedRevision));
   };
   if (dialect_.reportsAffectedRows) {
@@ -310,10 +318,10 @@ SqlUserKeyStore::Replaced SqlUserKeyStore::replaceRow(
   // The lock holds until commit, so no writer slips in between the read and the update.
   SqlTransaction transaction(session, dialect_);
   session << dialect_.sql("UPDATE kc_user_keys SET revision = revision WHERE user_id = ?"),
-      bind(write.userId), now;
+      bind(write.userId.str()), now;
   std::vector<Poco::Int64> revisions;
   session << dialect_.sql("SELECT revision FROM kc_user_keys WHERE user_id = ?"),
-      bind(write.userId), into(revisions), now;
+      bind(write.userId.str()), into(revisions), now;
   Replaced outcome = Replaced::kDone;
   if (revisions.empty()) {
     outcome = Replaced::kMissing;
@@ -346,7 +354,7 @@ Status SqlUserKeyStore::upsert(const UserKeyWrite& write) {
     if (written.code() != StatusCode::kAlreadyExists) return written;
   }
   return Status{StatusCode::kConflict,
-                "upsert for user " + write.userId + " kept racing with concurrent writers"};
+                "upsert for user " + write.userId.str() + " kept racing with concurrent writers"};
 }
 
 Status SqlUserKeyStore::replaceIfRevision(const UserKeyWrite& write,
@@ -357,29 +365,28 @@ Status SqlUserKeyStore::replaceIfRevision(const UserKeyWrite& write,
       case Replaced::kDone:
         return Status::ok();
       case Replaced::kMissing:
-        return Status{StatusCode::kNotFound, "no key stored for user " + write.userId};
+        return Status{StatusCode::kNotFound, "no key stored for user " + write.userId.str()};
       case Replaced::kOtherRevision:
         break;
     }
-    return Status{StatusCode::kConflict, "user " + write.userId +
+    return Status{StatusCode::kConflict, "user " + write.userId.str() +
                                              "'s key is no longer at revision " +
                                              std::to_string(expectedRevision)};
   });
 }
 
-Status SqlUserKeyStore::recordAccess(std::string_view userId, Timestamp when) {
-  KC_RETURN_IF_ERROR(checkUserId(userId));
+Status SqlUserKeyStore::recordAccess(const UserId& userId, Timestamp when) {
   std::unordered_map<std::string, std::int64_t> single;
   {
     std::lock_guard lock(accessMutex_);
     if (config_.accessFlushInterval.count() > 0) {
-      auto [it, added] = pendingAccess_.try_emplace(std::string(userId), toMillis(when));
+      auto [it, added] = pendingAccess_.try_emplace(userId.str(), toMillis(when));
       if (!added) it->second = std::max(it->second, toMillis(when));
       if (pendingAccess_.size() >= config_.accessFlushMaxPending) accessWake_.notify_one();
       return Status::ok();
     }
   }
-  single.emplace(std::string(userId), toMillis(when));
+  single.emplace(userId.str(), toMillis(when));
   return writeAccessTimes(single);
 }
 
@@ -435,24 +442,25 @@ void SqlUserKeyStore::runFlusher(std::stop_token stop) {
 }
 
 Result<std::vector<UserKeyRecord>> SqlUserKeyStore::listByWrappingKey(
-    std::string_view wrappingKeyId, std::string_view afterUserId, std::size_t limit) {
+    std::string_view wrappingKeyId, const std::optional<UserId>& afterUserId, std::size_t limit) {
+  constexpr std::string_view kOperation = "list user keys by wrapping key";
   KC_RETURN_IF_ERROR(checkWrappingKeyId(wrappingKeyId));
-  if (!afterUserId.empty()) KC_RETURN_IF_ERROR(checkUserId(afterUserId));
   if (limit == 0) return std::vector<UserKeyRecord>{};
+  // Every canonical id sorts after the empty string, so "from the start" needs no other query.
+  const std::string after = afterUserId ? afterUserId->str() : std::string();
   RecordRows rows;
-  KC_RETURN_IF_ERROR(withSession("list user keys by wrapping key", [&](Session& session) {
+  KC_RETURN_IF_ERROR(withSession(kOperation, [&](Session& session) {
     Statement statement(session);
     statement << dialect_.sql(std::string("SELECT ") + kColumns +
                               " FROM kc_user_keys WHERE wrapping_key_id = ? AND user_id > ? "
                               "ORDER BY user_id " +
                               dialect_.pageClause),
-        bind(std::string(wrappingKeyId)), bind(std::string(afterUserId)),
-        bind(static_cast<Poco::Int64>(limit));
+        bind(std::string(wrappingKeyId)), bind(after), bind(static_cast<Poco::Int64>(limit));
     rows.extractInto(statement);
     statement.execute();
     return Status::ok();
   }));
-  return rows.records();
+  return rows.records(kOperation);
 }
 
 Result<std::int64_t> SqlUserKeyStore::countByWrappingKey(std::string_view wrappingKeyId) {

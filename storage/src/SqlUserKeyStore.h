@@ -21,15 +21,15 @@ class SqlUserKeyStore final : public UserKeyStore {
   SqlUserKeyStore(const StoreConfig& config, Dialect dialect, SessionPool::Opener opener);
   ~SqlUserKeyStore() override;
 
-  Result<UserKeyRecord> get(std::string_view userId) override;
+  Result<UserKeyRecord> get(const UserId& userId) override;
   Status insert(const UserKeyWrite& write) override;
   Status insertMany(std::span<const UserKeyWrite> writes) override;
   Status upsert(const UserKeyWrite& write) override;
   Status replaceIfRevision(const UserKeyWrite& write, std::int64_t expectedRevision) override;
-  Status recordAccess(std::string_view userId, Timestamp when) override;
+  Status recordAccess(const UserId& userId, Timestamp when) override;
   Status flushAccessTimes() override;
   Result<std::vector<UserKeyRecord>> listByWrappingKey(std::string_view wrappingKeyId,
-                                                       std::string_view afterUserId,
+                                                       const std::optional<UserId>& afterUserId,
                                                        std::size_t limit) override;
   Result<std::int64_t> countByWrappingKey(std::string_view wrappingKeyId) override;
   Result<std::map<std::string, std::int64_t>> countPerWrappingKey() override;

@@ -236,12 +236,25 @@ void IdentityServer::stop() {
 
 // --- key service ---
 
+namespace {
+
+// As the real service: a context without a user is refused before anything else.
+Status checkNamesUser(const api::RequestContext& context) {
+  if (context.userId) return Status::ok();
+  return {StatusCode::kInvalidArgument, "the request names no user"};
+}
+
+}  // namespace
+
 Result<SecretBytes> MemoryKeyService::fetchUserKey(const api::RequestContext& context) {
   const std::lock_guard lock(mutex_);
   lastContext_ = context;
   if (!failure_.isOk()) return failure_;
-  const auto it = keys_.find(context.userId);
-  if (it == keys_.end()) return Status(StatusCode::kNotFound, "no key for " + context.userId);
+  KC_RETURN_IF_ERROR(checkNamesUser(context));
+  const auto it = keys_.find(*context.userId);
+  if (it == keys_.end()) {
+    return Status(StatusCode::kNotFound, "no key for " + context.userId->str());
+  }
   return SecretBytes::fromString(it->second);
 }
 
@@ -250,10 +263,12 @@ Status MemoryKeyService::depositUserKey(const api::RequestContext& context, cons
   const std::lock_guard lock(mutex_);
   lastContext_ = context;
   if (!failure_.isOk()) return failure_;
-  if (mode == api::DepositMode::kCreateOnly && keys_.contains(context.userId)) {
-    return Status(StatusCode::kAlreadyExists, "user " + context.userId + " has a key");
+  KC_RETURN_IF_ERROR(checkNamesUser(context));
+  const UserId& user = *context.userId;
+  if (mode == api::DepositMode::kCreateOnly && keys_.contains(user)) {
+    return Status(StatusCode::kAlreadyExists, "user " + user.str() + " has a key");
   }
-  keys_[context.userId] = std::string(reinterpret_cast<const char*>(key.data()), key.size());
+  keys_.insert_or_assign(user, std::string(reinterpret_cast<const char*>(key.data()), key.size()));
   return Status::ok();
 }
 
@@ -277,12 +292,12 @@ std::vector<MemoryKeyService::Refusal> MemoryKeyService::refusals() {
   return refusals_;
 }
 
-void MemoryKeyService::put(const std::string& userId, const std::string& key) {
+void MemoryKeyService::put(const UserId& userId, const std::string& key) {
   const std::lock_guard lock(mutex_);
-  keys_[userId] = key;
+  keys_.insert_or_assign(userId, key);
 }
 
-std::optional<std::string> MemoryKeyService::get(const std::string& userId) {
+std::optional<std::string> MemoryKeyService::get(const UserId& userId) {
   const std::lock_guard lock(mutex_);
   const auto it = keys_.find(userId);
   if (it == keys_.end()) return std::nullopt;

@@ -19,6 +19,7 @@
 #include "kc/api/KeyService.h"
 #include "kc/api/Metrics.h"
 #include "kc/api/RequestHandlerFactory.h"
+#include "support/UserIds.h"
 
 namespace kc::test {
 
@@ -106,21 +107,21 @@ class MemoryKeyService : public api::KeyService {
   void recordRefusal(const api::RequestContext& context, int httpStatus,
                      std::string_view reason) override;
 
-  void put(const std::string& userId, const std::string& key);
-  std::optional<std::string> get(const std::string& userId);
+  void put(const UserId& userId, const std::string& key);
+  std::optional<std::string> get(const UserId& userId);
   void failWith(Status status);  // every key call fails so until cleared with OK
   void setHealthy(bool healthy);
   api::RequestContext lastContext();
   struct Refusal {
     int status;
     std::string reason;
-    std::string userId;
+    std::optional<UserId> userId;  // none when the token named no user
   };
   std::vector<Refusal> refusals();
 
  private:
   std::mutex mutex_;
-  std::map<std::string, std::string> keys_;
+  std::map<UserId, std::string> keys_;
   Status failure_;
   bool healthy_ = true;
   api::RequestContext lastContext_;

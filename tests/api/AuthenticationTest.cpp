@@ -258,7 +258,7 @@ TEST_F(AuthenticationTest, BracedOrUpperCaseGuidSubjectNamesTheLowerCaseUser) {
   auto claims = api_.defaultClaims();
   claims.subject = "{ABCDEF01-2345-6789-ABCD-EF0123456789}";
   EXPECT_EQ(statusFor(claims), kAccepted);
-  EXPECT_EQ(api_.keys().lastContext().userId, "abcdef01-2345-6789-abcd-ef0123456789");
+  EXPECT_EQ(api_.keys().lastContext().userId, testUserId("abcdef01-2345-6789-abcd-ef0123456789"));
 }
 
 TEST_F(AuthenticationTest, AuthenticationFailureComesBeforeBodyChecks) {

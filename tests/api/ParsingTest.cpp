@@ -80,19 +80,6 @@ TEST(UserKeyBodyTest, DeeplyNestedBodyIsRefusedNotACrash) {
   EXPECT_FALSE(parseUserKeyBody(R"({"a":)" + std::string(100, '{') + "}").isOk());
 }
 
-TEST(GuidTest, GuidsAreCanonicalLowerCase) {
-  EXPECT_EQ(canonicalGuid("ABCDEF01-2345-6789-abcd-EF0123456789"),
-            "abcdef01-2345-6789-abcd-ef0123456789");
-  EXPECT_EQ(canonicalGuid("{abcdef01-2345-6789-abcd-ef0123456789}"),
-            "abcdef01-2345-6789-abcd-ef0123456789");
-  for (const char* bad :
-       {"", "abcdef0123456789abcdef0123456789", "abcdef01-2345-6789-abcd-ef012345678",
-        "abcdef01+2345-6789-abcd-ef0123456789", "(abcdef01-2345-6789-abcd-ef0123456789)",
-        "abcdef01-2345-6789-abcd-ef012345678z"}) {
-    EXPECT_FALSE(canonicalGuid(bad)) << bad;
-  }
-}
-
 TEST(JwtParseTest, TokenLongerThanTheCapIsRefusedBeforeDecoding) {
   JwtSettings settings;
   const std::string token = makeToken(signerA(), TokenClaims{}) + std::string(17 * 1024, 'A');

@@ -9,7 +9,10 @@
 namespace kc::test {
 namespace {
 
-constexpr const char* kUserId = "8f5c3f2a-1b2c-4d3e-9f10-112233445566";
+// The user ApiServer's default token names.
+UserId defaultUser() {
+  return testUserId("8f5c3f2a-1b2c-4d3e-9f10-112233445566");
+}
 
 class UserKeysContractTest : public ::testing::Test {
  protected:
@@ -67,7 +70,7 @@ TEST_F(UserKeysContractTest, HealthJsonVariantListsComponents) {
 }
 
 TEST_F(UserKeysContractTest, GetReturnsTheStoredKeyAsBase64) {
-  api_.keys().put(kUserId, std::string(64, 'k'));
+  api_.keys().put(defaultUser(), std::string(64, 'k'));
   const auto answer = api_.userKeys("GET", api_.token());
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.body, R"({"key":")" + keyBase64(64) + R"("})");
@@ -84,28 +87,28 @@ TEST_F(UserKeysContractTest, PostStoresTheKeyAndAnswersEmpty200) {
   const auto answer = api_.userKeys("POST", api_.token(), keyBody(32));
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.body, "");
-  EXPECT_EQ(api_.keys().get(kUserId), std::string(32, 'k'));
+  EXPECT_EQ(api_.keys().get(defaultUser()), std::string(32, 'k'));
 }
 
 TEST_F(UserKeysContractTest, PostIsBadRequestWhenTheUserAlreadyHasAKey) {
-  api_.keys().put(kUserId, std::string(32, 'o'));
+  api_.keys().put(defaultUser(), std::string(32, 'o'));
   const auto answer = api_.userKeys("POST", api_.token(), keyBody(32));
   EXPECT_EQ(answer.status, 400);
   EXPECT_NE(answer.body.find(R"("message")"), std::string::npos);
-  EXPECT_EQ(api_.keys().get(kUserId), std::string(32, 'o'));
+  EXPECT_EQ(api_.keys().get(defaultUser()), std::string(32, 'o'));
 }
 
 TEST_F(UserKeysContractTest, PutCreatesAKey) {
   const auto answer = api_.userKeys("PUT", api_.token(), keyBody(48));
   EXPECT_EQ(answer.status, 200);
-  EXPECT_EQ(api_.keys().get(kUserId), std::string(48, 'k'));
+  EXPECT_EQ(api_.keys().get(defaultUser()), std::string(48, 'k'));
 }
 
 TEST_F(UserKeysContractTest, PutReplacesAnExistingKey) {
-  api_.keys().put(kUserId, std::string(32, 'o'));
+  api_.keys().put(defaultUser(), std::string(32, 'o'));
   const auto answer = api_.userKeys("PUT", api_.token(), keyBody(40));
   EXPECT_EQ(answer.status, 200);
-  EXPECT_EQ(api_.keys().get(kUserId), std::string(40, 'k'));
+  EXPECT_EQ(api_.keys().get(defaultUser()), std::string(40, 'k'));
 }
 
 TEST_F(UserKeysContractTest, PropertyNameIsMatchedCaseInsensitively) {
@@ -142,7 +145,7 @@ TEST_F(UserKeysContractTest, MalformedBodiesAreBadRequestsWithAMessage) {
   for (const auto& body : bodies) {
     expectBadRequest(api_.userKeys("PUT", api_.token(), body), body);
   }
-  EXPECT_FALSE(api_.keys().get(kUserId));
+  EXPECT_FALSE(api_.keys().get(defaultUser()));
 }
 
 TEST_F(UserKeysContractTest, InvalidBase64IsBadRequest) {
@@ -248,7 +251,7 @@ TEST_F(UserKeysContractTest, KeyServiceSeesCanonicalUserIdRequestIdAndClientAddr
   const auto answer = api_.call(request);
   EXPECT_EQ(answer.status, 404);
   const auto context = api_.keys().lastContext();
-  EXPECT_EQ(context.userId, kUserId);
+  EXPECT_EQ(context.userId, defaultUser());
   EXPECT_EQ(context.requestId, "req-42.a_b");
   EXPECT_EQ(context.clientAddress, "127.0.0.1");
 }
@@ -305,11 +308,11 @@ TEST(RefusalAuditTest, RefusalsBeforeTheKeyServiceAreRecordedWithAReasonOnly) {
     EXPECT_EQ(refusals[i].reason.find(expiredToken.substr(0, 20)), std::string::npos);
   }
   EXPECT_EQ(refusals[1].reason, "token expired");
-  EXPECT_EQ(refusals[0].userId, "");
-  EXPECT_EQ(refusals[1].userId, "") << "an unauthenticated token names nobody";
-  EXPECT_EQ(refusals[2].userId, "8f5c3f2a-1b2c-4d3e-9f10-112233445566")
+  EXPECT_FALSE(refusals[0].userId.has_value());
+  EXPECT_FALSE(refusals[1].userId.has_value()) << "an unauthenticated token names nobody";
+  EXPECT_EQ(refusals[2].userId, defaultUser())
       << "a valid but unauthorised token's user is recorded";
-  EXPECT_EQ(refusals[3].userId, "8f5c3f2a-1b2c-4d3e-9f10-112233445566");
+  EXPECT_EQ(refusals[3].userId, defaultUser());
 }
 
 }  // namespace

@@ -7,12 +7,13 @@
 #include <vector>
 
 #include "kc/appliance/Envelope.h"
+#include "support/UserIds.h"
 
 namespace kc::appliance {
 namespace {
 
-constexpr std::string_view kAlice = "0f8fad5b-d9cb-469f-a165-70867728950e";
-constexpr std::string_view kBob = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+using test::kAlice;
+using test::kBob;
 
 SecretBytes filledSecret(std::size_t size, std::uint8_t seed) {
   SecretBytes out(size);
@@ -29,7 +30,7 @@ Envelope headerOnly() {
 }
 
 // A well-formed envelope whose user key is sealed under `dek` for `userId`.
-std::vector<std::uint8_t> sealedBytes(const SecretBytes& dek, std::string_view userId,
+std::vector<std::uint8_t> sealedBytes(const SecretBytes& dek, const UserId& userId,
                                       const SecretBytes& userKey) {
   Envelope envelope = headerOnly();
   EXPECT_TRUE(encryptUserKey(envelope, dek, userId, userKey).isOk());
@@ -234,7 +235,7 @@ TEST(EnvelopeFormat, AssociatedDataBindsDomainHeaderAndUser) {
   EXPECT_NE(forAlice, forBob);
   const std::string text(forAlice.begin(), forAlice.end());
   EXPECT_EQ(text.rfind(std::string(kAssociatedDataDomain), 0), 0u);
-  EXPECT_EQ(text.substr(text.size() - kAlice.size()), kAlice);
+  EXPECT_EQ(text.substr(text.size() - kAlice.str().size()), kAlice.str());
 }
 
 }  // namespace

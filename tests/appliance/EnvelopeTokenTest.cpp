@@ -11,6 +11,7 @@
 #include "kc/appliance/KeyRing.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "kc/pkcs11/SessionPool.h"
+#include "support/UserIds.h"
 
 namespace kc::appliance {
 namespace {
@@ -21,8 +22,8 @@ using test::outsiderWrapKey;
 using test::previousWrapKey;
 using test::suiteRing;
 
-constexpr std::string_view kAlice = "0f8fad5b-d9cb-469f-a165-70867728950e";
-constexpr std::string_view kBob = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+using test::kAlice;
+using test::kBob;
 
 SecretBytes userKey(std::size_t size = 64, std::uint8_t seed = 7) {
   SecretBytes out(size);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "kc/appliance/UserKeyService.h"
 #include "kc/storage/UserKeyStore.h"
 #include "support/TempDir.h"
+#include "support/UserIds.h"
 
 namespace kc::appliance {
 namespace {
@@ -25,8 +27,8 @@ namespace {
 using api::DepositMode;
 using api::RequestContext;
 
-constexpr const char* kAlice = "0f8fad5b-d9cb-469f-a165-70867728950e";
-constexpr const char* kBob = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+using test::kAlice;
+using test::kBob;
 
 SecretBytes userKey(std::size_t size, std::uint8_t seed) {
   SecretBytes out(size);
@@ -34,7 +36,7 @@ SecretBytes userKey(std::size_t size, std::uint8_t seed) {
   return out;
 }
 
-RequestContext contextFor(const std::string& userId, const std::string& requestId = "req-1") {
+RequestContext contextFor(const UserId& userId, const std::string& requestId = "req-1") {
   return {.requestId = requestId, .clientAddress = "127.0.0.1", .userId = userId};
 }
 
@@ -61,9 +63,7 @@ class PingControlledStore : public storage::UserKeyStore {
   explicit PingControlledStore(std::shared_ptr<storage::UserKeyStore> inner)
       : inner_(std::move(inner)) {}
   std::atomic<bool> down{false};
-  Result<storage::UserKeyRecord> get(std::string_view userId) override {
-    return inner_->get(userId);
-  }
+  Result<storage::UserKeyRecord> get(const UserId& userId) override { return inner_->get(userId); }
   Status insert(const storage::UserKeyWrite& write) override { return inner_->insert(write); }
   Status insertMany(std::span<const storage::UserKeyWrite> writes) override {
     return inner_->insertMany(writes);
@@ -72,12 +72,12 @@ class PingControlledStore : public storage::UserKeyStore {
   Status replaceIfRevision(const storage::UserKeyWrite& write, std::int64_t expected) override {
     return inner_->replaceIfRevision(write, expected);
   }
-  Status recordAccess(std::string_view userId, storage::Timestamp when) override {
+  Status recordAccess(const UserId& userId, storage::Timestamp when) override {
     return inner_->recordAccess(userId, when);
   }
   Status flushAccessTimes() override { return inner_->flushAccessTimes(); }
   Result<std::vector<storage::UserKeyRecord>> listByWrappingKey(std::string_view id,
-                                                                std::string_view after,
+                                                                const std::optional<UserId>& after,
                                                                 std::size_t limit) override {
     return inner_->listByWrappingKey(id, after, limit);
   }
@@ -123,7 +123,8 @@ class CountingObserver : public KeyServiceObserver {
   void onKeyOperation(KeyOperation operation, const RequestContext& context,
                       const Status& outcome) override {
     std::lock_guard lock(mutex_);
-    keyOperations.push_back(std::string(nameOf(operation)) + " " + context.userId + " " +
+    keyOperations.push_back(std::string(nameOf(operation)) + " " +
+                            (context.userId ? context.userId->str() : "(no user)") + " " +
                             std::string(statusCodeName(outcome.code())));
   }
   std::mutex mutex_;
@@ -236,13 +237,21 @@ TEST_F(UserKeyServiceTest, KeysOutside16To512BytesAreRefusedAndTheBoundsAccepted
   }
 }
 
-TEST_F(UserKeyServiceTest, NonCanonicalUserIdIsRefused) {
-  const std::string upper = "0F8FAD5B-D9CB-469F-A165-70867728950E";
-  EXPECT_EQ(
-      service_->depositUserKey(contextFor(upper), userKey(32, 1), DepositMode::kCreateOnly).code(),
-      StatusCode::kInvalidArgument);
-  EXPECT_EQ(service_->fetchUserKey(contextFor("not-a-guid")).status().code(),
-            StatusCode::kInvalidArgument);
+// A non-canonical id cannot reach the service (a UserId is canonical by construction); a
+// context with no user at all is refused before the token or the store is asked anything.
+TEST_F(UserKeyServiceTest, RequestNamingNoUserIsRefusedBeforeAnythingIsTouched) {
+  const RequestContext nobody{.requestId = "req-nobody", .clientAddress = "127.0.0.1"};
+  const Status deposited =
+      service_->depositUserKey(nobody, userKey(32, 1), DepositMode::kCreateOrReplace);
+  EXPECT_EQ(deposited.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(deposited.message(), "the request names no user");
+  const auto fetched = service_->fetchUserKey(nobody);
+  EXPECT_EQ(fetched.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(fetched.status().message(), "the request names no user");
+  EXPECT_TRUE(observer_->tokenOperations.empty()) << "the token was asked";
+  const auto counts = realStore_->countPerWrappingKey();
+  ASSERT_TRUE(counts) << counts.status().toString();
+  EXPECT_TRUE(counts->empty()) << "something was stored";
 }
 
 TEST_F(UserKeyServiceTest, SwappedRowsBetweenTwoUsersAreIntegrityFailuresAndReleaseNoKey) {
@@ -278,7 +287,8 @@ TEST_F(UserKeyServiceTest, SwappedRowsBetweenTwoUsersAreIntegrityFailuresAndRele
   bool aliceLogged = false;
   for (const auto& line : lines) {
     if (line.find("integrity failure") != std::string::npos &&
-        line.find(kAlice) != std::string::npos && line.find("req-alice") != std::string::npos) {
+        line.find(kAlice.str()) != std::string::npos &&
+        line.find("req-alice") != std::string::npos) {
       aliceLogged = true;
     }
     for (const auto* key : {&aliceKey, &bobKey}) {
@@ -340,9 +350,9 @@ TEST_F(UserKeyServiceTest, ObserverSeesTokenOperationsAndRequests) {
   EXPECT_EQ(observer_->tokenOperations["wrap:ok"], 1);
   EXPECT_EQ(observer_->tokenOperations["unwrap:ok"], 1);
   ASSERT_EQ(observer_->keyOperations.size(), 3u);
-  EXPECT_EQ(observer_->keyOperations[0], std::string("deposit-create ") + kAlice + " OK");
-  EXPECT_EQ(observer_->keyOperations[1], std::string("fetch ") + kAlice + " OK");
-  EXPECT_EQ(observer_->keyOperations[2], std::string("fetch ") + kBob + " NOT_FOUND");
+  EXPECT_EQ(observer_->keyOperations[0], "deposit-create " + kAlice.str() + " OK");
+  EXPECT_EQ(observer_->keyOperations[1], "fetch " + kAlice.str() + " OK");
+  EXPECT_EQ(observer_->keyOperations[2], "fetch " + kBob.str() + " NOT_FOUND");
 }
 
 TEST_F(UserKeyServiceTest, ServesManyUsersFromManyThreadsAtOnce) {
@@ -353,8 +363,7 @@ TEST_F(UserKeyServiceTest, ServesManyUsersFromManyThreadsAtOnce) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int u = 0; u < kUsersPerThread; ++u) {
-        char id[37];
-        std::snprintf(id, sizeof id, "00000000-0000-4000-8000-%012d", t * 100 + u);
+        const UserId id = test::sequentialUserId(static_cast<std::uint64_t>(t * 100 + u));
         const auto key = userKey(48, static_cast<std::uint8_t>(t * 10 + u));
         if (!service_->depositUserKey(contextFor(id), key, DepositMode::kCreateOrReplace).isOk()) {
           ++failures;

@@ -24,7 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The seeds are sealed under this DEK for this user, so mutations of them reach the tag check.
   kc::SecretBytes dek(kDekBytes);
   for (std::size_t i = 0; i < dek.size(); ++i) dek.data()[i] = static_cast<std::uint8_t>(i);
-  auto opened = decryptUserKey(*parsed, dek, "0f8fad5b-d9cb-469f-a165-70867728950e");
+  static const kc::UserId user =
+      kc::UserId::parseCanonical("0f8fad5b-d9cb-469f-a165-70867728950e").value();
+  auto opened = decryptUserKey(*parsed, dek, user);
   if (opened && opened->size() != parsed->ciphertext.size()) std::abort();
   if (!opened && opened.status().code() != kc::StatusCode::kIntegrity) std::abort();
   return 0;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "Jwt.h"
+#include "kc/UserId.h"
 #include "kc/api/JwksCache.h"
 #include "kc/api/JwtValidator.h"
 
@@ -79,6 +80,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const Poco::Exception&) {
   } catch (const std::exception&) {
   }
-  (void)kc::api::canonicalGuid(input);
+  (void)kc::UserId::parse(input);  // the token sub's parser
   return 0;
 }

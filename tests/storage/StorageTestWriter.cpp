@@ -1,7 +1,7 @@
-// storage_test_writer: inserts records 0, 1, 2, ... into the store named by the environment
-// (KC_TEST_STORE_BACKEND = sqlite | postgresql | mysql, KC_TEST_STORE_TARGET = file path or
-// connection string) and prints "ack <n>" after each insert the store acknowledged. It never
-// stops by itself: the fault suite kills it.
+// storage_test_writer: inserts records 0, 1, 2, ... (record n for kc::test::sequentialUserId(n))
+// into the store named by the environment (KC_TEST_STORE_BACKEND = sqlite | postgresql | mysql,
+// KC_TEST_STORE_TARGET = file path or connection string) and prints "ack <n>" after each insert
+// the store acknowledged. It never stops by itself: the fault suite kills it.
 
 #include <unistd.h>
 
@@ -10,16 +10,7 @@
 #include <string>
 
 #include "kc/storage/UserKeyStore.h"
-
-namespace {
-
-std::string userIdFor(unsigned long long n) {
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "00000000-0000-4000-8000-%012llx", n);
-  return buffer;
-}
-
-}  // namespace
+#include "support/UserIds.h"
 
 int main() {
   const char* backend = std::getenv("KC_TEST_STORE_BACKEND");
@@ -43,10 +34,9 @@ int main() {
     return 1;
   }
   for (unsigned long long n = 0;; ++n) {
-    kc::storage::UserKeyWrite write;
-    write.userId = userIdFor(n);
-    write.envelope = {1, 2, 3, static_cast<std::uint8_t>(n)};
-    write.wrappingKeyId = "wrap-1";
+    const kc::storage::UserKeyWrite write{.userId = kc::test::sequentialUserId(n),
+                                          .envelope = {1, 2, 3, static_cast<std::uint8_t>(n)},
+                                          .wrappingKeyId = "wrap-1"};
     const kc::Status status = (*store)->insert(write);
     if (!status.isOk()) {
       std::fprintf(stderr, "%s\n", status.toString().c_str());

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "support/DatabaseServers.h"
+#include "support/UserIds.h"
 
 namespace kc::test {
 
@@ -122,12 +123,12 @@ void executeSql(const StoreConfig& config, const std::string& sql) {
   }
 }
 
-std::string userIdFor(std::uint64_t n) {
+UserId userIdFor(std::uint64_t n) {
   char buffer[40];
   std::snprintf(buffer, sizeof buffer, "%08x-0000-4000-8000-%012llx",
                 static_cast<unsigned>(n * 2654435761u % 0xffffffffu),
                 static_cast<unsigned long long>(n));
-  return buffer;
+  return testUserId(buffer);
 }
 
 std::vector<std::uint8_t> envelopeFor(const std::string& text) {
@@ -136,11 +137,9 @@ std::vector<std::uint8_t> envelopeFor(const std::string& text) {
 
 storage::UserKeyWrite writeFor(std::uint64_t n, const std::string& wrappingKeyId,
                                const std::string& envelopeText) {
-  storage::UserKeyWrite write;
-  write.userId = userIdFor(n);
-  write.envelope = envelopeFor(envelopeText);
-  write.wrappingKeyId = wrappingKeyId;
-  return write;
+  return {.userId = userIdFor(n),
+          .envelope = envelopeFor(envelopeText),
+          .wrappingKeyId = wrappingKeyId};
 }
 
 }  // namespace kc::test

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kc/UserId.h"
 #include "kc/storage/StoreConfig.h"
 #include "kc/storage/UserKeyRecord.h"
 #include "support/DatabaseServers.h"
@@ -35,8 +36,8 @@ std::optional<storage::StoreConfig> freshStoreConfig(StoreTarget target, const T
 // Runs one SQL statement outside the store (to set up what a test needs).
 void executeSql(const storage::StoreConfig& config, const std::string& sql);
 
-// Deterministic canonical user ids and envelopes.
-std::string userIdFor(std::uint64_t n);
+// Deterministic user ids (whose order is not that of n) and envelopes.
+UserId userIdFor(std::uint64_t n);
 std::vector<std::uint8_t> envelopeFor(const std::string& text);
 storage::UserKeyWrite writeFor(std::uint64_t n, const std::string& wrappingKeyId,
                                const std::string& envelopeText);

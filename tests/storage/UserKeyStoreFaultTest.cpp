@@ -13,6 +13,7 @@
 #include "StoreTargets.h"
 #include "kc/storage/UserKeyStore.h"
 #include "support/Subprocess.h"
+#include "support/UserIds.h"
 
 namespace kc::test {
 namespace {
@@ -85,12 +86,6 @@ INSTANTIATE_TEST_SUITE_P(ClientServer, ServerRestart,
 
 // ---- a writer process killed with SIGKILL ----
 
-std::string writerUserId(unsigned long long n) {
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "00000000-0000-4000-8000-%012llx", n);
-  return buffer;
-}
-
 std::vector<unsigned long long> completeAcks(const std::string& log) {
   std::vector<unsigned long long> acks;
   std::istringstream lines(log);
@@ -132,7 +127,7 @@ TEST_P(KilledWriter, EveryAcknowledgedWriteSurvivesSigkill) {
   auto store = mustOpen(config);
   ASSERT_NE(store, nullptr);
   for (const auto n : acks) {
-    const auto record = store->get(writerUserId(n));
+    const auto record = store->get(sequentialUserId(n));
     EXPECT_TRUE(record.isOk()) << "acknowledged write " << n << ": " << record.status().toString();
   }
   EXPECT_GE(*store->countByWrappingKey("wrap-1"), static_cast<std::int64_t>(acks.size()));

@@ -5,10 +5,12 @@
 // is a 401; authorisation (amr, scope, sub) failing is a 403.
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "kc/Result.h"
+#include "kc/UserId.h"
 
 namespace kc::api {
 
@@ -23,7 +25,7 @@ struct JwtSettings {
 };
 
 struct AuthenticatedUser {
-  std::string userId;  // the token's `sub`, a GUID in canonical lower case without braces
+  UserId userId;  // the token's `sub` (a GUID in any case, braces allowed), canonicalised
 };
 
 class JwtValidator {
@@ -38,11 +40,11 @@ class JwtValidator {
   // `deniedUserId`, when given, receives the user a valid but unauthorised token names
   // (a 403), so the refusal can be recorded against that user.
   Result<AuthenticatedUser> validateHeader(std::string_view authorization,
-                                           std::string* deniedUserId = nullptr) const;
+                                           std::optional<UserId>* deniedUserId = nullptr) const;
 
   // Validates a bare compact JWT; the same failure codes as validateHeader.
   Result<AuthenticatedUser> validate(std::string_view bearerToken,
-                                     std::string* deniedUserId = nullptr) const;
+                                     std::optional<UserId>* deniedUserId = nullptr) const;
 
  private:
   JwksCache& keys_;

@@ -2,6 +2,7 @@
 // The one interface the HTTP layer calls. Declared here, implemented in appliance/: api/
 // never sees a token, a database or an envelope, only user ids, keys and Status.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -9,14 +10,15 @@
 
 #include "kc/Result.h"
 #include "kc/SecretBytes.h"
+#include "kc/UserId.h"
 
 namespace kc::api {
 
 // Who is asking, for the audit trail and the logs. Never a token or a key.
 struct RequestContext {
-  std::string requestId;      // unique per request; echoed in the X-Request-Id header
-  std::string clientAddress;  // the peer address (or X-Forwarded-For's first hop if trusted)
-  std::string userId;         // canonical lower-case GUID from the token's `sub`
+  std::string requestId;         // unique per request; echoed in the X-Request-Id header
+  std::string clientAddress;     // the peer address (or X-Forwarded-For's first hop if trusted)
+  std::optional<UserId> userId;  // the token's `sub`; empty when the token named no user
 };
 
 enum class DepositMode {
@@ -55,7 +57,7 @@ class KeyService {
 
   // A /user-keys request the HTTP layer refused before calling the service: 401 or 403
   // (the token), 400 or 413 (the body). For the audit trail; `reason` is short and never
-  // holds the token or a key. `context.userId` is empty when the token named no user.
+  // holds the token or a key. `context.userId` is std::nullopt when the token named no user.
   virtual void recordRefusal(const RequestContext& context, int httpStatus,
                              std::string_view reason) {
     (void)context, (void)httpStatus, (void)reason;

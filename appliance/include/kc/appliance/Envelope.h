@@ -35,6 +35,7 @@
 
 #include "kc/Result.h"
 #include "kc/SecretBytes.h"
+#include "kc/UserId.h"
 #include "kc/pkcs11/RsaKeyPair.h"
 
 namespace kc::appliance {
@@ -69,33 +70,34 @@ Result<Envelope> parseEnvelope(std::span<const std::uint8_t> bytes);
 // bounds parseEnvelope accepts, so whatever this returns parses back to the same envelope.
 Result<std::vector<std::uint8_t>> serializeEnvelope(const Envelope& envelope);
 
-// The GCM associated data of `envelope` for `userId`: domain ‖ header ‖ user id.
-std::vector<std::uint8_t> envelopeAssociatedData(const Envelope& envelope, std::string_view userId);
+// The GCM associated data of `envelope` for `userId`: domain ‖ header ‖ user id (its canonical
+// text, UserId::str()).
+std::vector<std::uint8_t> envelopeAssociatedData(const Envelope& envelope, const UserId& userId);
 
 // Encrypts `userKey` for `userId` under `dek` (32 bytes) with a fresh random nonce; the
 // envelope's oaepHash, wrappingKeyId and wrappedDek must be filled in already (they are
 // authenticated). The token-free half of sealing.
-Status encryptUserKey(Envelope& envelope, const SecretBytes& dek, std::string_view userId,
+Status encryptUserKey(Envelope& envelope, const SecretBytes& dek, const UserId& userId,
                       const SecretBytes& userKey);
 
 // Decrypts the user key of `envelope` for `userId` with `dek`. INTEGRITY when the tag does not
 // verify: a changed byte, another user's record, or the wrong DEK. The token-free half of
 // opening.
 Result<SecretBytes> decryptUserKey(const Envelope& envelope, const SecretBytes& dek,
-                                   std::string_view userId);
+                                   const UserId& userId);
 
 // Seals `userKey` for `userId`: a fresh DEK wrapped by `wrappingKey` (public-key operation on
 // the token), the user key encrypted under it. The DEK is wiped before returning.
 // INVALID_ARGUMENT for an empty or oversized key or a key id outside 1..kMaxKeyIdBytes; the
 // token's error when wrapping fails.
 Result<std::vector<std::uint8_t>> sealEnvelope(const pkcs11::RsaKeyPair& wrappingKey,
-                                               std::string_view userId, const SecretBytes& userKey);
+                                               const UserId& userId, const SecretBytes& userKey);
 
 // Opens a parsed envelope for `userId` with `wrappingKey`, which must be the key it names
 // (INTEGRITY otherwise). The DEK is unwrapped by the token's private key and wiped after use.
 // INTEGRITY when the wrapped DEK or the ciphertext does not verify; the token's error
 // (UNAVAILABLE, TIMEOUT, TOKEN_ERROR) when the token cannot answer.
-Result<SecretBytes> openEnvelope(const pkcs11::RsaKeyPair& wrappingKey, std::string_view userId,
+Result<SecretBytes> openEnvelope(const pkcs11::RsaKeyPair& wrappingKey, const UserId& userId,
                                  const Envelope& envelope);
 
 }  // namespace kc::appliance

@@ -13,6 +13,7 @@
 
 #include "kc/Result.h"
 #include "kc/SecretBytes.h"
+#include "kc/UserId.h"
 #include "kc/pkcs11/RsaKeyPair.h"
 
 namespace kc::pkcs11 {
@@ -37,14 +38,14 @@ class KeyRing {
   Result<pkcs11::RsaKeyPair> find(std::span<const std::uint8_t> id) const;
 
   // Seals `userKey` for `userId` under the current key (see sealEnvelope).
-  Result<std::vector<std::uint8_t>> seal(std::string_view userId, const SecretBytes& userKey) const;
+  Result<std::vector<std::uint8_t>> seal(const UserId& userId, const SecretBytes& userKey) const;
 
   // Parses `envelope` and opens it for `userId` with the key it names. INTEGRITY when it does
   // not parse, does not authenticate for this user, or names a key that is not in the ring
   // (the message then names that key's id: a retired key, or a forged record). Never
   // NOT_FOUND, which callers take to mean "this user has no key". The token's error
   // (UNAVAILABLE, TIMEOUT, TOKEN_ERROR) when the token cannot answer.
-  Result<SecretBytes> open(std::string_view userId, std::span<const std::uint8_t> envelope) const;
+  Result<SecretBytes> open(const UserId& userId, std::span<const std::uint8_t> envelope) const;
 
  private:
   explicit KeyRing(std::vector<pkcs11::RsaKeyPair> keys) : keys_(std::move(keys)) {}

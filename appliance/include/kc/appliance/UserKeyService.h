@@ -55,14 +55,15 @@ class UserKeyService final : public api::KeyService {
   UserKeyService(std::shared_ptr<const KeyRing> ring, std::shared_ptr<storage::UserKeyStore> store,
                  std::shared_ptr<KeyServiceObserver> observer = nullptr);
 
-  // See api::KeyService. The user id must be canonical (INVALID_ARGUMENT otherwise). A record
+  // See api::KeyService. INVALID_ARGUMENT when the context names no user. A record
   // that does not open for this user is logged on "kc.keys" as an integrity failure with the
   // user id and request id (never key material) and answered INTEGRITY. The access time is
   // recorded after the key opened; failing to record it is logged, not fatal.
   Result<SecretBytes> fetchUserKey(const api::RequestContext& context) override;
 
   // See api::KeyService: seals under the ring's current key; kCreateOnly inserts
-  // (ALREADY_EXISTS when the user has a key), kCreateOrReplace upserts.
+  // (ALREADY_EXISTS when the user has a key), kCreateOrReplace upserts. INVALID_ARGUMENT when
+  // the context names no user.
   Status depositUserKey(const api::RequestContext& context, const SecretBytes& key,
                         api::DepositMode mode) override;
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "kc/UserId.h"
+
 namespace kc::storage {
 
 // A UTC instant with millisecond precision, as the store keeps it.
@@ -16,8 +18,9 @@ using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
 // The current UTC time, truncated to what the store keeps.
 Timestamp storeNow();
 
+// Neither struct has a default constructor: a record or a write always names its user.
 struct UserKeyRecord {
-  std::string userId;                       // canonical lower-case GUID
+  UserId userId;
   std::vector<std::uint8_t> envelope;       // opaque to the store
   std::string wrappingKeyId;                // which token key sealed the envelope
   std::int64_t revision = 0;                // 1 on creation, +1 on every replacement
@@ -29,7 +32,7 @@ struct UserKeyRecord {
 // What a caller asks the store to write. Times left empty become the time of the write;
 // an importer fills them to keep the source's dates.
 struct UserKeyWrite {
-  std::string userId;
+  UserId userId;
   std::vector<std::uint8_t> envelope;     // 1 .. kMaxEnvelopeBytes bytes
   std::string wrappingKeyId;              // 1 .. kMaxWrappingKeyIdLength printable ASCII characters
   std::optional<Timestamp> creationTime;  // used only when the write creates the record

@@ -2,24 +2,29 @@
 // UserKeyStore: where user-key envelopes live. It stores ciphertext only and never sees a
 // plaintext key or a token. Every method is safe to call from many threads at once, never
 // throws, and reports failures as a Status:
-//   kInvalidArgument  malformed user id, envelope or wrapping-key id (nothing was done)
+//   kInvalidArgument  malformed envelope or wrapping-key id (nothing was done)
 //   kNotFound         no record for the user
 //   kAlreadyExists    insert lost to an existing record
 //   kConflict         compare-and-swap saw another revision; schema newer than this build
 //   kUnavailable      the database cannot be reached now; retrying later may succeed
 //   kTimeout          SQLite stayed locked by another connection beyond the busy timeout
-//   kInternal         anything else (the message names the operation, never a secret)
+//   kInternal         anything else, such as a row whose user id is not canonical (only an edit
+//                     outside the store makes one); the message names the operation, never a
+//                     secret
+// User ids are kc::UserId, which only parsing makes, so the store needs no check of its own.
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "kc/Result.h"
+#include "kc/UserId.h"
 #include "kc/storage/StoreConfig.h"
 #include "kc/storage/UserKeyRecord.h"
 
@@ -31,7 +36,7 @@ class UserKeyStore {
 
   // The record of `userId`, or kNotFound. Its last-access time includes accesses recorded but
   // not yet flushed.
-  virtual Result<UserKeyRecord> get(std::string_view userId) = 0;
+  virtual Result<UserKeyRecord> get(const UserId& userId) = 0;
 
   // Creates the record with revision 1. kAlreadyExists if the user has one: of two concurrent
   // inserts for one user exactly one returns OK.
@@ -53,18 +58,18 @@ class UserKeyStore {
   // Notes that the user's key was read at `when`. Coalesced in memory and written in batches
   // (see StoreConfig::accessFlushInterval): a crash loses at most the accesses of the last
   // interval. A time earlier than the stored one is ignored.
-  virtual Status recordAccess(std::string_view userId, Timestamp when) = 0;
+  virtual Status recordAccess(const UserId& userId, Timestamp when) = 0;
 
   // Writes every pending last-access time now. Also done at destruction.
   virtual Status flushAccessTimes() = 0;
 
   // Up to `limit` records sealed by `wrappingKeyId` whose user id sorts after `afterUserId`
-  // (empty: from the start), in ascending user-id order. Pass the last id of a page to get the
-  // next: the order is stable under concurrent writes, and a record that exists for the whole
-  // walk is returned exactly once.
-  virtual Result<std::vector<UserKeyRecord>> listByWrappingKey(std::string_view wrappingKeyId,
-                                                               std::string_view afterUserId,
-                                                               std::size_t limit) = 0;
+  // (std::nullopt: from the start), in ascending user-id order. Pass the last id of a page to
+  // get the next: the order is stable under concurrent writes, and a record that exists for the
+  // whole walk is returned exactly once.
+  virtual Result<std::vector<UserKeyRecord>> listByWrappingKey(
+      std::string_view wrappingKeyId, const std::optional<UserId>& afterUserId,
+      std::size_t limit) = 0;
 
   // How many records `wrappingKeyId` sealed.
   virtual Result<std::int64_t> countByWrappingKey(std::string_view wrappingKeyId) = 0;
