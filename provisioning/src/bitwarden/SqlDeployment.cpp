@@ -1,7 +1,10 @@
 // The reference's EF Core databases through Poco::Data: SQLite (opened read-only), PostgreSQL,
 // MySQL/MariaDB. Every value is read as text, dates formatted by the database itself, so one
-// parser serves all three; NULL reads as the empty string (COALESCE).
+// parser serves all three; NULL reads as the empty string (COALESCE). The two long text columns
+// (SymmetricKey, Key) are read as bytes: MySQL's longtext travels as a BLOB, which Poco's MySQL
+// connector reads into neither a std::string nor a CLOB correctly.
 
+#include <Poco/Data/LOB.h>
 #include <Poco/Data/MySQL/Connector.h>
 #include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/SQLite/Connector.h>
@@ -55,11 +58,12 @@ std::string readOnlySqliteUri(const std::string& path) {
 struct Sql {
   std::string connector;
   std::string name;  // "SQLite", "PostgreSQL", "MySQL"
-  std::string tableExists;
+  // How many of the columns "%COLUMNS%" (quoted names) the table "?" has; 0 when it is absent.
+  // (SQLite reads an unknown double-quoted column as a string literal, so a query of the
+  // columns would not notice one missing.)
+  std::string tableColumns;
   std::string symmetricKey;
   std::string count;
-  std::string probeApplicationDatas;
-  std::string probeUserKeys;
   // The page query without and with the "after" condition; "%LIMIT%" is replaced.
   std::string firstPage;
   std::string nextPage;
@@ -71,49 +75,47 @@ Sql sqlFor(Kind kind) {
       return std::string("COALESCE(to_char(\"") + column +
              "\", 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '')";
     };
-    const std::string columns = "SELECT \"Id\"::text, COALESCE(\"Key\", ''), " +
+    const std::string columns = "SELECT \"Id\"::text, convert_to(COALESCE(\"Key\", ''), 'UTF8'), " +
                                 text("CreationDate") + ", " + text("RevisionDate") + ", " +
                                 text("LastAccessDate") + " FROM \"UserKeys\" ";
-    return {"postgresql",
-            "PostgreSQL",
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() "
-            "AND table_name = $1",
-            "SELECT \"SymmetricKey\" FROM \"ApplicationDatas\" ORDER BY \"Id\" LIMIT 1",
-            "SELECT COUNT(*) FROM \"UserKeys\"",
-            "SELECT \"Id\", \"SymmetricKey\" FROM \"ApplicationDatas\" WHERE 1 = 0",
-            columns + "WHERE 1 = 0",
-            columns + "ORDER BY \"Id\" LIMIT %LIMIT%",
-            columns + "WHERE \"Id\" > CAST($1 AS uuid) ORDER BY \"Id\" LIMIT %LIMIT%"};
+    return {
+        "postgresql",
+        "PostgreSQL",
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = "
+        "current_schema() AND table_name = $1 AND column_name IN (%COLUMNS%)",
+        "SELECT convert_to(COALESCE(\"SymmetricKey\", ''), 'UTF8') FROM \"ApplicationDatas\" ORDER "
+        "BY \"Id\" LIMIT 1",
+        "SELECT COUNT(*) FROM \"UserKeys\"",
+        columns + "ORDER BY \"Id\" LIMIT %LIMIT%",
+        columns + "WHERE \"Id\" > CAST($1 AS uuid) ORDER BY \"Id\" LIMIT %LIMIT%"};
   }
   if (kind == Kind::kMySql) {
     auto text = [](const char* column) {
       return std::string("COALESCE(DATE_FORMAT(`") + column + "`, '%Y-%m-%dT%H:%i:%s.%f'), '')";
     };
-    const std::string columns = "SELECT `Id`, COALESCE(`Key`, ''), " + text("CreationDate") + ", " +
-                                text("RevisionDate") + ", " + text("LastAccessDate") +
-                                " FROM `UserKeys` ";
+    const std::string columns = "SELECT `Id`, CAST(COALESCE(`Key`, '') AS BINARY), " +
+                                text("CreationDate") + ", " + text("RevisionDate") + ", " +
+                                text("LastAccessDate") + " FROM `UserKeys` ";
     return {"mysql",
             "MySQL",
-            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND "
-            "table_name = ?",
-            "SELECT `SymmetricKey` FROM `ApplicationDatas` ORDER BY `Id` LIMIT 1",
+            "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND "
+            "table_name = ? AND column_name IN (%COLUMNS%)",
+            "SELECT CAST(COALESCE(`SymmetricKey`, '') AS BINARY) FROM `ApplicationDatas` ORDER BY "
+            "`Id` LIMIT 1",
             "SELECT COUNT(*) FROM `UserKeys`",
-            "SELECT `Id`, `SymmetricKey` FROM `ApplicationDatas` WHERE 1 = 0",
-            columns + "WHERE 1 = 0",
             columns + "ORDER BY `Id` LIMIT %LIMIT%",
             columns + "WHERE `Id` > ? ORDER BY `Id` LIMIT %LIMIT%"};
   }
   const std::string columns =
-      "SELECT CAST(\"Id\" AS TEXT), CAST(COALESCE(\"Key\", '') AS TEXT), "
+      "SELECT CAST(\"Id\" AS TEXT), CAST(COALESCE(\"Key\", '') AS BLOB), "
       "CAST(COALESCE(\"CreationDate\", '') AS TEXT), CAST(COALESCE(\"RevisionDate\", '') AS TEXT), "
       "CAST(COALESCE(\"LastAccessDate\", '') AS TEXT) FROM \"UserKeys\" ";
   return {"sqlite",
           "SQLite",
-          "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-          "SELECT \"SymmetricKey\" FROM \"ApplicationDatas\" ORDER BY \"Id\" LIMIT 1",
+          "SELECT COUNT(*) FROM pragma_table_info(?) WHERE name IN (%COLUMNS%)",
+          "SELECT CAST(COALESCE(\"SymmetricKey\", '') AS BLOB) FROM \"ApplicationDatas\" ORDER BY "
+          "\"Id\" LIMIT 1",
           "SELECT COUNT(*) FROM \"UserKeys\"",
-          "SELECT \"Id\", \"SymmetricKey\" FROM \"ApplicationDatas\" WHERE 1 = 0",
-          columns + "WHERE 1 = 0",
           columns + "ORDER BY \"Id\" LIMIT %LIMIT%",
           columns + "WHERE \"Id\" > ? ORDER BY \"Id\" LIMIT %LIMIT%"};
 }
@@ -137,32 +139,48 @@ class SqlDeployment final : public ReferenceDeployment {
 
   // Every table and column the reader uses is there.
   Status checkSchema() {
-    for (const char* table : {"ApplicationDatas", "UserKeys"}) {
+    struct Table {
+      std::string name;
+      std::vector<std::string> columns;
+    };
+    const Table tables[] = {
+        {"ApplicationDatas", {"Id", "SymmetricKey"}},
+        {"UserKeys", {"Id", "Key", "CreationDate", "RevisionDate", "LastAccessDate"}},
+    };
+    for (const auto& table : tables) {
+      std::string quoted;
+      for (const auto& column : table.columns)
+        quoted += (quoted.empty() ? "'" : ", '") + column + "'";
+      std::string sql = sql_.tableColumns;
+      sql.replace(sql.find("%COLUMNS%"), 9, quoted);
+      std::string name = table.name;
       std::int64_t found = 0;
-      std::string name = table;
-      Status ran = guarded("look for table " + name,
-                           [&] { session_ << sql_.tableExists, use(name), into(found), now; });
-      if (!ran.isOk()) return ran;
+      KC_RETURN_IF_ERROR(
+          guarded("look for table " + name, [&] { session_ << sql, use(name), into(found), now; }));
       if (found == 0) {
         return Status(StatusCode::kNotFound, "the " + description_ + " has no table " + name +
                                                  ": is it the reference Key Connector's database?");
       }
+      if (found != static_cast<std::int64_t>(table.columns.size())) {
+        return Status(StatusCode::kInvalidArgument,
+                      "the table " + name + " in the " + description_ +
+                          " lacks some of the reference's columns (" + quoted + ")");
+      }
     }
-    KC_RETURN_IF_ERROR(guarded("read the columns of ApplicationDatas",
-                               [&] { session_ << sql_.probeApplicationDatas, now; }));
-    return guarded("read the columns of UserKeys", [&] { session_ << sql_.probeUserKeys, now; });
+    return Status::ok();
   }
 
   Result<std::string> wrappedSymmetricKey() override {
-    std::vector<Poco::Nullable<std::string>> values;
+    std::vector<Poco::Data::BLOB> values;  // NULL reads as ''
+
     Status ran = guarded("read ApplicationDatas.SymmetricKey",
                          [&] { session_ << sql_.symmetricKey, into(values), now; });
     if (!ran.isOk()) return ran;
-    if (values.empty() || values.front().isNull() || values.front().value().empty()) {
+    if (values.empty() || values.front().size() == 0) {
       return Status(StatusCode::kNotFound,
                     "the " + description_ + " holds no symmetric key (ApplicationDatas is empty)");
     }
-    return values.front().value();
+    return std::string(values.front().begin(), values.front().end());
   }
 
   Result<std::uint64_t> countUserKeys() override {
@@ -182,7 +200,8 @@ class SqlDeployment final : public ReferenceDeployment {
     if (kind_ == Kind::kPostgreSql && !cursor.empty() && !UserId::parse(cursor)) {
       return Status(StatusCode::kInvalidArgument, "the page cursor " + cursor + " is not a GUID");
     }
-    std::vector<std::string> ids, keys, created, revised, accessed;
+    std::vector<std::string> ids, created, revised, accessed;
+    std::vector<Poco::Data::BLOB> keys;
     Status ran = guarded("read UserKeys", [&] {
       Poco::Data::Statement statement(session_);
       if (cursor.empty()) {
@@ -197,7 +216,8 @@ class SqlDeployment final : public ReferenceDeployment {
     std::vector<ReferenceUserKeyRow> rows;
     rows.reserve(ids.size());
     for (std::size_t i = 0; i < ids.size(); ++i) {
-      rows.push_back(makeReferenceRow("UserKeys", std::move(ids[i]), std::move(keys[i]), created[i],
+      rows.push_back(makeReferenceRow("UserKeys", std::move(ids[i]),
+                                      std::string(keys[i].begin(), keys[i].end()), created[i],
                                       revised[i], accessed[i]));
     }
     return rows;
