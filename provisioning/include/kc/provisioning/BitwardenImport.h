@@ -84,6 +84,7 @@ struct ReferenceKeySource {
   std::filesystem::path path;
   // kPkcs12: a file holding the password (one trailing newline ignored; refused when every user
   // may read it, like a PIN file). Empty: the PFX has no password. Never on a command line.
+  // kPem: the same, for an encrypted PKCS#8 key; empty: the key is not encrypted.
   std::filesystem::path passwordFile;
   // kPkcs11: the module, and a URI naming the token and one private RSA key on it
   // (object=<label> or id=<id>, as the reference's pkcs11PrivateKeyLabel/Id name it).
