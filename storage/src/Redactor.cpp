@@ -1,4 +1,4 @@
-#include "Redactor.h"
+#include "kc/storage/Redactor.h"
 
 #include <algorithm>
 #include <cctype>

@@ -10,8 +10,8 @@
 #include <unordered_map>
 
 #include "Dialect.h"
-#include "Redactor.h"
 #include "SessionPool.h"
+#include "kc/storage/Redactor.h"
 #include "kc/storage/UserKeyStore.h"
 
 namespace kc::storage {
