@@ -2,6 +2,7 @@
 
 #include <Poco/Logger.h>
 
+#include "kc/appliance/Deployment.h"
 #include "kc/appliance/KeyRing.h"
 #include "kc/audit/CheckpointSigner.h"
 #include "kc/pkcs11/Module.h"
@@ -32,88 +33,58 @@ class MetricsObserver final : public appliance::KeyServiceObserver {
   api::Metrics& metrics_;
 };
 
-Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const appliance::DaemonConfig& config) {
-  const pkcs11::TokenSettings settings = appliance::tokenSettingsFrom(config.pkcs11);
-  auto module = pkcs11::Module::load(settings.modulePath, settings.initArgs);
-  if (!module) return blame("pkcs11.module (" + settings.modulePath + ")", module.status());
-  const std::string uriSetting = config.pkcs11.token.empty() ? "pkcs11.wrap_key" : "pkcs11.token";
-  auto uri = pkcs11::Pkcs11Uri::parse(settings.uri);
-  if (!uri) return blame(uriSetting, uri.status());
-  auto slot = (*module)->findToken(*uri, settings.match);
-  if (!slot) return blame(uriSetting, slot.status());
-  auto pool = pkcs11::SessionPool::open(*module, *slot, settings.pin, settings.pool);
-  if (!pool) {
-    const std::string key = config.pkcs11.pinFile.empty() ? "pkcs11.pin_env" : "pkcs11.pin_file";
-    const auto origin = config.origins.find(key);
-    return blame(key + " (" + (origin == config.origins.end() ? "default" : origin->second) + ": " +
-                     settings.pin.describe() + ")",
-                 pool.status());
-  }
-  return *pool;
-}
-
 // The audit log, with checkpoints signed on the token by the audit key (never the
 // wrapping key: the signer refuses a key that can decrypt).
-Result<std::shared_ptr<audit::AuditLog>> openAuditLog(
+Result<std::shared_ptr<audit::AuditLog>> openDaemonAuditLog(
     const appliance::DaemonConfig& config, const std::shared_ptr<pkcs11::SessionPool>& pool) {
-  std::shared_ptr<audit::CheckpointSigner> signer;
-  if (config.pkcs11.auditKey.empty()) {
+  auto signer = appliance::openCheckpointSigner(config, pool);
+  if (!signer) return signer.status();
+  if (!*signer) {
     logger().warning(
         "pkcs11.audit_key is not set: audit checkpoints are not signed, so truncation of the "
         "audit log cannot be detected. Generate one with kc-setup key generate --purpose audit.");
-  } else {
-    auto uri = pkcs11::Pkcs11Uri::parse(config.pkcs11.auditKey);
-    if (!uri) return blame("pkcs11.audit_key", uri.status());
-    auto key = pkcs11::RsaKeyPair::find(pool, *uri);
-    if (!key) return blame("pkcs11.audit_key", key.status());
-    auto tokenSigner = audit::TokenCheckpointSigner::create(*key);
-    if (!tokenSigner) return blame("pkcs11.audit_key", tokenSigner.status());
-    signer = std::move(*tokenSigner);
   }
-  audit::AuditLogOptions options;
-  options.directory = config.audit.directory;
-  options.instance = config.audit.instance;
-  options.signer = signer;
-  options.checkpointInterval = config.audit.checkpointInterval;
-  options.rotateBytes = config.audit.rotateBytes;
-  options.syslog = config.audit.syslog;
-  auto log = audit::AuditLog::open(std::move(options));
-  if (!log) return blame("audit.directory (" + config.audit.directory.string() + ")", log.status());
+  auto log =
+      appliance::openAuditLog(config, config.audit.directory, config.audit.instance, *signer);
+  if (!log) return log.status();
   logger().information(
       "audit log " + (*log)->activePath().string() + ", instance " + (*log)->instance() +
-      (signer ? ", checkpoints signed by key " + signer->keyId() : ", checkpoints NOT signed"));
+      (*signer ? ", checkpoints signed by key " + (*signer)->keyId() : ", checkpoints NOT signed"));
   return std::shared_ptr<audit::AuditLog>(std::move(*log));
+}
+
+void logKeyRing(const appliance::KeyRing& ring) {
+  const auto& current = ring.current();
+  std::string previous;
+  for (std::size_t i = 1; i < ring.keys().size(); ++i) {
+    previous += (previous.empty() ? "" : ", ") + ring.keys()[i].idHex();
+  }
+  logger().information("wrapping key '" + current.label() + "' (id " + current.idHex() +
+                       ", RSA-OAEP with " + std::string(pkcs11::oaepHashName(current.oaepHash())) +
+                       ") and " + std::to_string(ring.keys().size() - 1) + " previous key(s)" +
+                       (previous.empty() ? "" : " (" + previous + ")"));
 }
 
 }  // namespace
 
 Result<Components> startComponents(const appliance::DaemonConfig& config) {
   Components out;
-  auto pool = openTokenPool(config);
+  auto pool = appliance::openTokenPool(config);
   if (!pool) return pool.status();
   out.pool = *pool;
   logger().information("token ready: " + std::to_string(out.pool->size()) + " sessions");
 
-  auto ring = appliance::findKeyRing(out.pool, appliance::keyRingSettingsFrom(config));
-  if (!ring) return blame("pkcs11.wrap_key", ring.status());
+  auto ring = appliance::openKeyRing(config, out.pool);
+  if (!ring) return ring.status();
   if (config.policy.allowNoncompliantKey) {
     logger().warning(
         "policy.allow_noncompliant_key is set: a wrapping key that breaks the key policy is "
         "accepted. NEVER use this setting in production.");
   }
-  const auto& current = ring->current();
-  logger().information("wrapping key '" + current.label() + "' (id " + current.idHex() +
-                       ", RSA-OAEP with " + std::string(pkcs11::oaepHashName(current.oaepHash())) +
-                       ") and " + std::to_string(ring->keys().size() - 1) + " previous key(s)");
+  logKeyRing(*ring);
 
-  auto store = storage::openUserKeyStore(appliance::storeConfigFrom(config));
-  if (!store)
-    return blame("database (" +
-                     std::string(config.database.provider == storage::StoreBackend::kSqlite
-                                     ? "database.sqlite_path"
-                                     : "database.connection_string") +
-                     ")",
-                 store.status());
+  auto store = appliance::openStore(config);
+  if (!store) return store.status();
   out.store = std::move(*store);
   logger().information("database ready: " + std::string(out.store->backendName()) +
                        ", schema version " + std::to_string(storage::latestSchemaVersion()));
@@ -144,16 +115,36 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
       *out.jwks,
       api::JwtSettings{.issuer = config.identity.issuer, .clockSkew = config.identity.clockSkew});
 
-  auto audit = openAuditLog(config, out.pool);
+  auto audit = openDaemonAuditLog(config, out.pool);
   if (!audit) return audit.status();
   out.audit = std::move(*audit);
 
   auto trail = std::make_shared<appliance::AuditTrail>(
       out.audit, std::make_shared<MetricsObserver>(*out.metrics));
-  auto keys = std::make_shared<appliance::UserKeyService>(
+  out.keys = std::make_shared<appliance::UserKeyService>(
       std::make_shared<const appliance::KeyRing>(std::move(*ring)), out.store, trail);
-  out.service = std::make_shared<appliance::AuditedKeyService>(keys, trail);
+  out.service = std::make_shared<appliance::AuditedKeyService>(out.keys, trail);
   return out;
+}
+
+Status reloadKeyRing(const appliance::DaemonConfig& config, Components& components) {
+  auto ring = appliance::openKeyRing(config, components.pool);
+  if (!ring) return ring.status();
+  logKeyRing(*ring);
+  audit::AuditRecord record;
+  record.operation = std::string(audit::op::kKeyringReload);
+  record.outcome = std::string(audit::outcome::kOk);
+  record.keyId = ring->current().idHex();
+  for (std::size_t i = 1; i < ring->keys().size(); ++i) {
+    record.detail += (record.detail.empty() ? "previous " : ",") + ring->keys()[i].idHex();
+  }
+  components.keys->replaceKeyRing(std::make_shared<const appliance::KeyRing>(std::move(*ring)));
+  Status written = components.audit->append(std::move(record));
+  if (!written.isOk()) {
+    logger().error("the key ring changed but its audit record was not written: " +
+                   written.message());
+  }
+  return Status::ok();
 }
 
 }  // namespace kc::daemon

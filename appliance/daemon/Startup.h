@@ -26,11 +26,17 @@ struct Components {
   std::unique_ptr<api::JwksCache> jwks;
   std::unique_ptr<api::JwtValidator> validator;
   std::shared_ptr<audit::AuditLog> audit;
-  std::shared_ptr<api::KeyService> service;  // the audited key service
+  std::shared_ptr<appliance::UserKeyService> keys;  // the key service inside `service`
+  std::shared_ptr<api::KeyService> service;         // the audited key service
 };
 
 // Builds and checks every component. The error's message starts with the setting at
 // fault ("pkcs11.pin_file (/etc/kc/pin): ...").
 Result<Components> startComponents(const appliance::DaemonConfig& config);
+
+// Builds the key ring of `config` (pkcs11.wrap_key, pkcs11.previous_wrap_keys) on the running
+// token and hands it to the key service, recording a "keyring.reload" audit record. On
+// failure the key ring in use stays, and the error names the setting at fault.
+Status reloadKeyRing(const appliance::DaemonConfig& config, Components& components);
 
 }  // namespace kc::daemon

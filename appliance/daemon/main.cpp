@@ -3,7 +3,8 @@
 //   keyconnectord --config /etc/keyconnector/keyconnector.properties
 //
 // SIGTERM or SIGINT: stop accepting, let in-flight requests finish, exit 0.
-// SIGHUP: reload the identity server's signing keys and the TLS certificate.
+// SIGHUP: reload the wrapping keys (pkcs11.wrap_key, pkcs11.previous_wrap_keys), the identity
+// server's signing keys and the TLS certificate.
 
 #include <Poco/Logger.h>
 #include <Poco/Net/Context.h>
@@ -209,11 +210,15 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
       sigaddset(&set, SIGHUP);
       return set;
     }();
+    appliance::KeyRingSettings ring = appliance::keyRingSettingsFrom(config);
     while (true) {
       int signal = 0;
       if (sigwait(&hangup, &signal) != 0 || stopping) return;
-      daemonLogger().information("SIGHUP: reloading the identity server's signing keys" +
-                                 std::string(context ? " and the TLS certificate" : ""));
+      daemonLogger().information(
+          "SIGHUP: reloading the wrapping keys, the identity server's "
+          "signing keys" +
+          std::string(context ? " and the TLS certificate" : ""));
+      reloadWrappingKeys(config, components, ring);
       Status keys = components.jwks->reload();
       if (keys.isOk()) {
         daemonLogger().information("signing keys reloaded");
@@ -232,6 +237,33 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
     }
   }
 
+  // Reads the configuration again and, when pkcs11.wrap_key or pkcs11.previous_wrap_keys
+  // changed, swaps in the new key ring (the rotation's steps, see README). Other settings take
+  // effect at the next start.
+  void reloadWrappingKeys(const appliance::DaemonConfig& started, Components& components,
+                          appliance::KeyRingSettings& inUse) {
+    const std::optional<std::filesystem::path> file =
+        started.configFile.empty() ? std::nullopt : std::optional(started.configFile);
+    auto fresh = appliance::loadDaemonConfig(file, appliance::processEnvironment());
+    if (!fresh) {
+      daemonLogger().error("configuration not reloaded, the wrapping keys in use stay: " +
+                           fresh.status().message());
+      return;
+    }
+    const appliance::KeyRingSettings wanted = appliance::keyRingSettingsFrom(*fresh);
+    if (wanted == inUse) {
+      daemonLogger().information("wrapping keys unchanged");
+      return;
+    }
+    Status reloaded = reloadKeyRing(*fresh, components);
+    if (!reloaded.isOk()) {
+      daemonLogger().error("wrapping keys not reloaded, the ones in use stay: " +
+                           reloaded.message());
+      return;
+    }
+    inUse = wanted;
+  }
+
   int fail(int exitCode, const Status& status) {
     std::cerr << "keyconnectord: error: " << status.message() << std::endl;
     return exitCode;
@@ -247,7 +279,8 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
     help.setFooter(
         "Every setting can be overridden by an environment variable KC_<KEY> (dots as "
         "underscores), and Bitwarden Key Connector's keyConnectorSettings__* variables are "
-        "read too. SIGTERM drains and exits 0; SIGHUP reloads the identity keys and the TLS "
+        "read too. SIGTERM drains and exits 0; SIGHUP reloads the wrapping keys, the identity keys "
+        "and the TLS "
         "certificate. Exit codes: 0 ok, 69 token or database unavailable, 78 configuration "
         "or start-up check failed.");
     help.format(std::cout);

@@ -57,6 +57,14 @@ UserKeyService::UserKeyService(std::shared_ptr<const KeyRing> ring,
                                std::shared_ptr<KeyServiceObserver> observer)
     : ring_(std::move(ring)), store_(std::move(store)), observer_(std::move(observer)) {}
 
+void UserKeyService::replaceKeyRing(std::shared_ptr<const KeyRing> ring) {
+  ring_.store(std::move(ring));
+}
+
+std::shared_ptr<const KeyRing> UserKeyService::keyRing() const {
+  return ring_.load();
+}
+
 Result<SecretBytes> UserKeyService::fetchUserKey(const api::RequestContext& context) {
   auto result = fetch(context);
   if (observer_) observer_->onKeyOperation(KeyOperation::kFetch, context, result.status());
@@ -69,8 +77,9 @@ Result<SecretBytes> UserKeyService::fetch(const api::RequestContext& context) {
   auto record = store_->get(user);
   if (!record) return record.status();
 
+  const auto ring = keyRing();
   auto key = timed(observer_.get(), TokenOperation::kUnwrap, context, record->wrappingKeyId,
-                   [&] { return ring_->open(user, record->envelope); });
+                   [&] { return ring->open(user, record->envelope); });
   if (!key) {
     const Status status = key.status();
     if (status.code() == StatusCode::kIntegrity) {
@@ -109,9 +118,12 @@ Status UserKeyService::deposit(const api::RequestContext& context, const SecretB
                                               ".." + std::to_string(kMaxUserKeyBytes) +
                                               " bytes, not " + std::to_string(key.size())};
   }
-  const pkcs11::RsaKeyPair& wrappingKey = ring_->current();
+  // One ring for the whole deposit: the envelope and the key id it is stored under agree even
+  // when a reload swaps the ring meanwhile.
+  const auto ring = keyRing();
+  const pkcs11::RsaKeyPair& wrappingKey = ring->current();
   auto envelope = timed(observer_.get(), TokenOperation::kWrap, context, wrappingKey.idHex(),
-                        [&] { return ring_->seal(user, key); });
+                        [&] { return ring->seal(user, key); });
   if (!envelope) {
     keysLogger().warning("could not seal the key of user %s (request %s): %s", user.str(),
                          context.requestId, envelope.status().toString());
@@ -124,7 +136,8 @@ Status UserKeyService::deposit(const api::RequestContext& context, const SecretB
 
 api::HealthReport UserKeyService::checkHealth() {
   api::HealthReport report;
-  const pkcs11::RsaKeyPair& key = ring_->current();
+  const auto ring = keyRing();
+  const pkcs11::RsaKeyPair& key = ring->current();
 
   api::ComponentHealth token{.name = "token"};
   {

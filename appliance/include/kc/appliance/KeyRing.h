@@ -58,6 +58,8 @@ struct KeyRingSettings {
   // Accept a key that breaks the attribute policy (development only): each violation is
   // logged as a warning on "kc.keys" instead of refusing the key.
   bool allowNoncompliantKeys = false;
+
+  bool operator==(const KeyRingSettings&) const = default;
 };
 
 // Finds each key on the pool's token, checks it against the wrapping-key policy (sensitive,

@@ -4,6 +4,7 @@
 // and handed back in a SecretBytes. Safe to call from many threads at once: the ring is
 // immutable, the store and the token's session pool are thread-safe, the observer must be.
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string_view>
@@ -67,6 +68,11 @@ class UserKeyService final : public api::KeyService {
   Status depositUserKey(const api::RequestContext& context, const SecretBytes& key,
                         api::DepositMode mode) override;
 
+  // Replaces the key ring (a reload after the configuration's keys changed). A request that
+  // started before uses the ring it started with to the end; every later one the new ring.
+  void replaceKeyRing(std::shared_ptr<const KeyRing> ring);
+  std::shared_ptr<const KeyRing> keyRing() const;
+
   // Components "token" (a session can be leased), "wrapping-key" (its handles answer an
   // attribute read) and "database" (the store answers a ping).
   api::HealthReport checkHealth() override;
@@ -75,7 +81,7 @@ class UserKeyService final : public api::KeyService {
   Status deposit(const api::RequestContext& context, const SecretBytes& key, api::DepositMode mode);
   Result<SecretBytes> fetch(const api::RequestContext& context);
 
-  std::shared_ptr<const KeyRing> ring_;
+  std::atomic<std::shared_ptr<const KeyRing>> ring_;
   std::shared_ptr<storage::UserKeyStore> store_;
   std::shared_ptr<KeyServiceObserver> observer_;
 };

@@ -52,8 +52,9 @@ inline constexpr std::string_view kTokenUnwrap = "token.unwrap";
 inline constexpr std::string_view kTokenWrap = "token.wrap";
 inline constexpr std::string_view kTokenSign = "token.sign";
 inline constexpr std::string_view kCheckpoint = "checkpoint";
-inline constexpr std::string_view kLogOpen = "log.open";          // the log (re)opened
-inline constexpr std::string_view kLogRecovery = "log.recovery";  // after a write failure
+inline constexpr std::string_view kLogOpen = "log.open";              // the log (re)opened
+inline constexpr std::string_view kLogRecovery = "log.recovery";      // after a write failure
+inline constexpr std::string_view kKeyringReload = "keyring.reload";  // the wrapping keys changed
 }  // namespace op
 
 // Outcome names ("outcome").

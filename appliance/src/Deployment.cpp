@@ -1,0 +1,87 @@
+#include "kc/appliance/Deployment.h"
+
+#include "kc/pkcs11/Module.h"
+#include "kc/pkcs11/Pkcs11Uri.h"
+#include "kc/pkcs11/RsaKeyPair.h"
+#include "kc/pkcs11/TokenConnection.h"
+
+namespace kc::appliance {
+namespace {
+
+Status blame(const std::string& setting, const Status& status) {
+  return Status(status.code(), setting + ": " + status.message());
+}
+
+std::string originOf(const DaemonConfig& config, std::string_view key) {
+  const auto found = config.origins.find(key);
+  return found == config.origins.end() ? std::string("default") : found->second;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const DaemonConfig& config,
+                                                           std::size_t sessions) {
+  pkcs11::TokenSettings settings = tokenSettingsFrom(config.pkcs11);
+  if (sessions != 0) settings.pool.size = sessions;
+  auto module = pkcs11::Module::load(settings.modulePath, settings.initArgs);
+  if (!module) return blame("pkcs11.module (" + settings.modulePath + ")", module.status());
+  const std::string uriSetting = config.pkcs11.token.empty() ? "pkcs11.wrap_key" : "pkcs11.token";
+  auto uri = pkcs11::Pkcs11Uri::parse(settings.uri);
+  if (!uri) return blame(uriSetting, uri.status());
+  auto slot = (*module)->findToken(*uri, settings.match);
+  if (!slot) return blame(uriSetting, slot.status());
+  auto pool = pkcs11::SessionPool::open(*module, *slot, settings.pin, settings.pool);
+  if (!pool) {
+    const std::string key = config.pkcs11.pinFile.empty() ? "pkcs11.pin_env" : "pkcs11.pin_file";
+    return blame(key + " (" + originOf(config, key) + ": " + settings.pin.describe() + ")",
+                 pool.status());
+  }
+  return *pool;
+}
+
+Result<KeyRing> openKeyRing(const DaemonConfig& config,
+                            const std::shared_ptr<pkcs11::SessionPool>& pool) {
+  auto ring = findKeyRing(pool, keyRingSettingsFrom(config));
+  if (!ring) return blame("pkcs11.wrap_key", ring.status());
+  return ring;
+}
+
+Result<std::unique_ptr<storage::UserKeyStore>> openStore(const DaemonConfig& config) {
+  auto store = storage::openUserKeyStore(storeConfigFrom(config));
+  if (!store) {
+    const std::string_view key = config.database.provider == storage::StoreBackend::kSqlite
+                                     ? "database.sqlite_path"
+                                     : "database.connection_string";
+    return blame("database (" + std::string(key) + ")", store.status());
+  }
+  return store;
+}
+
+Result<std::shared_ptr<audit::CheckpointSigner>> openCheckpointSigner(
+    const DaemonConfig& config, const std::shared_ptr<pkcs11::SessionPool>& pool) {
+  if (config.pkcs11.auditKey.empty()) return std::shared_ptr<audit::CheckpointSigner>();
+  auto uri = pkcs11::Pkcs11Uri::parse(config.pkcs11.auditKey);
+  if (!uri) return blame("pkcs11.audit_key", uri.status());
+  auto key = pkcs11::RsaKeyPair::find(pool, *uri);
+  if (!key) return blame("pkcs11.audit_key", key.status());
+  auto signer = audit::TokenCheckpointSigner::create(*key);
+  if (!signer) return blame("pkcs11.audit_key", signer.status());
+  return std::shared_ptr<audit::CheckpointSigner>(std::move(*signer));
+}
+
+Result<std::unique_ptr<audit::AuditLog>> openAuditLog(
+    const DaemonConfig& config, const std::filesystem::path& directory, const std::string& instance,
+    std::shared_ptr<audit::CheckpointSigner> signer) {
+  audit::AuditLogOptions options;
+  options.directory = directory;
+  options.instance = instance;
+  options.signer = std::move(signer);
+  options.checkpointInterval = config.audit.checkpointInterval;
+  options.rotateBytes = config.audit.rotateBytes;
+  options.syslog = config.audit.syslog;
+  auto log = audit::AuditLog::open(std::move(options));
+  if (!log) return blame("audit.directory (" + directory.string() + ")", log.status());
+  return log;
+}
+
+}  // namespace kc::appliance
