@@ -8,7 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
-#include "Base64.h"
+#include "kc/Base64.h"
 
 namespace kc::api {
 namespace {

@@ -8,7 +8,7 @@
 
 #include <memory>
 
-#include "Base64.h"
+#include "kc/Base64.h"
 
 namespace kc::api {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <cctype>
 
-#include "Base64.h"
+#include "kc/Base64.h"
 #include "kc/Text.h"
 
 namespace kc::api {

@@ -22,7 +22,7 @@
 #include <span>
 #include <stdexcept>
 
-#include "Base64.h"
+#include "kc/Base64.h"
 
 namespace kc::test {
 namespace {
@@ -169,7 +169,7 @@ std::string jwksOf(const std::vector<std::string>& jwks) {
 }
 
 std::string base64Url(const std::string& bytes) {
-  return api::encodeBase64Url(bytesOf(bytes));
+  return kc::encodeBase64Url(bytesOf(bytes));
 }
 
 std::string TokenClaims::payloadJson() const {
@@ -396,7 +396,7 @@ HttpAnswer ApiServer::userKeys(const std::string& method, const std::string& tok
 }
 
 std::string keyBase64(std::size_t bytes, char fill) {
-  return api::encodeBase64(bytesOf(std::string(bytes, fill)));
+  return kc::encodeBase64(bytesOf(std::string(bytes, fill)));
 }
 
 std::string keyBody(std::size_t bytes, const std::string& property) {

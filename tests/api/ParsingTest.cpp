@@ -5,10 +5,10 @@
 #include <gtest/gtest.h>
 
 #include "ApiTestSupport.h"
-#include "Base64.h"
 #include "Jwk.h"
 #include "Jwt.h"
 #include "UserKeyBody.h"
+#include "kc/Base64.h"
 #include "kc/api/ErrorMapping.h"
 
 namespace kc::test {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "AuditTestSupport.h"
+#include "kc/Base64.h"
 #include "kc/audit/AuditLog.h"
 #include "kc/audit/AuditRecord.h"
 #include "support/Subprocess.h"
@@ -153,7 +154,7 @@ TEST_F(TamperTest, ForgedCheckpointSignatureIsReportedAtTheCheckpoint) {
   auto signature =
       stranger_->sign({reinterpret_cast<const std::uint8_t*>(message.data()), message.size()});
   ASSERT_TRUE(signature.isOk());
-  checkpoint.signature = base64Encode(*signature);
+  checkpoint.signature = encodeBase64(*signature);
   auto lines = lines_;
   lines[11] = serialize(checkpoint);
   lines[12] = [&] {

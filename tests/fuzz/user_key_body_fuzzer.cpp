@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "Base64.h"
 #include "UserKeyBody.h"
+#include "kc/Base64.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!again.isOk() || !(*again == *key)) __builtin_trap();
   }
   (void)kc::api::isJsonContentType(input);
-  (void)kc::api::decodeBase64Secret(input);
-  (void)kc::api::decodeBase64Url(input);
+  (void)kc::decodeBase64Secret(input);
+  (void)kc::decodeBase64Url(input);
   return 0;
 }

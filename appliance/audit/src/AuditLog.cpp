@@ -8,6 +8,8 @@
 #include <random>
 #include <vector>
 
+#include "kc/Base64.h"
+
 namespace kc::audit {
 
 namespace {
@@ -365,7 +367,7 @@ Status AuditLog::commit(std::deque<std::shared_ptr<Pending>>& batch) {
         pending->result = signature.status();
         continue;
       }
-      record.signature = base64Encode(*signature);
+      record.signature = encodeBase64(*signature);
       since = 0;
       ++checkpoints;
     } else {

@@ -312,34 +312,4 @@ std::string sanitizeUtf8(std::string_view text) {
   return out;
 }
 
-std::string base64Encode(std::span<const std::uint8_t> bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(),
-                                      static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(written));
-  return out;
-}
-
-Result<std::string> base64Decode(std::string_view text) {
-  const Status bad(StatusCode::kInvalidArgument, "not valid base64");
-  if (text.size() % 4 != 0) return bad;
-  for (const char c : text) {
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-          c == '/' || c == '='))
-      return bad;
-  }
-  std::string out(3 * (text.size() / 4), '\0');
-  const int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                      reinterpret_cast<const unsigned char*>(text.data()),
-                                      static_cast<int>(text.size()));
-  if (written < 0) return bad;
-  std::size_t size = static_cast<std::size_t>(written);
-  if (!text.empty() && text.back() == '=') --size;
-  if (text.size() >= 2 && text[text.size() - 2] == '=') --size;
-  out.resize(size);
-  if (base64Encode({reinterpret_cast<const std::uint8_t*>(out.data()), out.size()}) != text)
-    return bad;
-  return out;
-}
-
 }  // namespace kc::audit

@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "kc/Base64.h"
+
 namespace kc::audit {
 
 namespace {
@@ -189,12 +191,11 @@ class ChainWalk {
                      ": forged checkpoint");
         valid = false;
       } else {
-        auto signature = base64Decode(r.record.signature);
+        auto signature = decodeBase64(r.record.signature);
         const std::string message = checkpointMessage(r.record);
         if (!signature ||
-            !key_->verify(
-                {reinterpret_cast<const std::uint8_t*>(message.data()), message.size()},
-                {reinterpret_cast<const std::uint8_t*>(signature->data()), signature->size()})) {
+            !key_->verify({reinterpret_cast<const std::uint8_t*>(message.data()), message.size()},
+                          *signature)) {
           error(r,
                 "checkpoint signature does not verify with the audit public key: forged or "
                 "altered checkpoint");

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "ReferenceInternal.h"
+#include "kc/Base64.h"
 #include "kc/Text.h"
 
 namespace kc::provisioning {
@@ -173,7 +174,7 @@ Result<std::unique_ptr<ReferenceDeployment>> ReferenceDeployment::open(
 Result<SecretBytes> openSymmetricKey(ReferenceDeployment& deployment, const ReferenceKey& key) {
   auto wrapped = deployment.wrappedSymmetricKey();
   if (!wrapped) return wrapped.status();
-  auto bytes = decodeReferenceBase64(trimView(*wrapped));
+  auto bytes = decodeBase64Secret(trimView(*wrapped));
   if (!bytes) {
     return Status(StatusCode::kIntegrity,
                   "the symmetric key in the " + deployment.describe() + " is not base64");

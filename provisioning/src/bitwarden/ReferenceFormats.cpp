@@ -1,4 +1,4 @@
-// The token-free half of reading the reference: base64, its AES-GCM row format, its dates.
+// The token-free half of reading the reference: its AES-GCM row format and its dates.
 
 #include <openssl/evp.h>
 
@@ -6,20 +6,10 @@
 #include <memory>
 
 #include "ReferenceInternal.h"
+#include "kc/Base64.h"
 
 namespace kc::provisioning {
 namespace {
-
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-constexpr std::array<std::int8_t, 256> reverseAlphabet() {
-  std::array<std::int8_t, 256> table{};
-  for (auto& entry : table) entry = -1;
-  for (int i = 0; i < 64; ++i)
-    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
-  return table;
-}
-constexpr auto kReverse = reverseAlphabet();
 
 struct CipherContextDeleter {
   void operator()(EVP_CIPHER_CTX* context) const { EVP_CIPHER_CTX_free(context); }
@@ -41,34 +31,6 @@ Status badDate(std::string_view why) {
 
 }  // namespace
 
-// Strict RFC 4648 §4 with padding; nullopt on any other character, wrong padding or non-zero
-// trailing bits. Shared with the SymmetricKey reader below.
-std::optional<SecretBytes> decodeReferenceBase64(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::size_t padding = 0;
-  if (!text.empty() && text.back() == '=') ++padding;
-  if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
-  const std::string_view body = text.substr(0, text.size() - padding);
-  SecretBytes out(body.size() * 3 / 4);
-  std::uint32_t accumulator = 0;
-  int bits = 0;
-  std::size_t written = 0;
-  for (const char c : body) {
-    const int value = kReverse[static_cast<unsigned char>(c)];
-    if (value < 0) return std::nullopt;
-    accumulator = (accumulator << 6) | static_cast<std::uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.data()[written++] = static_cast<std::uint8_t>((accumulator >> bits) & 0xFF);
-    }
-  }
-  const bool canonical = (accumulator & ((1u << bits) - 1)) == 0;
-  accumulator = 0;
-  if (!canonical || written != out.size()) return std::nullopt;
-  return out;
-}
-
 Result<SecretBytes> decryptReferenceUserKey(const SecretBytes& aesKey, std::string_view keyColumn) {
   if (aesKey.size() != kReferenceAesKeyBytes) {
     return Status(StatusCode::kInvalidArgument,
@@ -80,7 +42,7 @@ Result<SecretBytes> decryptReferenceUserKey(const SecretBytes& aesKey, std::stri
                                                     " characters, more than " +
                                                     std::to_string(kMaxReferenceKeyColumnLength));
   }
-  auto sealed = decodeReferenceBase64(keyColumn);
+  auto sealed = decodeBase64Secret(keyColumn);
   if (!sealed) return Status(StatusCode::kInvalidArgument, "Key is not padded base64");
   constexpr std::size_t kOverhead = kReferenceGcmTagBytes + kReferenceGcmNonceBytes;
   if (sealed->size() < kOverhead + 1) {

@@ -9,9 +9,6 @@
 
 namespace kc::provisioning {
 
-// Strict RFC 4648 §4 base64 with padding; nullopt when malformed.
-std::optional<SecretBytes> decodeReferenceBase64(std::string_view text);
-
 // A row from its stored texts: `key` empty means NULL (or empty, equally unusable), a date
 // empty means NULL. Fills `problem` for the first thing wrong, naming `where` (a table or file),
 // the id and the column.

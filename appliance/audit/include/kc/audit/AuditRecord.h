@@ -116,7 +116,4 @@ std::int64_t nowMicros();
 // serialised and parsed back.
 std::string sanitizeUtf8(std::string_view text);
 
-std::string base64Encode(std::span<const std::uint8_t> bytes);
-Result<std::string> base64Decode(std::string_view text);
-
 }  // namespace kc::audit
