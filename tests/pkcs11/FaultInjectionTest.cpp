@@ -1,7 +1,6 @@
 // Recovery from token faults, through a PKCS#11 module that forwards to SoftHSM and fails
 // chosen calls on request.
 
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -13,25 +12,14 @@
 namespace kc::pkcs11 {
 namespace {
 
-struct FaultControl {
-  decltype(&kc_faulty_pkcs11_inject) inject;
-  decltype(&kc_faulty_pkcs11_reset) reset;
-  decltype(&kc_faulty_pkcs11_calls) calls;
-};
+using test::FaultControl;
 
 class FaultInjection : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     token_ = new test::SoftHsmToken("kc-fault", KC_FAULTY_PKCS11_PATH);
-    void* handle = dlopen(KC_FAULTY_PKCS11_PATH, RTLD_NOW | RTLD_NOLOAD);
-    ASSERT_NE(handle, nullptr);
-    control_.inject =
-        reinterpret_cast<decltype(control_.inject)>(dlsym(handle, "kc_faulty_pkcs11_inject"));
-    control_.reset =
-        reinterpret_cast<decltype(control_.reset)>(dlsym(handle, "kc_faulty_pkcs11_reset"));
-    control_.calls =
-        reinterpret_cast<decltype(control_.calls)>(dlsym(handle, "kc_faulty_pkcs11_calls"));
-    ASSERT_TRUE(control_.inject && control_.reset && control_.calls);
+    control_ = FaultControl::bind(KC_FAULTY_PKCS11_PATH);
+    ASSERT_TRUE(control_.bound());
     pool_ = token_->openPool({.size = 2,
                               .loginBackoff = std::chrono::milliseconds(5),
                               .refusedPinRetryAfter = std::chrono::milliseconds(300)});

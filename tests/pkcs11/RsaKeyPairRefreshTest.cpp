@@ -2,7 +2,6 @@
 // the key. Faults come from the fault-injecting module; run this suite under
 // ThreadSanitizer (KC_SANITIZE=thread) to check that a refresh races with nothing.
 
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -19,11 +18,7 @@
 namespace kc::pkcs11 {
 namespace {
 
-struct FaultControl {
-  decltype(&kc_faulty_pkcs11_inject) inject;
-  decltype(&kc_faulty_pkcs11_reset) reset;
-  decltype(&kc_faulty_pkcs11_calls) calls;
-};
+using test::FaultControl;
 
 std::vector<std::uint8_t> bytesOf(std::string_view text) {
   return std::vector<std::uint8_t>(text.begin(), text.end());
@@ -37,15 +32,8 @@ class RsaKeyPairRefresh : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     token_ = new test::SoftHsmToken("kc-refresh", KC_FAULTY_PKCS11_PATH);
-    void* handle = dlopen(KC_FAULTY_PKCS11_PATH, RTLD_NOW | RTLD_NOLOAD);
-    ASSERT_NE(handle, nullptr);
-    control_.inject =
-        reinterpret_cast<decltype(control_.inject)>(dlsym(handle, "kc_faulty_pkcs11_inject"));
-    control_.reset =
-        reinterpret_cast<decltype(control_.reset)>(dlsym(handle, "kc_faulty_pkcs11_reset"));
-    control_.calls =
-        reinterpret_cast<decltype(control_.calls)>(dlsym(handle, "kc_faulty_pkcs11_calls"));
-    ASSERT_TRUE(control_.inject && control_.reset && control_.calls);
+    control_ = FaultControl::bind(KC_FAULTY_PKCS11_PATH);
+    ASSERT_TRUE(control_.bound());
     pool_ = token_->openPool({.size = 4, .loginBackoff = std::chrono::milliseconds(5)});
   }
   // The pool's sessions are closed while SoftHSM is still alive, not by a static
