@@ -17,6 +17,7 @@
 
 #include "Migrations.h"
 #include "SqlUserKeyStore.h"
+#include "kc/storage/Connectors.h"
 
 namespace kc::storage {
 
@@ -30,16 +31,6 @@ namespace {
 
 // Large enough for any envelope: the ODBC connector truncates longer values.
 constexpr std::size_t kOdbcMaxFieldSize = 2 * kMaxEnvelopeBytes;
-
-void registerConnectors() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::PostgreSQL::Connector::registerConnector();
-    Poco::Data::MySQL::Connector::registerConnector();
-    Poco::Data::ODBC::Connector::registerConnector();
-  });
-}
 
 Status checkConfig(const StoreConfig& config) {
   if (config.backend == StoreBackend::kSqlite) {
@@ -103,9 +94,19 @@ Poco::Data::Session openSession(const StoreConfig& config, const Dialect& dialec
 
 }  // namespace
 
+void registerDatabaseConnectors() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::PostgreSQL::Connector::registerConnector();
+    Poco::Data::MySQL::Connector::registerConnector();
+    Poco::Data::ODBC::Connector::registerConnector();
+  });
+}
+
 Result<std::unique_ptr<UserKeyStore>> openUserKeyStore(const StoreConfig& config) {
   KC_RETURN_IF_ERROR(checkConfig(config));
-  registerConnectors();
+  registerDatabaseConnectors();
   const Dialect dialect = dialectFor(config);
   const Redactor redactor(config.connectionString);
   if (config.backend == StoreBackend::kSqlite) {

@@ -18,6 +18,7 @@
 #include "ReferenceInternal.h"
 #include "kc/UserId.h"
 #include "kc/appliance/ConnectionStrings.h"
+#include "kc/storage/Connectors.h"
 #include "kc/storage/Redactor.h"
 
 namespace kc::provisioning {
@@ -27,15 +28,6 @@ using namespace Poco::Data::Keywords;
 using Kind = ReferenceSource::Kind;
 
 constexpr int kConnectTimeoutSeconds = 10;
-
-void registerConnectors() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::PostgreSQL::Connector::registerConnector();
-    Poco::Data::MySQL::Connector::registerConnector();
-  });
-}
 
 // A file: URI opening `path` read-only, so a mistyped path is never created and the reference's
 // database is never written.
@@ -273,7 +265,7 @@ std::string describeServer(std::string_view connection, char separator) {
 }  // namespace
 
 Result<std::unique_ptr<ReferenceDeployment>> openSqlDeployment(const ReferenceSource& source) {
-  registerConnectors();
+  storage::registerDatabaseConnectors();
   std::string location = source.location;
   const storage::Redactor sourceRedactor(source.location);
   if (source.referenceConnectionString) {
