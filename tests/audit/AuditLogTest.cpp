@@ -168,6 +168,43 @@ TEST_F(AuditLogTest, WritesACheckpointAtTheIntervalOnlyWhenThereIsSomethingToSea
   EXPECT_EQ(checkpoints, 1) << "an idle log is not re-sealed at every interval";
 }
 
+// Under a flood that never lets the queue run dry (every 401 is a durable record), the
+// interval checkpoint still comes on time: it joins the batch that is due.
+TEST_F(AuditLogTest, CheckpointsKeepTheirIntervalUnderASustainedFlood) {
+  auto log = openLog({.instance = "kc-1",
+                      .signer = signer_,
+                      .checkpointInterval = std::chrono::milliseconds(100)});
+  std::atomic<bool> stop = false;
+  std::vector<std::thread> flood;
+  for (int t = 0; t < 4; ++t) {
+    flood.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i)
+        ASSERT_TRUE(log->append(test::sampleRecord(t * 100000 + i)).isOk());
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  stop = true;
+  for (auto& thread : flood) thread.join();
+  ASSERT_TRUE(log->close().isOk());
+
+  std::vector<std::int64_t> checkpointTimes;
+  std::uint64_t records = 0;
+  for (const auto& line : readLines(log->activePath())) {
+    auto record = parseRecord(line);
+    ASSERT_TRUE(record.isOk());
+    ++records;
+    if (record->operation == op::kCheckpoint && record->detail == "interval") {
+      checkpointTimes.push_back(record->timeMicros);
+    }
+  }
+  ASSERT_GT(records, 200u) << "the flood must keep the writer busy";
+  // 1.2 s at a 100 ms interval: about 11 interval checkpoints; before the fix there were none.
+  EXPECT_GE(checkpointTimes.size(), 6u);
+  for (std::size_t i = 1; i < checkpointTimes.size(); ++i) {
+    EXPECT_LT(checkpointTimes[i] - checkpointTimes[i - 1], 400'000) << "checkpoint " << i;
+  }
+}
+
 TEST_F(AuditLogTest, CloseSealsTheChainWithACheckpoint) {
   auto log = openLog({.instance = "kc-1", .signer = signer_, .checkpointInterval = {}});
   ASSERT_TRUE(log->append(test::sampleRecord(1)).isOk());

@@ -253,6 +253,12 @@ void AuditLog::runWriter() {
       auto batch = std::move(queue_);
       queue_.clear();
       lock.unlock();
+      // The timer is looked at on every batch, not only when the queue runs dry: under a
+      // sustained flood of records the checkpoint joins the batch that is due.
+      if (checkpointDue(std::chrono::steady_clock::now())) {
+        batch.push_back(makeInternal(op::kCheckpoint, "interval", true));
+        nextCheckpoint_ = std::chrono::steady_clock::now() + options_.checkpointInterval;
+      }
       writeBatch(std::move(batch));
       lock.lock();
       continue;
@@ -263,8 +269,7 @@ void AuditLog::runWriter() {
     const auto now = std::chrono::steady_clock::now();
     if (!wasHealthy) {
       writeBatch({});  // retries the file; writes a log.recovery record when it works
-    } else if (options_.signer && options_.checkpointInterval.count() > 0 &&
-               now >= nextCheckpoint_) {
+    } else if (checkpointDue(now)) {
       if (sinceCheckpoint_ > 0) writeBatch({makeInternal(op::kCheckpoint, "interval", true)});
       nextCheckpoint_ = now + options_.checkpointInterval;
     }
@@ -280,6 +285,10 @@ void AuditLog::runWriter() {
   closeFile();
   lock.lock();
   if (!closing.isOk()) lastError_ = closing.toString();
+}
+
+bool AuditLog::checkpointDue(std::chrono::steady_clock::time_point now) const {
+  return options_.signer && options_.checkpointInterval.count() > 0 && now >= nextCheckpoint_;
 }
 
 void AuditLog::writeBatch(std::deque<std::shared_ptr<Pending>> batch) {

@@ -116,6 +116,7 @@ class AuditLog {
   Status enqueue(const std::vector<std::shared_ptr<Pending>>& batch);
   void runWriter();
   void writeBatch(std::deque<std::shared_ptr<Pending>> batch);
+  bool checkpointDue(std::chrono::steady_clock::time_point now) const;
   Status commit(std::deque<std::shared_ptr<Pending>>& batch);
   Status openActiveFile(std::string& openDetail);
   Status recover(std::string& detail);
