@@ -258,8 +258,51 @@ TEST_F(AuditLogTest, ReopeningWithTheSameInstanceContinuesTheChain) {
   ASSERT_TRUE(reopened.isOk());
   EXPECT_EQ(reopened->operation, op::kLogOpen);
   EXPECT_EQ(reopened->seq, 3u);
-  EXPECT_EQ(reopened->detail, "continuing chain");
+  EXPECT_EQ(reopened->detail, "continuing chain after seq 2") << "it names the previous run's end";
   EXPECT_TRUE(verifyLogs(loadDirectory(logDir()), nullptr).intact());
+}
+
+// A clean restart after a rotation used to start audit.log from the genesis value again under
+// the same instance, and an untouched log then failed verification.
+TEST_F(AuditLogTest, RestartAfterARotationContinuesTheChainFromTheRotatedFile) {
+  {
+    auto log = openLog(
+        {.instance = "kc-1", .signer = signer_, .checkpointInterval = {}, .rotateBytes = 2000});
+    for (int i = 0; i < 30; ++i) ASSERT_TRUE(log->append(test::sampleRecord(i)).isOk());
+    ASSERT_GE(log->stats().rotations, 1u);
+  }
+  // The closing run may leave audit.log empty or missing; either way the next run continues.
+  std::filesystem::remove(logDir() / "audit.log");
+  auto log = openLog({.instance = "kc-1", .signer = signer_, .checkpointInterval = {}});
+  ASSERT_TRUE(log->append(test::sampleRecord(99)).isOk());
+  ASSERT_TRUE(log->close().isOk());
+  auto first = parseRecord(readLines(logDir() / "audit.log").front());
+  ASSERT_TRUE(first.isOk());
+  EXPECT_EQ(first->operation, op::kLogOpen);
+  EXPECT_GT(first->seq, 30u);
+  EXPECT_NE(first->detail.find("continuing chain after seq"), std::string::npos) << first->detail;
+  auto key = CheckpointVerifier::fromPem(signer_->publicKeyPem());
+  ASSERT_TRUE(key.isOk());
+  const auto report = verifyLogs(loadDirectory(logDir()), &*key);
+  EXPECT_TRUE(report.intact()) << describe(report);
+  EXPECT_EQ(report.chains.size(), 1u);
+}
+
+TEST_F(AuditLogTest, WithoutAConfiguredInstanceEveryRunContinuesOneChain) {
+  std::string firstInstance;
+  {
+    auto log = openLog({});
+    firstInstance = log->instance();
+    ASSERT_TRUE(log->append(test::sampleRecord(1)).isOk());
+  }
+  EXPECT_FALSE(firstInstance.empty());
+  EXPECT_TRUE(std::filesystem::exists(logDir() / "instance-id"));
+  auto log = openLog({});
+  EXPECT_EQ(log->instance(), firstInstance);
+  ASSERT_TRUE(log->close().isOk());
+  const auto report = verifyLogs(loadDirectory(logDir()), nullptr);
+  EXPECT_TRUE(report.intact()) << describe(report);
+  EXPECT_EQ(report.chains.size(), 1u);
 }
 
 TEST_F(AuditLogTest, ReopeningCutsAPartialLastLineAndSaysSo) {

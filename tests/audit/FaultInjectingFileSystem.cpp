@@ -166,4 +166,9 @@ Status FaultInjectingFileSystem::syncDirectory(const std::filesystem::path& dire
   return real_->syncDirectory(directory);
 }
 
+Result<std::vector<std::filesystem::path>> FaultInjectingFileSystem::listFiles(
+    const std::filesystem::path& directory) {
+  return real_->listFiles(directory);
+}
+
 }  // namespace kc::test

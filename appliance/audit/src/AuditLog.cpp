@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -20,7 +21,7 @@ std::string clip(std::string_view text) {
   return sanitizeUtf8(text.substr(0, std::min(text.size(), kFieldLimit)));
 }
 
-std::string defaultInstance() {
+std::string newInstanceId() {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::strcpy(host, "kc");
   std::random_device random;
@@ -28,6 +29,62 @@ std::string defaultInstance() {
   char buffer[16];
   std::snprintf(buffer, sizeof buffer, "%08x", suffix);
   return std::string(host) + "-" + buffer;
+}
+
+constexpr std::string_view kInstanceFile = "instance-id";
+
+// The instance id kept in `directory`, made (and kept, durably) on first use, so every run of
+// a daemon continues one chain even when its configuration names no instance.
+Result<std::string> stableInstanceId(AuditFileSystem& fs, const std::filesystem::path& directory) {
+  const auto path = directory / kInstanceFile;
+  if (fs.exists(path)) {
+    auto tail = fs.readTail(path, 512);
+    if (!tail) return tail.status();
+    std::string id = tail->bytes.substr(0, tail->bytes.find('\n'));
+    if (!id.empty() && id.size() <= 128 && id == sanitizeUtf8(id)) return id;
+    return Status(
+        StatusCode::kUnavailable,
+        path.string() + " does not hold an instance id; restore it or set audit.instance");
+  }
+  const std::string id = newInstanceId();
+  const auto temporary = directory / (std::string(kInstanceFile) + ".new");
+  {
+    auto file = fs.openForAppend(temporary);
+    if (!file) return file.status();
+    KC_RETURN_IF_ERROR((*file)->truncate(0));
+    KC_RETURN_IF_ERROR((*file)->append(id + "\n"));
+    KC_RETURN_IF_ERROR((*file)->datasync());
+  }
+  KC_RETURN_IF_ERROR(fs.rename(temporary, path));
+  KC_RETURN_IF_ERROR(fs.syncDirectory(directory));
+  return id;
+}
+
+// The last complete line of a file, where it ends, and the file's size.
+struct LastLine {
+  std::string text;       // without '\n'; empty when the file holds no complete line
+  std::uint64_t end = 0;  // the offset just past the last '\n' (0: none)
+  std::uint64_t size = 0;
+};
+
+Result<LastLine> lastLineOf(AuditFileSystem& fs, const std::filesystem::path& path) {
+  auto tail = fs.readTail(path, 1u << 20);
+  if (!tail) return tail.status();
+  const std::string& text = tail->bytes;
+  LastLine out;
+  out.size = tail->fileSize;
+  const std::size_t lastNewline = text.rfind('\n');
+  if (lastNewline == std::string::npos) {
+    // No complete line: all of a small file is a partial line; of a larger one we cannot tell.
+    out.end = text.size() == out.size ? 0 : out.size;
+    return out;
+  }
+  out.end = out.size - text.size() + lastNewline + 1;
+  const std::size_t begin =
+      lastNewline == 0 ? std::string::npos : text.rfind('\n', lastNewline - 1);
+  const std::size_t from = begin == std::string::npos ? 0 : begin + 1;
+  out.text = text.substr(from, lastNewline - from);
+  return out;
 }
 
 // Characters of an instance id that are safe in a file name.
@@ -79,13 +136,19 @@ AuditLog::AuditLog(AuditLogOptions options)
     : options_(std::move(options)),
       fs_(options_.fileSystem ? options_.fileSystem : posixAuditFileSystem()),
       directory_(options_.directory),
-      instance_(options_.instance.empty() ? defaultInstance() : clip(options_.instance)) {}
+      instance_(clip(options_.instance)) {}
 
 AuditLog::~AuditLog() {
   (void)close();
 }
 
 Status AuditLog::start() {
+  if (instance_.empty()) {
+    KC_RETURN_IF_ERROR(fs_->createDirectories(directory_));
+    auto id = stableInstanceId(*fs_, directory_);
+    if (!id) return id.status();
+    instance_ = std::move(*id);
+  }
   std::string detail;
   KC_RETURN_IF_ERROR(openActiveFile(detail));
   if (options_.syslog) openlog("kc-audit", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
@@ -109,45 +172,36 @@ Status AuditLog::openActiveFile(std::string& openDetail) {
   openDetail = "new chain";
   const auto existing = fs_->fileSize(path);
   if (existing && *existing > 0) {
-    auto tail = fs_->readTail(path, 1u << 20);
-    if (!tail) return tail.status();
-    const std::string& text = tail->bytes;
-    const std::uint64_t size = tail->fileSize;
-    const std::size_t lastNewline = text.rfind('\n');
-    // The end of the last complete line; a partial line after it was never confirmed.
-    const std::uint64_t cut = lastNewline == std::string::npos
-                                  ? (text.size() == size ? 0 : size)
-                                  : size - text.size() + lastNewline + 1;
-    std::string lastLine;
-    if (lastNewline != std::string::npos) {
-      const std::size_t begin = text.rfind('\n', lastNewline == 0 ? 0 : lastNewline - 1);
-      const std::size_t from = (begin == std::string::npos || begin == lastNewline) ? 0 : begin + 1;
-      lastLine = text.substr(from, lastNewline - from);
-    }
-    auto last = parseRecord(lastLine);
-    if (last && last->instance == instance_) {
-      if (cut < size) {
+    auto last = lastLineOf(*fs_, path);
+    if (!last) return last.status();
+    auto record = parseRecord(last->text);
+    if (record && record->instance == instance_) {
+      if (last->end < last->size) {
         auto file = fs_->openForAppend(path);
         if (!file) return file.status();
-        KC_RETURN_IF_ERROR((*file)->truncate(cut));
+        KC_RETURN_IF_ERROR((*file)->truncate(last->end));
         file_ = std::move(*file);
-        openDetail = "continuing chain; cut " + std::to_string(size - cut) +
+        openDetail = "continuing chain after seq " + std::to_string(record->seq) + "; cut " +
+                     std::to_string(last->size - last->end) +
                      " bytes of a partial last line (never confirmed)";
       } else {
-        openDetail = "continuing chain";
+        openDetail = "continuing chain after seq " + std::to_string(record->seq);
       }
-      seq_ = last->seq;
-      prev_ = lineHash(lastLine);
-      committedSize_ = cut;
-      sinceCheckpoint_ = last->operation == op::kCheckpoint ? 0 : 1;
+      continueAfter(*record, last->text);
+      committedSize_ = last->end;
     } else {
       // Another instance's file (or one we cannot read the end of): keep it as it is, under
       // a rotated name, and start our own chain.
-      const auto archived =
-          rotatedPath(*fs_, directory_, last ? last->instance : "unknown", last ? last->seq : 0);
+      const auto archived = rotatedPath(*fs_, directory_, record ? record->instance : "unknown",
+                                        record ? record->seq : 0);
       KC_RETURN_IF_ERROR(fs_->rename(path, archived));
       openDetail = "new chain; previous audit.log kept as " + archived.filename().string();
     }
+  }
+  if (seq_ == 0) {
+    // No audit.log of ours (a restart after a rotation, or a deleted file): the chain
+    // continues from this instance's newest rotated file, never from the genesis value again.
+    KC_RETURN_IF_ERROR(continueFromRotatedFile(openDetail));
   }
   if (!file_) {
     auto file = fs_->openForAppend(path);
@@ -155,6 +209,38 @@ Status AuditLog::openActiveFile(std::string& openDetail) {
     file_ = std::move(*file);
   }
   return fs_->syncDirectory(directory_);
+}
+
+void AuditLog::continueAfter(const AuditRecord& last, const std::string& lastLine) {
+  seq_ = last.seq;
+  prev_ = lineHash(lastLine);
+  sinceCheckpoint_ = last.operation == op::kCheckpoint ? 0 : 1;
+}
+
+Status AuditLog::continueFromRotatedFile(std::string& openDetail) {
+  auto names = fs_->listFiles(directory_);
+  if (!names) return names.status();
+  const std::string prefix = "audit-" + fileSafe(instance_) + "-";
+  std::optional<AuditRecord> newest;
+  std::string newestLine;
+  std::string newestName;
+  for (const auto& name : *names) {
+    const std::string text = name.string();
+    if (text.rfind(prefix, 0) != 0 || name.extension() != ".log") continue;
+    auto last = lastLineOf(*fs_, directory_ / name);
+    if (!last) return last.status();
+    auto record = parseRecord(last->text);
+    if (!record || record->instance != instance_) continue;
+    if (!newest || record->seq > newest->seq) {
+      newest = std::move(*record);
+      newestLine = last->text;
+      newestName = text;
+    }
+  }
+  if (!newest) return Status::ok();
+  continueAfter(*newest, newestLine);
+  openDetail = "continuing chain after seq " + std::to_string(newest->seq) + " of " + newestName;
+  return Status::ok();
 }
 
 std::shared_ptr<AuditLog::Pending> AuditLog::makeInternal(std::string_view operation,

@@ -6,8 +6,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "kc/audit/AuditRecord.h"
 #include "kc/Text.h"
+#include "kc/audit/AuditRecord.h"
 
 namespace kc::audit {
 

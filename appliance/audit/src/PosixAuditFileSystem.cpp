@@ -139,6 +139,22 @@ class PosixAuditFileSystem final : public AuditFileSystem {
     if (::fsync(fd.get()) != 0) return errnoStatus("fsync", directory, errno);
     return Status::ok();
   }
+
+  Result<std::vector<std::filesystem::path>> listFiles(
+      const std::filesystem::path& directory) override {
+    std::error_code error;
+    std::vector<std::filesystem::path> out;
+    for (std::filesystem::directory_iterator it(directory, error), end; !error && it != end;
+         it.increment(error)) {
+      std::error_code typeError;
+      if (it->is_regular_file(typeError)) out.push_back(it->path().filename());
+    }
+    if (error) {
+      return Status(StatusCode::kUnavailable,
+                    "list " + directory.string() + ": " + error.message());
+    }
+    return out;
+  }
 };
 
 }  // namespace

@@ -92,7 +92,7 @@ struct PolicySettings {
 struct AuditSettings {
   std::filesystem::path directory;  // holds audit.log and rotated files; default: audit/ beside
                                     // the config file
-  std::string instance;             // the chain's name; empty: hostname + random suffix
+  std::string instance;             // the chain's name; empty: kept in <directory>/instance-id
   std::chrono::seconds checkpointInterval{60};  // 0: checkpoints only at rotation and shutdown
   std::uint64_t rotateBytes = 64u << 20;        // 0: never rotate
   bool syslog = false;                          // also copy each record to syslog

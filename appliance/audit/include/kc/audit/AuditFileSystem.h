@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kc/Result.h"
 
@@ -78,6 +79,10 @@ class AuditFileSystem {
   // Makes the names in `directory` durable (fsync of the directory): files created or
   // renamed there survive a crash once this returns OK.
   virtual Status syncDirectory(const std::filesystem::path& directory) = 0;
+
+  // The names of the regular files in `directory` (not recursive, in no particular order).
+  virtual Result<std::vector<std::filesystem::path>> listFiles(
+      const std::filesystem::path& directory) = 0;
 };
 
 // The real file system (POSIX calls); shared, stateless, lives for the whole process.

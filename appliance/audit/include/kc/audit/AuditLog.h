@@ -18,7 +18,9 @@
 // sealed with a checkpoint and renamed audit-<instance>-<UTC time>-<last seq>.log; the
 // chain continues in a new audit.log. At open, an audit.log whose last record belongs to
 // this instance is continued (a partial last line, from a crash, is cut off and the cut
-// recorded); one of another instance is renamed like a rotated file first. When a rotation
+// recorded); one of another instance is renamed like a rotated file first. Without an
+// audit.log of this instance the chain continues from its newest rotated file, so one
+// instance has one chain across restarts and rotations. When a rotation
 // fails (the rename, say), the records already confirmed stay confirmed in audit.log; the
 // log turns unhealthy and recovers as above, continuing audit.log, and rotates again after
 // the next batch.
@@ -47,8 +49,9 @@ namespace kc::audit {
 
 struct AuditLogOptions {
   std::filesystem::path directory;  // created when missing; holds audit.log and rotated files
-  // Recorded in every record; names this instance's chain. Empty: "<hostname>-<8 random
-  // hex digits>", a new chain at every start.
+  // Recorded in every record; names this instance's chain. Empty: the id kept in
+  // <directory>/instance-id, made ("<hostname>-<8 random hex digits>") on first use, so every
+  // run continues one chain.
   std::string instance;
   // Signs checkpoints (the token's audit key). Null: no checkpoints (tests of the format).
   std::shared_ptr<CheckpointSigner> signer;
@@ -119,6 +122,8 @@ class AuditLog {
   bool checkpointDue(std::chrono::steady_clock::time_point now) const;
   Status commit(std::deque<std::shared_ptr<Pending>>& batch);
   Status openActiveFile(std::string& openDetail);
+  Status continueFromRotatedFile(std::string& openDetail);
+  void continueAfter(const AuditRecord& last, const std::string& lastLine);
   Status recover(std::string& detail);
   Status rotate();
   void closeFile();
