@@ -225,13 +225,27 @@ TEST_F(AuditLogTest, RotationSealsEachFileAndTheChainContinuesAcrossFiles) {
   EXPECT_GE(log->stats().rotations, 3u);
   const auto files = test::logFiles(logDir());
   ASSERT_GE(files.size(), 4u);
+  std::set<std::string> namedAsSuccessorOf;
   for (const auto& file : files) {
+    auto first = parseRecord(readLines(file).front());
+    ASSERT_TRUE(first.isOk());
+    if (first->seq > 1) {
+      // Every file after the first names the file it continues.
+      EXPECT_EQ(first->operation, op::kLogOpen) << file;
+      namedAsSuccessorOf.insert(first->detail.substr(first->detail.rfind(' ') + 1));
+    }
     if (file.filename() == "audit.log") continue;
     EXPECT_EQ(file.filename().string().rfind("audit-kc-1-", 0), 0u) << file;
     auto last = parseRecord(readLines(file).back());
     ASSERT_TRUE(last.isOk());
     EXPECT_EQ(last->operation, op::kCheckpoint);
-    EXPECT_EQ(last->detail, "rotation");
+    EXPECT_EQ(last->detail, "rotation; kept as " + file.filename().string() +
+                                ", continues at seq " + std::to_string(last->seq + 1) +
+                                " in audit.log");
+  }
+  for (const auto& file : files) {
+    if (file.filename() == "audit.log") continue;
+    EXPECT_TRUE(namedAsSuccessorOf.contains(file.filename().string())) << file;
   }
   auto key = CheckpointVerifier::fromPem(signer_->publicKeyPem());
   const auto report = verifyLogs(loadDirectory(logDir()), &*key);

@@ -279,6 +279,30 @@ TEST_F(ChainsTest, AMissingRotatedFileIsReportedAsDeletedRecords) {
   EXPECT_NE(result.out.find("records deleted"), std::string::npos) << result.out;
 }
 
+// The cheapest insider attack on a rotating log: delete the live audit.log and keep the rotated
+// files. The last rotated file's checkpoint names the seq its successor starts at.
+TEST_F(ChainsTest, DeletingTheNewestFileIsReportedAtTheRotationThatNamesIt) {
+  auto files = writeLog("kc-a", 40, 3000);
+  ASSERT_GE(files.size(), 3u);
+  ASSERT_EQ(std::filesystem::path(files.back()).filename(), "audit.log");
+  files.pop_back();
+  const auto result = verify(files);
+  EXPECT_EQ(result.exitCode, 1) << result.out;
+  EXPECT_NE(result.out.find("the chain stops at a rotation"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("the newest file was deleted"), std::string::npos) << result.out;
+}
+
+// A restart after a rotation continues the chain: the untouched log of several runs verifies.
+TEST_F(ChainsTest, RestartsAfterRotationsVerifyAsOneChain) {
+  writeLog("kc-a", 30, 2500);
+  writeLog("kc-a", 30, 2500);
+  const auto files = writeLog("kc-a", 5, 0);
+  const auto result = verify(files);
+  EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("instance kc-a: "), std::string::npos) << result.out;
+  EXPECT_EQ(result.out.find("instance kc-a-"), std::string::npos) << "one chain: " << result.out;
+}
+
 TEST(KcAuditCli, EveryCommandHasHelpAndBadUsageExitsTwo) {
   for (const char* command : {"verify", "show", "export", "report"}) {
     const auto help = test::runProcess({test::kcAuditPath(), command, "--help"});

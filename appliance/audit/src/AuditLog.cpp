@@ -523,13 +523,20 @@ Status AuditLog::recover(std::string& detail) {
 }
 
 Status AuditLog::rotate() {
+  // The file's last record seals it and names its successor; the successor's first record
+  // names it back, so a missing newest file shows as a chain that stops at a rotation.
+  const std::uint64_t lastSeq = seq_ + (options_.signer ? 1 : 0);
+  const auto archived = rotatedPath(*fs_, directory_, instance_, lastSeq);
   if (options_.signer) {
-    auto seal = makeInternal(op::kCheckpoint, "rotation", true);
+    auto seal =
+        makeInternal(op::kCheckpoint,
+                     std::string(kRotationDetail) + "; kept as " + archived.filename().string() +
+                         ", continues at seq " + std::to_string(lastSeq + 1) + " in audit.log",
+                     true);
     std::deque<std::shared_ptr<Pending>> batch{seal};
     KC_RETURN_IF_ERROR(commit(batch));
   }
   closeFile();
-  const auto archived = rotatedPath(*fs_, directory_, instance_, seq_);
   const Status renamed = fs_->rename(activePath(), archived);
   if (!renamed.isOk())
     return Status(StatusCode::kUnavailable, "rotate audit.log: " + renamed.message());
@@ -538,6 +545,11 @@ Status AuditLog::rotate() {
   if (!file) return file.status();
   file_ = std::move(*file);
   KC_RETURN_IF_ERROR(fs_->syncDirectory(directory_));
+  std::deque<std::shared_ptr<Pending>> opening{makeInternal(
+      op::kLogOpen,
+      "continuing chain after seq " + std::to_string(seq_) + " of " + archived.filename().string(),
+      false)};
+  KC_RETURN_IF_ERROR(commit(opening));
   std::lock_guard lock(mutex_);
   ++stats_.rotations;
   return Status::ok();

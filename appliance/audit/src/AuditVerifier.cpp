@@ -150,6 +150,16 @@ class ChainWalk {
       summary.unsealed = records_.size();
     }
     summary.checkpoints = checkpoints_;
+    // A chain that ends with the checkpoint sealing a rotated file: the file that continued it
+    // (the newest, audit.log) is missing. Its successor always begins with a log.open record.
+    const ParsedRecord& last = *records_.back();
+    if (last.record.operation == op::kCheckpoint &&
+        last.record.detail.rfind(std::string(kRotationDetail) + ";", 0) == 0) {
+      error(last, "the chain stops at a rotation: the file that continues it (seq " +
+                      std::to_string(last.record.seq + 1) +
+                      " onwards, named in this checkpoint) is missing — the newest file was "
+                      "deleted");
+    }
     if (summary.unsealed > 0) {
       const ParsedRecord& first = *records_[records_.size() - summary.unsealed];
       std::string text = lastCheckpoint

@@ -57,6 +57,10 @@ inline constexpr std::string_view kLogRecovery = "log.recovery";      // after a
 inline constexpr std::string_view kKeyringReload = "keyring.reload";  // the wrapping keys changed
 }  // namespace op
 
+// The detail of a checkpoint that seals a file rotated away starts with this word; the rest
+// names the file it is kept as and the seq its successor (audit.log) starts at.
+inline constexpr std::string_view kRotationDetail = "rotation";
+
 // Outcome names ("outcome").
 namespace outcome {
 inline constexpr std::string_view kOk = "ok";
