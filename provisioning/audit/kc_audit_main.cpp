@@ -3,12 +3,14 @@
 // Exit codes: 0 intact / done, 1 verification failed, 2 usage or I/O error.
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -40,18 +42,25 @@ Run 'kc-audit COMMAND --help' for a command's options.
 Exit codes: 0 intact (or done), 1 verification failed, 2 usage or I/O error.
 )";
 
-constexpr std::string_view kVerifyUsage = R"(Usage: kc-audit verify [--public-key PEM] FILE...
+constexpr std::string_view kVerifyUsage =
+    R"(Usage: kc-audit verify (--public-key PEM | --no-signatures) [--checkpoint-interval S] FILE...
 
 Verifies every instance's chain across the given files: each record's "prev" must be the
 SHA-256 of the record before, sequence numbers must run without gaps, and every
 checkpoint's signature must verify with the audit public key (as exported by
 'kc-setup key export'). Each problem is printed with its file and line number.
-Records after the last checkpoint are reported as unsealed: cutting them off could not
-be detected.
+
+Strict by default: a chain without a valid checkpoint fails, and so does one whose records
+after the last checkpoint span more than the checkpoint interval plus a margin (checkpoints
+went missing, or were cut away with what followed them). Records after the last checkpoint
+within that span are reported as unsealed (a warning): cutting them off could not be
+detected. A chain that stops at a rotation fails (its newest file is missing).
 
 Options:
-  --public-key PEM   the audit key's public key; without it signatures are not checked
-  --help             this text
+  --public-key PEM         the audit key's public key (required unless --no-signatures)
+  --no-signatures          check the hash chain only; says loudly what that cannot prove
+  --checkpoint-interval S  the daemon's audit.checkpoint_interval_s (default 60)
+  --help                   this text
 
 Exit codes: 0 the logs are intact, 1 a problem was found, 2 usage or I/O error.
 )";
@@ -133,6 +142,7 @@ std::int64_t parseTimeArgument(const std::string& option, std::string text) {
 
 struct Arguments {
   std::map<std::string, std::string> single;
+  std::set<std::string> switches;  // options without a value that were given
   Filters filters;
   std::vector<std::string> files;
   bool help = false;
@@ -140,7 +150,7 @@ struct Arguments {
 
 // Parses "--name value" options; `allowed` lists the options that take a value.
 Arguments parseArguments(const std::vector<std::string>& args, std::vector<std::string> allowed,
-                         bool withFilters) {
+                         bool withFilters, const std::vector<std::string>& switches = {}) {
   Arguments out;
   if (withFilters) {
     for (const char* name : {"--user", "--operation", "--outcome", "--since", "--until"})
@@ -166,6 +176,11 @@ Arguments parseArguments(const std::vector<std::string>& args, std::vector<std::
     if (const auto eq = arg.find('='); eq != std::string::npos) {
       name = arg.substr(0, eq);
       value = arg.substr(eq + 1);
+    }
+    if (std::find(switches.begin(), switches.end(), name) != switches.end()) {
+      if (value) throw UsageError{name + " takes no value"};
+      out.switches.insert(name);
+      continue;
     }
     if (std::find(allowed.begin(), allowed.end(), name) == allowed.end())
       throw UsageError{"unknown option " + name};
@@ -231,15 +246,48 @@ void printSummary(const VerificationReport& report, std::ostream& out) {
       << report.warnings() << " warning(s)\n";
 }
 
+std::chrono::seconds secondsArgument(const Arguments& args, const std::string& name,
+                                     std::chrono::seconds fallback) {
+  const auto found = args.single.find(name);
+  if (found == args.single.end()) return fallback;
+  const std::string& text = found->second;
+  if (text.empty() || text.size() > 7 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    throw UsageError{name + " needs a whole number of seconds"};
+  }
+  return std::chrono::seconds(std::stol(text));
+}
+
 int runVerify(const std::vector<std::string>& argv) {
-  const Arguments args = parseArguments(argv, {"--public-key"}, false);
+  const Arguments args =
+      parseArguments(argv, {"--public-key", "--checkpoint-interval"}, false, {"--no-signatures"});
   if (args.help) {
     std::cout << kVerifyUsage;
     return kExitOk;
   }
+  const bool noSignatures = args.switches.contains("--no-signatures");
+  if (!noSignatures && !args.single.contains("--public-key")) {
+    throw UsageError{
+        "give --public-key PEM (the audit key, from kc-setup key export): without it a "
+        "rewritten log cannot be told from the original; --no-signatures checks the hash chain "
+        "alone"};
+  }
+  if (noSignatures && args.single.contains("--public-key")) {
+    throw UsageError{"give --public-key or --no-signatures, not both"};
+  }
   const auto key = loadKey(args);
   const auto files = readLogFiles(args.files);
-  const auto report = verifyLogs(files, key ? &*key : nullptr);
+  auto report = verifyLogs(files, key ? &*key : nullptr);
+  StrictPolicy policy;
+  policy.requireSignatures = !noSignatures;
+  policy.checkpointInterval =
+      secondsArgument(args, "--checkpoint-interval", policy.checkpointInterval);
+  policy.margin = std::max(policy.margin, policy.checkpointInterval);
+  applyStrictPolicy(report, policy);
+  if (noSignatures) {
+    std::cout << "WARNING: --no-signatures: checkpoint signatures were NOT checked; this proves "
+                 "the chain is unbroken, not that it is the log the daemon wrote\n";
+  }
   printSummary(report, std::cout);
   return report.intact() ? kExitOk : kExitFailed;
 }

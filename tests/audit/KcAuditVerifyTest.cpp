@@ -209,13 +209,50 @@ TEST_F(TamperTest, MissingFirstRecordsAreReported) {
   expectFinding(verify(lines), at(1), "seq 1..2 missing");
 }
 
-TEST_F(TamperTest, WithoutThePublicKeyAForgedCheckpointIsNotCaughtAndTheOutputSaysSo) {
+TEST_F(TamperTest, WithoutThePublicKeyVerifyRefusesUnlessToldWhatItCannotProve) {
   const auto file = dir_ / "plain" / "audit.log";
   std::filesystem::create_directories(file.parent_path());
   test::writeLines(file, lines_);
-  const auto result = test::runProcess({test::kcAuditPath(), "verify", file.string()});
+  auto result = test::runProcess({test::kcAuditPath(), "verify", file.string()});
+  EXPECT_EQ(result.exitCode, 2) << result.out;
+  EXPECT_NE(result.err.find("--public-key"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--no-signatures"), std::string::npos) << result.err;
+
+  // The hash chain alone can be checked, and the output says loudly what that cannot prove.
+  result = test::runProcess({test::kcAuditPath(), "verify", "--no-signatures", file.string()});
   EXPECT_EQ(result.exitCode, 0) << result.out;
-  EXPECT_NE(result.out.find("checkpoint signatures were not checked"), std::string::npos);
+  EXPECT_NE(result.out.find("signatures were NOT checked"), std::string::npos) << result.out;
+}
+
+TEST_F(TamperTest, AChainWithoutAnyCheckpointFails) {
+  std::vector<std::string> unsealed;
+  for (std::size_t i = 0; i < 11; ++i) unsealed.push_back(lines_[i]);  // cut before line 12
+  const auto result = verify(unsealed);
+  EXPECT_EQ(result.exitCode, 1) << result.out;
+  EXPECT_NE(result.out.find("no valid checkpoint"), std::string::npos) << result.out;
+}
+
+// Cutting the log just after an interval checkpoint and also removing the checkpoints that
+// followed leaves a tail that spans far more than the interval: it fails.
+TEST_F(TamperTest, AnUnsealedTailSpanningMoreThanTheIntervalFails) {
+  std::vector<std::string> lines(lines_.begin(), lines_.begin() + 12);  // through checkpoint 1
+  for (int i = 0; i < 3; ++i) {
+    // Records an hour after the checkpoint, properly chained (an insider re-chaining them).
+    AuditRecord record = *parseRecord(lines_[12 + static_cast<std::size_t>(i)]);
+    record.seq = 13 + static_cast<std::uint64_t>(i);
+    record.prev = lineHash(lines.back());
+    record.timeMicros = parseRecord(lines_[11])->timeMicros + 3'600'000'000LL;
+    lines.push_back(serialize(record));
+  }
+  auto result = verify(lines);
+  EXPECT_EQ(result.exitCode, 1) << result.out;
+  EXPECT_NE(result.out.find("checkpoints are missing from the tail"), std::string::npos)
+      << result.out;
+  // Told the daemon checkpoints every two hours, the same tail is only unsealed.
+  const auto file = dir_ / "tampered" / "audit.log";
+  result = test::runProcess({test::kcAuditPath(), "verify", "--public-key", pem_.string(),
+                             "--checkpoint-interval", "7200", file.string()});
+  EXPECT_EQ(result.exitCode, 0) << result.out;
 }
 
 class ChainsTest : public ::testing::Test {

@@ -143,7 +143,9 @@ class ChainWalk {
       checkCheckpoint(r, i, lastCheckpoint, brokenSinceCheckpoint, errorsBefore);
     }
 
+    summary.lastRecordMicros = records_.back()->record.timeMicros;
     if (lastCheckpoint) {
+      summary.sealedAtMicros = records_[*lastCheckpoint]->record.timeMicros;
       summary.sealedThrough = records_[*lastCheckpoint]->record.seq;
       summary.unsealed = records_.size() - *lastCheckpoint - 1;
     } else {
@@ -340,6 +342,39 @@ VerificationReport verifyLogs(const std::vector<LogFile>& files, const Checkpoin
                      return false;
                    });
   return report;
+}
+
+void applyStrictPolicy(VerificationReport& report, const StrictPolicy& policy) {
+  const auto chainError = [&](const ChainSummary& chain, std::string message) {
+    report.findings.push_back(Finding{Finding::Severity::kError, "", 0, chain.instance,
+                                      chain.lastSeq, std::move(message)});
+  };
+  if (policy.requireSignatures && !report.signaturesChecked) {
+    report.findings.push_back(Finding{Finding::Severity::kError, "", 0, "", 0,
+                                      "checkpoint signatures were not checked (no public key): "
+                                      "a rewritten log cannot be told from the original"});
+  }
+  const auto allowed = std::chrono::duration_cast<std::chrono::microseconds>(
+                           policy.checkpointInterval + policy.margin)
+                           .count();
+  for (const auto& chain : report.chains) {
+    if (chain.sealedThrough == 0) {
+      chainError(chain,
+                 "no valid checkpoint: nothing in this chain is sealed, so records cut off "
+                 "its end or a rewritten chain cannot be detected");
+      continue;
+    }
+    const auto span = chain.lastRecordMicros - chain.sealedAtMicros;
+    if (chain.unsealed > 0 && span > allowed) {
+      chainError(chain, std::to_string(chain.unsealed) +
+                            " record(s) after the last checkpoint (seq " +
+                            std::to_string(chain.sealedThrough) + ") span " +
+                            std::to_string(span / 1'000'000) +
+                            " s, more than the checkpoint interval and margin (" +
+                            std::to_string(allowed / 1'000'000) +
+                            " s) allow: checkpoints are missing from the tail");
+    }
+  }
 }
 
 }  // namespace kc::audit

@@ -10,6 +10,7 @@
 // checkpoints (signature or key), and records after the last checkpoint (a warning:
 // truncation after the last checkpoint cannot be detected).
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -53,7 +54,9 @@ struct ChainSummary {
   std::size_t checkpoints = 0;      // with a valid signature (or all, when unchecked)
   std::uint64_t sealedThrough = 0;  // seq of the last valid checkpoint, 0 when none
   std::size_t unsealed = 0;         // records after it
-  std::vector<std::string> files;   // in chain order
+  std::int64_t sealedAtMicros = 0;  // time of the last valid checkpoint, 0 when none
+  std::int64_t lastRecordMicros = 0;
+  std::vector<std::string> files;  // in chain order
 };
 
 struct VerificationReport {
@@ -72,5 +75,21 @@ VerificationReport readLogs(const std::vector<LogFile>& files);
 // readLogs, then checks every chain. `key` null: checkpoint signatures are not checked
 // (a warning says so).
 VerificationReport verifyLogs(const std::vector<LogFile>& files, const CheckpointVerifier* key);
+
+// What an auditor's verification demands beyond an unbroken chain (kc-audit verify's
+// defaults). What the chain cannot prove is an error, not a warning.
+struct StrictPolicy {
+  // Checkpoint signatures must have been checked (a key was given).
+  bool requireSignatures = true;
+  // The daemon writes a checkpoint at least this often while records come in; records after
+  // the last checkpoint spanning more than interval + margin mean checkpoints went missing
+  // (or were cut away with the records after them).
+  std::chrono::seconds checkpointInterval{60};
+  std::chrono::seconds margin{60};
+};
+
+// Adds an error to `report` for each thing `policy` demands that it lacks: signatures not
+// checked, a chain without a valid checkpoint, an unsealed tail older than the policy allows.
+void applyStrictPolicy(VerificationReport& report, const StrictPolicy& policy);
 
 }  // namespace kc::audit
