@@ -232,6 +232,13 @@ void RequestHandler::dispatch(const Route& route, HTTPServerRequest& request,
       return send(response, 200, Metrics::kContentType, metrics_.render());
     case RouteId::kUserKeys:
       return answerUserKeys(request, response);
+    case RouteId::kAuditHead: {
+      // The latest signed checkpoint, as it stands in the log: public (no user data), so that
+      // auditors and monitoring can keep heads outside the server.
+      const auto head = keys_.auditHead();
+      if (!head) return sendMessage(response, 404, "No signed audit checkpoint yet.");
+      return send(response, 200, kJson, *head);
+    }
   }
 }
 

@@ -8,12 +8,13 @@
 namespace kc::api {
 namespace {
 
-constexpr std::array<Route, 5> kRoutes = {{
+constexpr std::array<Route, 6> kRoutes = {{
     {RouteId::kAlive, "/alive", "GET, OPTIONS", false},
     {RouteId::kNow, "/now", "GET, OPTIONS", false},
     {RouteId::kHealth, "/health", "GET, OPTIONS", false},
     {RouteId::kUserKeys, "/user-keys", "GET, POST, PUT, OPTIONS", true},
     {RouteId::kMetrics, "/metrics", "GET, OPTIONS", false},
+    {RouteId::kAuditHead, "/audit/head", "GET, OPTIONS", false},
 }};
 
 }  // namespace

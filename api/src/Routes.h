@@ -6,7 +6,7 @@
 
 namespace kc::api {
 
-enum class RouteId { kAlive, kNow, kHealth, kUserKeys, kMetrics };
+enum class RouteId { kAlive, kNow, kHealth, kUserKeys, kMetrics, kAuditHead };
 
 struct Route {
   RouteId id;

@@ -161,6 +161,10 @@ api::HealthReport AuditedKeyService::checkHealth() {
   return report;
 }
 
+std::optional<std::string> AuditedKeyService::auditHead() {
+  return trail_->log().head();
+}
+
 void AuditedKeyService::recordRefusal(const api::RequestContext& context, int httpStatus,
                                       std::string_view reason) {
   audit::AuditRecord record = recordFor(context);

@@ -114,6 +114,28 @@ std::filesystem::path rotatedPath(AuditFileSystem& fs, const std::filesystem::pa
   return path;
 }
 
+// The line of the latest checkpoint of `instance` in the last MiB of the file at `path`.
+std::optional<std::string> latestCheckpointIn(AuditFileSystem& fs,
+                                              const std::filesystem::path& path,
+                                              std::string_view instance) {
+  auto tail = fs.readTail(path, 1u << 20);
+  if (!tail) return std::nullopt;
+  std::string_view text = tail->bytes;
+  while (!text.empty()) {
+    const std::size_t end = text.back() == '\n' ? text.size() - 1 : text.size();
+    const std::size_t begin = text.rfind('\n', end == 0 ? 0 : end - 1);
+    const std::size_t from = begin == std::string_view::npos ? 0 : begin + 1;
+    const std::string_view line = text.substr(from, end - from);
+    auto record = parseRecord(line);
+    if (record && record->instance == instance && record->operation == op::kCheckpoint) {
+      return std::string(line);
+    }
+    if (from == 0) break;
+    text = text.substr(0, from);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct AuditLog::Pending {
@@ -189,6 +211,7 @@ Status AuditLog::openActiveFile(std::string& openDetail) {
       }
       continueAfter(*record, last->text);
       committedSize_ = last->end;
+      head_ = latestCheckpointIn(*fs_, path, instance_);
     } else {
       // Another instance's file (or one we cannot read the end of): keep it as it is, under
       // a rotated name, and start our own chain.
@@ -239,6 +262,7 @@ Status AuditLog::continueFromRotatedFile(std::string& openDetail) {
   }
   if (!newest) return Status::ok();
   continueAfter(*newest, newestLine);
+  head_ = latestCheckpointIn(*fs_, directory_ / newestName, instance_);
   openDetail = "continuing chain after seq " + std::to_string(newest->seq) + " of " + newestName;
   return Status::ok();
 }
@@ -310,6 +334,11 @@ Status AuditLog::enqueue(const std::vector<std::shared_ptr<Pending>>& batch) {
     if (!pending->result.isOk()) return pending->result;
   }
   return Status::ok();
+}
+
+std::optional<std::string> AuditLog::head() const {
+  std::lock_guard lock(mutex_);
+  return head_;
 }
 
 bool AuditLog::healthy() const {
@@ -445,6 +474,7 @@ Status AuditLog::commit(std::deque<std::shared_ptr<Pending>>& batch) {
   std::string prev = prev_;
   std::uint64_t since = sinceCheckpoint_;
   std::uint64_t checkpoints = 0;
+  std::optional<std::string> newHead;
   for (auto& pending : batch) {
     if (pending->skipped) continue;
     AuditRecord record = pending->record;
@@ -473,6 +503,7 @@ Status AuditLog::commit(std::deque<std::shared_ptr<Pending>>& batch) {
     ++seq;
     buffer += line;
     buffer += '\n';
+    if (pending->isCheckpoint) newHead = line;
     lines.push_back(std::move(line));
   }
   if (lines.empty()) return Status::ok();
@@ -489,6 +520,7 @@ Status AuditLog::commit(std::deque<std::shared_ptr<Pending>>& batch) {
     for (const auto& line : lines) ::syslog(LOG_AUTHPRIV | LOG_INFO, "%s", line.c_str());
   }
   std::lock_guard lock(mutex_);
+  if (newHead) head_ = std::move(newHead);
   stats_.records += lines.size();
   stats_.syncs += 1;
   stats_.checkpoints += checkpoints;

@@ -55,6 +55,10 @@ class KeyService {
   // Whether the token, the key and the database answer now.
   virtual HealthReport checkHealth() = 0;
 
+  // The latest signed checkpoint of the audit log, as its line stands in the log (JSON, see
+  // kc/audit/AuditRecord.h); none when there is no audit log or no signed checkpoint yet.
+  virtual std::optional<std::string> auditHead() { return std::nullopt; }
+
   // A /user-keys request the HTTP layer refused before calling the service: 401 or 403
   // (the token), 400 or 413 (the body). For the audit trail; `reason` is short and never
   // holds the token or a key. `context.userId` is std::nullopt when the token named no user.

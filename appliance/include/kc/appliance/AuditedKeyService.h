@@ -57,6 +57,8 @@ class AuditedKeyService final : public api::KeyService {
                         api::DepositMode mode) override;
   // The inner report and an "audit-log" component.
   api::HealthReport checkHealth() override;
+  // The audit log's latest signed checkpoint.
+  std::optional<std::string> auditHead() override;
   // A /user-keys request refused before it reached the service (401, 403, 400, 413).
   void recordRefusal(const api::RequestContext& context, int httpStatus,
                      std::string_view reason) override;

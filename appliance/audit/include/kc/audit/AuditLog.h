@@ -35,6 +35,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -103,6 +104,10 @@ class AuditLog {
   // False after a write failed and until a write succeeds again.
   bool healthy() const;
 
+  // The chain head: the line of the latest durable, signed checkpoint of this instance (found
+  // in audit.log at open, then each one written), without '\n'; none before the first.
+  std::optional<std::string> head() const;
+
   // Writes the closing checkpoint (when a signer is set and records were appended since the
   // last one), stops the writer and closes the file. Later appends are UNAVAILABLE.
   Status close();
@@ -144,6 +149,7 @@ class AuditLog {
   bool stopped_ = false;
   bool healthy_ = true;
   AuditLogStats stats_;
+  std::optional<std::string> head_;
 
   // The writer's own (and open()'s before the writer starts).
   std::unique_ptr<WritableFile> file_;  // the active file; null while closed
