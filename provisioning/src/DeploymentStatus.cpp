@@ -176,7 +176,10 @@ ChainStatus inspectChain(std::string name, const std::filesystem::path& file,
     return chain;
   }
   chain.sizeBytes = fileSize(file);
-  const auto report = audit::readLogs({audit::LogFile{file.filename().string(), contents.str()}});
+  // A running daemon may be half-way through writing its last line: only whole lines count.
+  std::string lines = contents.str();
+  lines.resize(lines.rfind('\n') == std::string::npos ? 0 : lines.rfind('\n') + 1);
+  const auto report = audit::readLogs({audit::LogFile{file.filename().string(), lines}});
   chain.records = report.records.size();
   chain.unreadableLines = report.errors();
   if (report.records.empty()) return chain;
