@@ -97,6 +97,10 @@ Result<std::vector<TokenDescription>> Module::tokens() const {
     token.serial = paddedField(info.serialNumber, sizeof info.serialNumber);
     token.manufacturer = paddedField(info.manufacturerID, sizeof info.manufacturerID);
     token.model = paddedField(info.model, sizeof info.model);
+    if (info.ulSessionCount != CK_UNAVAILABLE_INFORMATION) token.sessionCount = info.ulSessionCount;
+    if (info.ulMaxSessionCount != CK_UNAVAILABLE_INFORMATION) {
+      token.maxSessionCount = info.ulMaxSessionCount;
+    }
     out.push_back(std::move(token));
   }
   return out;

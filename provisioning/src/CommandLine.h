@@ -19,6 +19,7 @@ namespace kc::setup {
 enum class ExitCode : int {
   kOk = 0,
   kRefusedByPolicy = 1,  // a key breaks the security policy
+  kAttention = 1,        // status: something needs the operator's attention
   kError = 2,            // a usage error or a token error
 };
 

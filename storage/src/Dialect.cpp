@@ -72,7 +72,9 @@ std::string Dialect::sql(std::string_view withQuestionMarks) const {
   return out;
 }
 
-Dialect dialectFor(const StoreConfig& config) {
+namespace {
+
+Dialect dialectWithoutCatalog(const StoreConfig& config) {
   switch (config.backend) {
     case StoreBackend::kSqlite:
       return sqlite("sqlite", "sqlite");
@@ -116,6 +118,42 @@ Dialect dialectFor(const StoreConfig& config) {
               "OFFSET 0 ROWS FETCH NEXT ? ROWS ONLY"};
   }
   return sqlite("sqlite", "sqlite");
+}
+
+std::string countTablesQuery(const StoreConfig& config) {
+  const std::string sqlite = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?";
+  const std::string postgres =
+      "SELECT COUNT(*) FROM information_schema.tables "
+      "WHERE table_schema = current_schema() AND table_name = ?";
+  switch (config.backend) {
+    case StoreBackend::kSqlite:
+      return sqlite;
+    case StoreBackend::kPostgreSql:
+      return postgres;
+    case StoreBackend::kMySql:
+      return "SELECT COUNT(*) FROM information_schema.tables "
+             "WHERE table_schema = DATABASE() AND table_name = ?";
+    case StoreBackend::kOdbc:
+      switch (config.odbcDialect) {
+        case OdbcDialect::kPostgreSql:
+          return postgres;
+        case OdbcDialect::kSqlite:
+          return sqlite;
+        case OdbcDialect::kSqlServer:
+          break;
+      }
+      return "SELECT COUNT(*) FROM INFORMATION_SCHEMA.TABLES "
+             "WHERE TABLE_SCHEMA = SCHEMA_NAME() AND TABLE_NAME = ?";
+  }
+  return sqlite;
+}
+
+}  // namespace
+
+Dialect dialectFor(const StoreConfig& config) {
+  Dialect dialect = dialectWithoutCatalog(config);
+  dialect.countTablesNamed = countTablesQuery(config);
+  return dialect;
 }
 
 }  // namespace kc::storage

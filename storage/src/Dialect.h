@@ -30,6 +30,9 @@ struct Dialect {
   std::vector<std::vector<std::string>> migrations;
   // Appended to "... ORDER BY user_id" with one parameter: the page size.
   std::string pageClause;
+  // One row, one integer column: how many tables named by the one ? parameter exist in the
+  // session's schema (the catalog query of this dialect, written with ? placeholders).
+  std::string countTablesNamed = {};
 
   // `sql` written with ? placeholders, in this dialect's placeholder style.
   std::string sql(std::string_view withQuestionMarks) const;

@@ -1,5 +1,6 @@
 // openUserKeyStore: checks the configuration, registers the Poco::Data connectors, prepares the
 // SQLite file, applies migrations on a session of its own, then hands out the store.
+// inspectUserKeyStore: the same connection, read-only, and a few catalog queries.
 
 #include <Poco/Data/MySQL/Connector.h>
 #include <Poco/Data/ODBC/Connector.h>
@@ -11,13 +12,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 
 #include "Migrations.h"
 #include "SqlUserKeyStore.h"
 #include "kc/storage/Connectors.h"
+#include "kc/storage/StoreInspection.h"
 
 namespace kc::storage {
 
@@ -58,10 +62,36 @@ Status createSqliteFile(const std::string& path) {
   return Status::ok();
 }
 
-Poco::Data::Session openSession(const StoreConfig& config, const Dialect& dialect) {
+enum class Access { kReadWrite, kReadOnly };
+
+// A SQLite URI naming `path` opened read-only ("file:...?mode=ro"): the characters a URI gives
+// a meaning to are percent-encoded.
+std::string readOnlySqliteUri(const std::string& path) {
+  std::string uri = "file:";
+  for (const char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      static constexpr char kHex[] = "0123456789abcdef";
+      const auto byte = static_cast<unsigned char>(c);
+      uri += '%';
+      uri += kHex[byte >> 4];
+      uri += kHex[byte & 0xF];
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?mode=ro";
+}
+
+Poco::Data::Session openSession(const StoreConfig& config, const Dialect& dialect,
+                                Access access = Access::kReadWrite) {
   const auto loginTimeout = static_cast<std::size_t>(config.connectTimeout.count());
   switch (config.backend) {
     case StoreBackend::kSqlite: {
+      if (access == Access::kReadOnly) {
+        Poco::Data::Session session(dialect.connector, readOnlySqliteUri(config.sqlitePath));
+        session << "PRAGMA busy_timeout = " + std::to_string(config.busyTimeout.count()), now;
+        return session;
+      }
       Poco::Data::Session session(dialect.connector, config.sqlitePath);
       session << "PRAGMA busy_timeout = " + std::to_string(config.busyTimeout.count()), now;
       std::string mode;
@@ -133,6 +163,76 @@ Result<std::unique_ptr<UserKeyStore>> openUserKeyStore(const StoreConfig& config
   Poco::Logger::get("kc.storage").information("storage: %s user-key store open", dialect.name);
   return std::unique_ptr<UserKeyStore>(
       std::make_unique<SqlUserKeyStore>(config, dialect, std::move(opener)));
+}
+
+namespace {
+
+bool tableExists(Poco::Data::Session& session, const Dialect& dialect, const std::string& table) {
+  Poco::Int64 count = 0;
+  std::string name = table;
+  session << dialect.sql(dialect.countTablesNamed), use(name), into(count), now;
+  return count > 0;
+}
+
+// Sets the session read-only where the server supports it, so that a write would be refused
+// by the database itself, not only left out by this code.
+void makeReadOnly(Poco::Data::Session& session, const StoreConfig& config) {
+  if (config.backend == StoreBackend::kPostgreSql) {
+    session << "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY", now;
+  } else if (config.backend == StoreBackend::kMySql) {
+    session << "SET SESSION TRANSACTION READ ONLY", now;
+  }
+}
+
+}  // namespace
+
+Result<StoreInspection> inspectUserKeyStore(const StoreConfig& config) {
+  KC_RETURN_IF_ERROR(checkConfig(config));
+  registerDatabaseConnectors();
+  const Dialect dialect = dialectFor(config);
+  const Redactor redactor(config.connectionString);
+  if (config.backend == StoreBackend::kSqlite) {
+    std::error_code error;
+    if (!std::filesystem::exists(config.sqlitePath, error)) {
+      return Status{StatusCode::kNotFound, "the SQLite database " + config.sqlitePath +
+                                               " does not exist (the daemon creates it when it "
+                                               "first starts)"};
+    }
+  }
+  std::optional<Poco::Data::Session> session;
+  try {
+    session.emplace(openSession(config, dialect, Access::kReadOnly));
+  } catch (const std::exception& error) {
+    return SqlUserKeyStore::connectFailure("inspect the user-key store", dialect.name, redactor,
+                                           error);
+  }
+  StoreInspection inspection;
+  inspection.backend = dialect.name;
+  try {
+    makeReadOnly(*session, config);
+    if (tableExists(*session, dialect, "kc_schema_version")) {
+      std::vector<int> applied;
+      *session << "SELECT version FROM kc_schema_version", into(applied), now;
+      for (const int version : applied) {
+        inspection.schemaVersion = std::max(inspection.schemaVersion, version);
+      }
+    }
+    if (tableExists(*session, dialect, "kc_user_keys")) {
+      std::vector<std::string> keys;
+      std::vector<Poco::Int64> counts;
+      *session << "SELECT wrapping_key_id, COUNT(*) FROM kc_user_keys GROUP BY wrapping_key_id",
+          into(keys), into(counts), now;
+      for (std::size_t i = 0; i < keys.size() && i < counts.size(); ++i) {
+        inspection.recordsPerWrappingKey[keys[i]] = counts[i];
+      }
+    }
+  } catch (const std::exception& error) {
+    const auto* poco = dynamic_cast<const Poco::Exception*>(&error);
+    return Status{StatusCode::kUnavailable,
+                  "inspect the user-key store: a query on " + dialect.name +
+                      " failed: " + redactor.redact(poco ? poco->displayText() : error.what())};
+  }
+  return inspection;
 }
 
 }  // namespace kc::storage

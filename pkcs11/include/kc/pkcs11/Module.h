@@ -3,6 +3,7 @@
 // locking, and C_Finalize + dlclose when the last user lets go.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ struct TokenDescription {
   std::string serial;
   std::string manufacturer;
   std::string model;
+  // CK_TOKEN_INFO's ulSessionCount and ulMaxSessionCount; empty when the token does not report
+  // one (CK_UNAVAILABLE_INFORMATION). A maximum of 0 is CK_EFFECTIVELY_INFINITE: no limit.
+  std::optional<CK_ULONG> sessionCount;
+  std::optional<CK_ULONG> maxSessionCount;
 };
 
 class Module {
