@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -155,7 +156,7 @@ class KcSetupRotate : public ::testing::Test {
       ASSERT_TRUE(record);
       auto opened = ring->open(record->userId, record->envelope);
       ASSERT_TRUE(opened) << user << ": " << opened.status().toString();
-      EXPECT_TRUE(std::equal(opened->begin(), opened->end(), value.begin(), value.end())) << user;
+      EXPECT_TRUE(std::ranges::equal(opened->view(), value)) << user;
     }
   }
 
@@ -412,7 +413,7 @@ TEST_F(KcSetupRotate, RewrapNeverOverwritesAWriteThatLandsBetweenItsReadAndItsRe
     ASSERT_TRUE(record);
     auto opened = newRing->open(record->userId, record->envelope);
     ASSERT_TRUE(opened) << user;
-    EXPECT_TRUE(std::equal(opened->begin(), opened->end(), value.begin(), value.end())) << user;
+    EXPECT_TRUE(std::ranges::equal(opened->view(), value)) << user;
   }
 }
 
