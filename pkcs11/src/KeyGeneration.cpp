@@ -89,10 +89,10 @@ Status destroyKeyPair(const std::shared_ptr<SessionPool>& pool, const RsaKeyPair
   for (CK_OBJECT_CLASS objectClass : {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY}) {
     std::vector<CK_OBJECT_HANDLE> found;
     KC_RETURN_IF_ERROR(pool->run("C_FindObjects", [&](CK_SESSION_HANDLE session) {
-      return detail::findObjects(pool->api(), session,
-                                 {{CKA_CLASS, &objectClass, sizeof objectClass},
-                                  {CKA_ID, id.data(), id.size()}},
-                                 16, found);
+      return detail::findObjects(
+          pool->api(), session,
+          {{CKA_CLASS, &objectClass, sizeof objectClass}, {CKA_ID, id.data(), id.size()}}, 16,
+          found);
     }));
     for (CK_OBJECT_HANDLE object : found) {
       KC_RETURN_IF_ERROR(pool->run("C_DestroyObject", [&](CK_SESSION_HANDLE session) {
@@ -102,7 +102,8 @@ Status destroyKeyPair(const std::shared_ptr<SessionPool>& pool, const RsaKeyPair
     }
   }
   if (destroyed == 0) {
-    return Status(StatusCode::kNotFound, "no key object with CKA_ID " + toHex(id) + " on the token");
+    return Status(StatusCode::kNotFound,
+                  "no key object with CKA_ID " + toHex(id) + " on the token");
   }
   return Status::ok();
 }

@@ -18,9 +18,9 @@ struct Command {
   ExitCode (*run)(const ParsedFlags& flags);
 };
 
-std::vector<Command> tokenCommands();  // token init, token list
-std::vector<Command> keyCommands();    // key generate, key verify, key export
-std::vector<Command> devCommands();    // dev-identity, dev-token (one-word commands)
+std::vector<Command> tokenCommands();   // token init, token list
+std::vector<Command> keyCommands();     // key generate, key verify, key export
+std::vector<Command> devCommands();     // dev-identity, dev-token (one-word commands)
 std::vector<Command> rotateCommands();  // rotate begin, promote, rewrap, retire, status
 
 // Prints "kc-setup: error: <message>" on stderr and returns ExitCode::kError.

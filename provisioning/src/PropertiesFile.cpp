@@ -126,9 +126,9 @@ Status writeReplacing(const fs::path& path, std::string_view text, bool mustExis
                   "cannot write " + path.string() + " (" + step + "): " + reason);
   };
   if (fd.get() < 0) {
-    return {StatusCode::kInvalidArgument,
-            "cannot write " + path.string() + " (create a temporary file in " +
-                directory.string() + "): " + errnoText()};
+    return {StatusCode::kInvalidArgument, "cannot write " + path.string() +
+                                              " (create a temporary file in " + directory.string() +
+                                              "): " + errnoText()};
   }
   if (Status written = writeAll(fd.get(), text); !written.isOk()) return fail("write");
   const mode_t mode = exists ? (old.st_mode & 07777) : mode_t{0600};
@@ -234,7 +234,8 @@ Status PropertiesFile::set(std::string_view key, std::string_view value) {
 }
 
 void PropertiesFile::erase(std::string_view key) {
-  std::erase_if(entries_, [&](const Entry& entry) { return !entry.key.empty() && entry.key == key; });
+  std::erase_if(entries_,
+                [&](const Entry& entry) { return !entry.key.empty() && entry.key == key; });
 }
 
 std::string PropertiesFile::text() const {

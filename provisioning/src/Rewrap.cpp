@@ -50,10 +50,10 @@ class Run {
         return fail(record, replaced);
       }
       // Someone wrote the record between our read and our replace: theirs stands.
-      KC_RETURN_IF_ERROR(audited(record, audit::outcome::kConflict,
-                                 "from " + record.wrappingKeyId +
-                                     ": the record changed meanwhile; the newer one stands",
-                                 start));
+      KC_RETURN_IF_ERROR(audited(
+          record, audit::outcome::kConflict,
+          "from " + record.wrappingKeyId + ": the record changed meanwhile; the newer one stands",
+          start));
       auto fresh = store_.get(record.userId);
       if (!fresh && fresh.status().code() == StatusCode::kNotFound) {
         count(Outcome::kSkipped);
@@ -65,10 +65,9 @@ class Run {
         return Status::ok();
       }
       if (attempt == kMaxRewrapAttempts) {
-        return fail(*fresh, Status(StatusCode::kConflict,
-                                   "the record kept changing during " +
-                                       std::to_string(kMaxRewrapAttempts) +
-                                       " attempts; run rewrap again"));
+        return fail(*fresh, Status(StatusCode::kConflict, "the record kept changing during " +
+                                                              std::to_string(kMaxRewrapAttempts) +
+                                                              " attempts; run rewrap again"));
       }
       {
         std::lock_guard lock(mutex_);
@@ -81,8 +80,8 @@ class Run {
   std::uint64_t handled() const { return handled_; }
 
  private:
-  Status audited(const storage::UserKeyRecord& record, std::string_view outcome,
-                 std::string detail, Clock::time_point start) {
+  Status audited(const storage::UserKeyRecord& record, std::string_view outcome, std::string detail,
+                 Clock::time_point start) {
     if (audit_ == nullptr) return Status::ok();
     audit::AuditRecord entry;
     entry.operation = std::string(audit::op::kKeyRewrap);
@@ -93,19 +92,19 @@ class Run {
     entry.detail = std::move(detail);
     Status written = audit_->append(std::move(entry));
     if (!written.isOk()) {
-      return Status(StatusCode::kUnavailable,
-                    "the audit log refused a key.rewrap record, so the run stops: " +
-                        written.message());
+      return Status(
+          StatusCode::kUnavailable,
+          "the audit log refused a key.rewrap record, so the run stops: " + written.message());
     }
     return Status::ok();
   }
 
   Status fail(const storage::UserKeyRecord& record, const Status& why) {
     if (audit_ != nullptr) {
-      KC_RETURN_IF_ERROR(audited(record, audit::outcome::kError,
-                                 "from " + record.wrappingKeyId + ": " +
-                                     std::string(statusCodeName(why.code())),
-                                 Clock::now()));
+      KC_RETURN_IF_ERROR(
+          audited(record, audit::outcome::kError,
+                  "from " + record.wrappingKeyId + ": " + std::string(statusCodeName(why.code())),
+                  Clock::now()));
     }
     std::lock_guard lock(mutex_);
     summary_.failures.push_back({record.userId.str(), record.wrappingKeyId, why});

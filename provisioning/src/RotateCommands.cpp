@@ -50,8 +50,8 @@ struct Rotation {
 Result<Rotation> openRotation(const ParsedFlags& flags, std::size_t sessions) {
   const auto file = flags.value("--config");
   if (!file) return usageError("--config FILE is required: the daemon's properties file");
-  auto config = appliance::loadDaemonConfig(std::filesystem::path(*file),
-                                            appliance::processEnvironment());
+  auto config =
+      appliance::loadDaemonConfig(std::filesystem::path(*file), appliance::processEnvironment());
   if (!config) return config.status();
   auto journal = readJournal(config->configFile);
   if (!journal) return journal.status();
@@ -139,7 +139,8 @@ ExitCode runBegin(const ParsedFlags& flags) {
     if (auto label = flags.value("--label"); label) {
       auto wanted = withObjectLabel(pkcs.token.empty() ? pkcs.wrapKey : pkcs.token, *label);
       if (!wanted || *wanted != newUri) {
-        return refuse("a rotation to " + newUri + " was begun already; run begin without --label "
+        return refuse("a rotation to " + newUri +
+                      " was begun already; run begin without --label "
                       "to finish it");
       }
     }
@@ -173,12 +174,13 @@ ExitCode runBegin(const ParsedFlags& flags) {
       size = current->modulusBits;
     }
     const std::string label = objectLabel(*parsed).value_or("");
-    key = pkcs11::generateKeyPair(rotation->pool,
-                                  {.purpose = pkcs11::KeyPurpose::kWrap, .bits = size, .label = label});
-    if (!key) return reportError({key.status().code(), "cannot generate key '" + label +
-                                                           "': " + key.status().message()});
-    std::cout << "generated wrapping key '" << label << "' (RSA-" << size << ", id "
-              << key->idHex() << ")\n";
+    key = pkcs11::generateKeyPair(
+        rotation->pool, {.purpose = pkcs11::KeyPurpose::kWrap, .bits = size, .label = label});
+    if (!key)
+      return reportError(
+          {key.status().code(), "cannot generate key '" + label + "': " + key.status().message()});
+    std::cout << "generated wrapping key '" << label << "' (RSA-" << size << ", id " << key->idHex()
+              << ")\n";
   } else if (!key) {
     return reportError(key.status());
   } else {
@@ -189,8 +191,8 @@ ExitCode runBegin(const ParsedFlags& flags) {
   WrapKeySettings wanted = wrapKeySettingsOf(rotation->config);
   if (!contains(wanted.previousWrapKeys, newUri)) wanted.previousWrapKeys.push_back(newUri);
   auto checked = appliance::findKeyRing(
-      rotation->pool, {wanted.wrapKey, wanted.previousWrapKeys,
-                       rotation->config.policy.allowNoncompliantKey});
+      rotation->pool,
+      {wanted.wrapKey, wanted.previousWrapKeys, rotation->config.policy.allowNoncompliantKey});
   if (!checked) return reportError(checked.status());
   if (ExitCode applied = applySettings(*rotation, wanted); applied != ExitCode::kOk) {
     return applied;
@@ -213,8 +215,8 @@ ExitCode runPromote(const ParsedFlags& flags) {
   auto rotation = openRotation(flags, 2);
   if (!rotation) return reportError(rotation.status());
   if (!rotation->journal) {
-    return refuse("no rotation was begun for " + rotation->config.configFile.string() +
-                  " (no " + journalPath(rotation->config.configFile).string() +
+    return refuse("no rotation was begun for " + rotation->config.configFile.string() + " (no " +
+                  journalPath(rotation->config.configFile).string() +
                   "): run kc-setup rotate begin first");
   }
   RotationJournal journal = *rotation->journal;
@@ -222,11 +224,13 @@ ExitCode runPromote(const ParsedFlags& flags) {
   WrapKeySettings wanted = wrapKeySettingsOf(rotation->config);
   if (pkcs.wrapKey != journal.newKey) {
     if (journal.step == RotationStep::kPromoted) {
-      return refuse("the journal says " + journal.newKey + " was promoted, but pkcs11.wrap_key is " +
-                    pkcs.wrapKey + ": the configuration was changed by hand; fix it first");
+      return refuse("the journal says " + journal.newKey +
+                    " was promoted, but pkcs11.wrap_key is " + pkcs.wrapKey +
+                    ": the configuration was changed by hand; fix it first");
     }
     if (!contains(pkcs.previousWrapKeys, journal.newKey)) {
-      return refuse(journal.newKey + " is not in pkcs11.previous_wrap_keys yet: run kc-setup "
+      return refuse(journal.newKey +
+                    " is not in pkcs11.previous_wrap_keys yet: run kc-setup "
                     "rotate begin again to finish that step (and reload every instance)");
     }
     journal.oldKey = pkcs.wrapKey;
@@ -262,8 +266,9 @@ ExitCode runPromote(const ParsedFlags& flags) {
   Status recorded = record(**audit, audit::op::kRotatePromote, checked->current().idHex(),
                            "previous current key " + oldId);
   if (!recorded.isOk()) return reportError(recorded);
-  printRows(std::cout, {{"current key", wanted.wrapKey + " (id " + checked->current().idHex() + ")"},
-                        {"previous keys", joinUris(wanted.previousWrapKeys)}});
+  printRows(std::cout,
+            {{"current key", wanted.wrapKey + " (id " + checked->current().idHex() + ")"},
+             {"previous keys", joinUris(wanted.previousWrapKeys)}});
   std::cout << "step 2 of 4 done: the new key is pkcs11.wrap_key\n"
             << kReloadInstruction << ", then run: kc-setup rotate rewrap --config "
             << rotation->config.configFile.string() << "\n";
@@ -313,8 +318,9 @@ ExitCode runRewrap(const ParsedFlags& flags) {
   auto rotation = openRotation(flags, static_cast<std::size_t>(*threads) + 1);
   if (!rotation) return reportError(rotation.status());
   if (rotation->journal && rotation->journal->step == RotationStep::kBegun) {
-    return refuse("the new key is not current yet: run kc-setup rotate promote and reload every "
-                  "instance first");
+    return refuse(
+        "the new key is not current yet: run kc-setup rotate promote and reload every "
+        "instance first");
   }
   auto ring = appliance::openKeyRing(rotation->config, rotation->pool);
   if (!ring) return reportError(ring.status());
@@ -350,11 +356,12 @@ ExitCode runRewrap(const ParsedFlags& flags) {
   progress.finish();
   if (!summary) return reportError(summary.status());
 
-  printRows(std::cout, {{"rewrapped", std::to_string(summary->rewrapped)},
-                        {"skipped", std::to_string(summary->skipped) +
-                                        " (rewritten under the current key meanwhile)"},
-                        {"retried", std::to_string(summary->retried) + " (lost a race, tried again)"},
-                        {"failed", std::to_string(summary->failures.size())}});
+  printRows(std::cout,
+            {{"rewrapped", std::to_string(summary->rewrapped)},
+             {"skipped",
+              std::to_string(summary->skipped) + " (rewritten under the current key meanwhile)"},
+             {"retried", std::to_string(summary->retried) + " (lost a race, tried again)"},
+             {"failed", std::to_string(summary->failures.size())}});
   constexpr std::size_t kShown = 50;
   for (std::size_t i = 0; i < summary->failures.size() && i < kShown; ++i) {
     const auto& failure = summary->failures[i];
@@ -417,8 +424,8 @@ ExitCode runRetire(const ParsedFlags& flags) {
       continue;
     }
     if (!key) {
-      return reportError({key.status().code(), "cannot verify that no record needs " + uri +
-                                                   ": " + key.status().message()});
+      return reportError({key.status().code(), "cannot verify that no record needs " + uri + ": " +
+                                                   key.status().message()});
     }
     keys.push_back({uri, *key});
   }
@@ -500,8 +507,7 @@ ExitCode runRetire(const ParsedFlags& flags) {
       Status recorded = record(**audit, audit::op::kKeyDestroy, entry.key->idHex(),
                                "both halves destroyed on the token");
       if (!recorded.isOk()) return reportError(recorded);
-      std::cout << "destroyed " << entry.uri << " (id " << entry.key->idHex()
-                << ") on the token\n";
+      std::cout << "destroyed " << entry.uri << " (id " << entry.key->idHex() << ") on the token\n";
     }
   }
   if (Status removed = removeJournal(rotation->config.configFile); !removed.isOk()) {
@@ -534,7 +540,8 @@ ExitCode runStatus(const ParsedFlags& flags) {
   rows.push_back({"current key", describe(pkcs.wrapKey)});
   for (const auto& uri : pkcs.previousWrapKeys) rows.push_back({"previous key", describe(uri)});
   for (const auto& [id, count] : *counts) {
-    if (!named.contains(id)) rows.push_back({"unknown key", id + " (" + std::to_string(count) + " record(s))"});
+    if (!named.contains(id))
+      rows.push_back({"unknown key", id + " (" + std::to_string(count) + " record(s))"});
   }
   std::string step;
   std::string next;
@@ -545,7 +552,8 @@ ExitCode runStatus(const ParsedFlags& flags) {
     }
   }
   if (!rotation->journal) {
-    step = pkcs.previousWrapKeys.empty() ? "none under way" : "old keys listed, no rotation journal";
+    step =
+        pkcs.previousWrapKeys.empty() ? "none under way" : "old keys listed, no rotation journal";
     next = pkcs.previousWrapKeys.empty() ? "kc-setup rotate begin" : "kc-setup rotate retire";
   } else if (rotation->journal->step == RotationStep::kBegun) {
     step = "1 of 4, begun: the new key is known but not current";
@@ -609,10 +617,10 @@ std::vector<Command> rotateCommands() {
        withCommon({{"--destroy-old", "", "also destroy the retired keys on the token"},
                    {"--dry-run", "", "verify and say what would change; write nothing"}})},
       runRetire};
-  Command status{{"rotate", "status", "Show the rotation's step and the records per key.",
-                  "Reads the configuration, the journal and the store; changes nothing.",
-                  withCommon({})},
-                 runStatus};
+  Command status{
+      {"rotate", "status", "Show the rotation's step and the records per key.",
+       "Reads the configuration, the journal and the store; changes nothing.", withCommon({})},
+      runStatus};
   return {std::move(begin), std::move(promote), std::move(rewrap), std::move(retire),
           std::move(status)};
 }

@@ -44,12 +44,14 @@ Result<std::optional<RotationJournal>> readJournal(const std::filesystem::path& 
     journal.step = RotationStep::kPromoted;
   } else {
     return Status(StatusCode::kInvalidArgument,
-                  path.string() + ": step must be begun or promoted; remove the file only if no "
-                                  "rotation is under way");
+                  path.string() +
+                      ": step must be begun or promoted; remove the file only if no "
+                      "rotation is under way");
   }
   journal.newKey = file->get("new_key").value_or("");
   journal.oldKey = file->get("old_key").value_or("");
-  if (journal.newKey.empty() || (journal.step == RotationStep::kPromoted && journal.oldKey.empty())) {
+  if (journal.newKey.empty() ||
+      (journal.step == RotationStep::kPromoted && journal.oldKey.empty())) {
     return Status(StatusCode::kInvalidArgument, path.string() + ": new_key or old_key is missing");
   }
   return std::optional(journal);
@@ -58,7 +60,8 @@ Result<std::optional<RotationJournal>> readJournal(const std::filesystem::path& 
 Status writeJournal(const std::filesystem::path& configFile, const RotationJournal& journal) {
   PropertiesFile file = PropertiesFile::parse(
       "# kc-setup rotate: the wrapping-key rotation under way for " + configFile.string() +
-      ".\n# Written by kc-setup rotate begin and promote, removed by rotate retire; do not edit.\n");
+      ".\n# Written by kc-setup rotate begin and promote, removed by rotate retire; do not "
+      "edit.\n");
   KC_RETURN_IF_ERROR(file.set("step", rotationStepName(journal.step)));
   KC_RETURN_IF_ERROR(file.set("new_key", journal.newKey));
   if (!journal.oldKey.empty()) KC_RETURN_IF_ERROR(file.set("old_key", journal.oldKey));

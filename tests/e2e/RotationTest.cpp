@@ -29,8 +29,8 @@ std::string randomSuffix() {
 std::pair<std::string, std::string> newWrapKey(const std::string& label) {
   auto& token = E2eEnvironment::get().token();
   auto pool = token.openPool({.size = 1});
-  auto key = pkcs11::generateKeyPair(pool, {.purpose = pkcs11::KeyPurpose::kWrap, .bits = 2048,
-                                            .label = label});
+  auto key = pkcs11::generateKeyPair(
+      pool, {.purpose = pkcs11::KeyPurpose::kWrap, .bits = 2048, .label = label});
   if (!key) throw std::runtime_error(key.status().toString());
   return {token.tokenUri() + ";object=" + label + ";type=private", key->idHex()};
 }
@@ -171,8 +171,8 @@ class LoadGenerator {
     for (std::size_t w = 0; w < users_.size(); ++w) {
       threads_.emplace_back([this, w, deadline, maxRequestsPerWorker] {
         std::mt19937 random(static_cast<unsigned>(w) * 7919u + 1u);
-        for (std::uint64_t n = 0; n < maxRequestsPerWorker && !stopping_ &&
-                                  std::chrono::steady_clock::now() < deadline;
+        for (std::uint64_t n = 0;
+             n < maxRequestsPerWorker && !stopping_ && std::chrono::steady_clock::now() < deadline;
              ++n) {
           User& user = users_[w][random() % users_[w].size()];
           const Daemon& daemon = *daemons_[random() % daemons_.size()];
@@ -255,10 +255,10 @@ TEST(RotationUnderLoad, TwoInstancesServeEveryRequestWhileKcSetupRotatesTheWrapp
   const std::string newLabel = "rot-new-" + suffix;
   TempDir shared("kc-e2e-rotation");
   const std::string connection = postgres->connectionString(postgres->createDatabase());
-  DaemonOptions options{.databaseProvider = "postgresql",
-                        .connectionString = connection,
-                        .config = {{"pkcs11.wrap_key", oldUri},
-                                   {"audit.directory", (shared / "audit").string()}}};
+  DaemonOptions options{
+      .databaseProvider = "postgresql",
+      .connectionString = connection,
+      .config = {{"pkcs11.wrap_key", oldUri}, {"audit.directory", (shared / "audit").string()}}};
   const std::filesystem::path config = shared / "keyconnector.properties";
   writeFile(config, "# Both instances of the rotation test read this file.\n" +
                         daemonConfigText(options, shared.path(), 1));
@@ -297,14 +297,14 @@ TEST(RotationUnderLoad, TwoInstancesServeEveryRequestWhileKcSetupRotatesTheWrapp
   EXPECT_TRUE(failures.empty()) << failures.size() << " failed, first: " << failures.front();
   EXPECT_GT(load.requests(), 50u);
   EXPECT_GT(load.puts(), putsBeforeRewrap) << "no PUT ran after the new key became current";
-  load.forEachUser([&](const std::string& user, const std::string& token,
-                       const std::string& acknowledged) {
-    EXPECT_EQ(first.get("/user-keys", token).body, bodyFor(acknowledged)) << user;
-    EXPECT_EQ(second.get("/user-keys", token).body, bodyFor(acknowledged)) << user;
-  });
+  load.forEachUser(
+      [&](const std::string& user, const std::string& token, const std::string& acknowledged) {
+        EXPECT_EQ(first.get("/user-keys", token).body, bodyFor(acknowledged)) << user;
+        EXPECT_EQ(second.get("/user-keys", token).body, bodyFor(acknowledged)) << user;
+      });
 
-  auto store = openStore({.backend = storage::StoreBackend::kPostgreSql,
-                          .connectionString = connection});
+  auto store =
+      openStore({.backend = storage::StoreBackend::kPostgreSql, .connectionString = connection});
   auto counts = store->countPerWrappingKey();
   ASSERT_TRUE(counts) << counts.status().toString();
   EXPECT_EQ(counts->count(oldId), 0u) << "records are still under the old key";

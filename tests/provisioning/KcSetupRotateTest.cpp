@@ -69,17 +69,33 @@ class KcSetupRotate : public ::testing::Test {
     (void)exported;
     ASSERT_TRUE(provisioning::createDevIdentity(dir_ / "identity", "https://id.invalid").isOk());
     config_ = dir_ / "keyconnector.properties";
-    configText_ = "# The rotation test's daemon.\n"
-                  "identity.jwks_file = " + (dir_ / "identity" / "jwks.json").string() + "\n"
-                  "identity.issuer = https://id.invalid\n"
-                  "database.sqlite_path = " + (dir_ / "keys.db").string() + "\n"
-                  "pkcs11.module = " + token().modulePath() + "\n"
-                  "pkcs11.token = " + token().tokenUri() + "\n"
-                  "# the key that seals new records\n"
-                  "pkcs11.wrap_key = " + keyUri("old-" + suffix_) + "\n"
-                  "pkcs11.audit_key = " + keyUri("rotate-audit") + "\n"
-                  "pkcs11.pin_file = " + token().pinFile().string() + "\n"
-                  "audit.directory = " + (dir_ / "audit").string() + "\n";
+    configText_ =
+        "# The rotation test's daemon.\n"
+        "identity.jwks_file = " +
+        (dir_ / "identity" / "jwks.json").string() +
+        "\n"
+        "identity.issuer = https://id.invalid\n"
+        "database.sqlite_path = " +
+        (dir_ / "keys.db").string() +
+        "\n"
+        "pkcs11.module = " +
+        token().modulePath() +
+        "\n"
+        "pkcs11.token = " +
+        token().tokenUri() +
+        "\n"
+        "# the key that seals new records\n"
+        "pkcs11.wrap_key = " +
+        keyUri("old-" + suffix_) +
+        "\n"
+        "pkcs11.audit_key = " +
+        keyUri("rotate-audit") +
+        "\n"
+        "pkcs11.pin_file = " +
+        token().pinFile().string() +
+        "\n"
+        "audit.directory = " +
+        (dir_ / "audit").string() + "\n";
     writeFile(config_, configText_);
     seed();
   }
@@ -311,8 +327,7 @@ TEST_F(KcSetupRotate, StepsOutOfOrderAreRefused) {
 }
 
 TEST_F(KcSetupRotate, KeysSetByEnvironmentVariablesAreNotEditedAndTheToolSaysWhatToSet) {
-  const std::map<std::string, std::string> env = {
-      {"KC_PKCS11_WRAP_KEY", keyUri("old-" + suffix_)}};
+  const std::map<std::string, std::string> env = {{"KC_PKCS11_WRAP_KEY", keyUri("old-" + suffix_)}};
   auto begun = kcSetup({"rotate", "begin", "--label", "new-" + suffix_}, env);
   ASSERT_EQ(begun.exitCode, 0) << begun.err;  // begin edits previous_wrap_keys, in the file
   auto promote = kcSetup({"rotate", "promote"}, env);
@@ -323,9 +338,9 @@ TEST_F(KcSetupRotate, KeysSetByEnvironmentVariablesAreNotEditedAndTheToolSaysWha
       << promote.err;
   EXPECT_EQ(daemonConfig().pkcs11.wrapKey, keyUri("old-" + suffix_));
   // Set as told, the step completes.
-  auto done = kcSetup({"rotate", "promote"},
-                      {{"KC_PKCS11_WRAP_KEY", newUri()},
-                       {"KC_PKCS11_PREVIOUS_WRAP_KEYS", keyUri("old-" + suffix_)}});
+  auto done =
+      kcSetup({"rotate", "promote"}, {{"KC_PKCS11_WRAP_KEY", newUri()},
+                                      {"KC_PKCS11_PREVIOUS_WRAP_KEYS", keyUri("old-" + suffix_)}});
   EXPECT_EQ(done.exitCode, 0) << done.out << done.err;
 }
 
@@ -348,8 +363,9 @@ class InterleavingStore : public storage::UserKeyStore {
     return inner_.recordAccess(id, when);
   }
   Status flushAccessTimes() override { return inner_.flushAccessTimes(); }
-  Result<std::vector<storage::UserKeyRecord>> listByWrappingKey(
-      std::string_view keyId, const std::optional<UserId>& after, std::size_t limit) override {
+  Result<std::vector<storage::UserKeyRecord>> listByWrappingKey(std::string_view keyId,
+                                                                const std::optional<UserId>& after,
+                                                                std::size_t limit) override {
     return inner_.listByWrappingKey(keyId, after, limit);
   }
   Result<std::int64_t> countByWrappingKey(std::string_view keyId) override {
@@ -396,8 +412,8 @@ TEST_F(KcSetupRotate, RewrapNeverOverwritesAWriteThatLandsBetweenItsReadAndItsRe
   audit::AuditLogOptions options{.directory = dir_ / "engine-audit", .instance = "test"};
   auto log = audit::AuditLog::open(options);
   ASSERT_TRUE(log);
-  auto summary = provisioning::rewrapRecords(*newRing, store, log->get(),
-                                             {.threads = 4, .pageSize = 64});
+  auto summary =
+      provisioning::rewrapRecords(*newRing, store, log->get(), {.threads = 4, .pageSize = 64});
   ASSERT_TRUE(summary) << summary.status().toString();
   EXPECT_EQ(summary->rewrapped, static_cast<std::uint64_t>(kRecords - 1));
   EXPECT_EQ(summary->skipped, 1u);
@@ -424,13 +440,16 @@ TEST_F(KcSetupRotate, RewrapKeepsTheRevisionTimeAndReportsRecordsUnderUnknownKey
   const auto revisedBefore = store->get(first)->revisionTime;
   // A record naming a key no configuration holds.
   const UserId stray = sequentialUserId(9999);
-  auto strayRing = appliance::KeyRing::create(generate("stray-" + suffix_, pkcs11::KeyPurpose::kWrap));
+  auto strayRing =
+      appliance::KeyRing::create(generate("stray-" + suffix_, pkcs11::KeyPurpose::kWrap));
   ASSERT_TRUE(strayRing);
   auto sealed = strayRing->seal(stray, SecretBytes(std::vector<std::uint8_t>(32, 1)));
   ASSERT_TRUE(sealed);
-  ASSERT_TRUE(store->insert({.userId = stray, .envelope = *sealed,
-                             .wrappingKeyId = strayRing->current().idHex()})
-                  .isOk());
+  ASSERT_TRUE(
+      store
+          ->insert(
+              {.userId = stray, .envelope = *sealed, .wrappingKeyId = strayRing->current().idHex()})
+          .isOk());
   auto ring = appliance::KeyRing::create(newKey, {oldKey()});
   ASSERT_TRUE(ring);
   auto log = audit::AuditLog::open({.directory = dir_ / "engine-audit", .instance = "test"});

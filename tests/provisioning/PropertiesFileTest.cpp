@@ -72,8 +72,7 @@ TEST(PropertiesFile, EraseRemovesOnlyThatKeysLines) {
 
 TEST(PropertiesFile, RefusesALineBreakInAValue) {
   auto file = PropertiesFile::parse(kFile);
-  EXPECT_EQ(file.set("pkcs11.wrap_key", "a\nserver.port = 1").code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(file.set("pkcs11.wrap_key", "a\nserver.port = 1").code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(file.text(), kFile);
 }
 
@@ -94,7 +93,8 @@ TEST(PropertiesFile, AtomicReplaceKeepsTheModeAndLeavesNoTemporaryFile) {
   ASSERT_EQ(::stat(path.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 07777, 0640u);
   std::size_t files = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path())) ++files;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path()))
+    ++files;
   EXPECT_EQ(files, 1u);
 }
 
@@ -130,8 +130,7 @@ TEST(WrapKeySettings, KeysSetByTheEnvironmentAreNotEditedAndTheAnswerSaysWhatToS
       config, {"pkcs11:token=t;object=new", {"pkcs11:token=t;object=old"}});
   ASSERT_TRUE(change) << change.status().toString();
   EXPECT_FALSE(change->written);
-  EXPECT_NE(change->instead.find("KC_PKCS11_WRAP_KEY=pkcs11:token=t;object=new"),
-            std::string::npos)
+  EXPECT_NE(change->instead.find("KC_PKCS11_WRAP_KEY=pkcs11:token=t;object=new"), std::string::npos)
       << change->instead;
   EXPECT_NE(change->instead.find("KC_PKCS11_PREVIOUS_WRAP_KEYS=pkcs11:token=t;object=old"),
             std::string::npos)
@@ -153,8 +152,7 @@ TEST(WrapKeySettings, FileSettingsAreEditedSoTheDaemonReadsTheNewKeys) {
   EXPECT_EQ(text.rfind("# rotation test\n", 0), 0u);
   const auto reread = configWith(text, {});
   EXPECT_EQ(reread.pkcs11.wrapKey, "pkcs11:token=t;object=new");
-  EXPECT_EQ(reread.pkcs11.previousWrapKeys,
-            std::vector<std::string>{"pkcs11:token=t;object=old"});
+  EXPECT_EQ(reread.pkcs11.previousWrapKeys, std::vector<std::string>{"pkcs11:token=t;object=old"});
 }
 
 }  // namespace

@@ -59,9 +59,9 @@ inline constexpr std::string_view kKeyringReload = "keyring.reload";  // the wra
 inline constexpr std::string_view kRotateBegin = "rotate.begin";      // new key made known
 inline constexpr std::string_view kRotatePromote = "rotate.promote";  // new key made current
 inline constexpr std::string_view kRewrapStart = "rewrap.start";      // a rewrap run started
-inline constexpr std::string_view kKeyRewrap = "key.rewrap";  // one record: old key -> current
-inline constexpr std::string_view kRewrapEnd = "rewrap.end";  // a rewrap run ended (its counts)
-inline constexpr std::string_view kKeyRetire = "key.retire";  // removed from the configuration
+inline constexpr std::string_view kKeyRewrap = "key.rewrap";    // one record: old key -> current
+inline constexpr std::string_view kRewrapEnd = "rewrap.end";    // a rewrap run ended (its counts)
+inline constexpr std::string_view kKeyRetire = "key.retire";    // removed from the configuration
 inline constexpr std::string_view kKeyDestroy = "key.destroy";  // destroyed on the token
 }  // namespace op
 
