@@ -23,7 +23,10 @@ void RateCollector::ReportRuns(const std::vector<Run>& runs) {
     if (run.run_type == Run::RT_Iteration && run.repetitions > 1) continue;
     auto it = run.counters.find("items_per_second");
     if (it == run.counters.end()) continue;
-    rates_[run.run_name.function_name][static_cast<int>(run.threads)] = it->second.value;
+    auto workers = run.counters.find("workers");
+    const int threads = workers == run.counters.end() ? static_cast<int>(run.threads)
+                                                      : static_cast<int>(workers->second.value);
+    rates_[run.run_name.function_name][threads] = it->second.value;
   }
 }
 

@@ -20,6 +20,8 @@ using BenchmarkFunction = void (*)(benchmark::State&);
 void registerInterleaved(const std::vector<std::pair<std::string, BenchmarkFunction>>& benchmarks,
                          int maxThreads);
 
+// A benchmark that runs its own worker threads (one benchmark thread driving N workers) sets
+// the counter "workers" to N; the collector then files its rate under N threads.
 class RateCollector : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override;

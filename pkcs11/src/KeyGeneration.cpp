@@ -82,4 +82,30 @@ Result<RsaKeyPair> generateKeyPair(const std::shared_ptr<SessionPool>& pool,
   return RsaKeyPair::find(pool, *uri);
 }
 
+Status destroyKeyPair(const std::shared_ptr<SessionPool>& pool, const RsaKeyPair& key) {
+  std::vector<std::uint8_t> id = key.id();
+  if (id.empty()) return Status(StatusCode::kInvalidArgument, "the key pair has no CKA_ID");
+  std::size_t destroyed = 0;
+  for (CK_OBJECT_CLASS objectClass : {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY}) {
+    std::vector<CK_OBJECT_HANDLE> found;
+    KC_RETURN_IF_ERROR(pool->run("C_FindObjects", [&](CK_SESSION_HANDLE session) {
+      return detail::findObjects(
+          pool->api(), session,
+          {{CKA_CLASS, &objectClass, sizeof objectClass}, {CKA_ID, id.data(), id.size()}}, 16,
+          found);
+    }));
+    for (CK_OBJECT_HANDLE object : found) {
+      KC_RETURN_IF_ERROR(pool->run("C_DestroyObject", [&](CK_SESSION_HANDLE session) {
+        return pool->api()->C_DestroyObject(session, object);
+      }));
+      ++destroyed;
+    }
+  }
+  if (destroyed == 0) {
+    return Status(StatusCode::kNotFound,
+                  "no key object with CKA_ID " + toHex(id) + " on the token");
+  }
+  return Status::ok();
+}
+
 }  // namespace kc::pkcs11

@@ -21,6 +21,7 @@ struct Command {
 std::vector<Command> tokenCommands();   // token init, token list
 std::vector<Command> keyCommands();     // key generate, key verify, key export
 std::vector<Command> devCommands();     // dev-identity, dev-token (one-word commands)
+std::vector<Command> rotateCommands();  // rotate begin, promote, rewrap, retire, status
 std::vector<Command> statusCommands();  // status (one word)
 
 // Prints "kc-setup: error: <message>" on stderr and returns ExitCode::kError.

@@ -18,11 +18,13 @@ namespace {
 using kc::setup::Command;
 using kc::setup::ExitCode;
 
-constexpr std::string_view kGroups[] = {"token", "key", "dev-identity", "dev-token", "status"};
+constexpr std::string_view kGroups[] = {"token", "key", "rotate", "dev-identity", "dev-token",
+                                        "status"};
 
 std::vector<Command> allCommands() {
   auto commands = kc::setup::tokenCommands();
   for (auto& command : kc::setup::keyCommands()) commands.push_back(std::move(command));
+  for (auto& command : kc::setup::rotateCommands()) commands.push_back(std::move(command));
   for (auto& command : kc::setup::devCommands()) commands.push_back(std::move(command));
   for (auto& command : kc::setup::statusCommands()) commands.push_back(std::move(command));
   return commands;

@@ -82,7 +82,13 @@ std::string E2eEnvironment::newUserId() {
 
 Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   port_ = freeLoopbackPort();
-  writeConfig();
+  if (options_.sharedConfigFile) {
+    options_.env["KC_SERVER_PORT"] = std::to_string(port_);
+    options_.env["KC_AUDIT_DIRECTORY"] = auditDir().string();
+    options_.env["KC_DATABASE_SQLITE_PATH"] = databasePath().string();
+  } else {
+    writeConfig();
+  }
   start();
 }
 
@@ -91,29 +97,47 @@ Daemon::~Daemon() {
 }
 
 void Daemon::writeConfig() {
+  writeFile(configPath(), daemonConfigText(options_, dir_.path(), port_));
+}
+
+void Daemon::setConfig(const std::string& key, const std::string& value) {
+  if (options_.sharedConfigFile) throw std::logic_error("setConfig on a shared config file");
+  options_.config[key] = value;
+  writeConfig();
+}
+
+std::size_t Daemon::auditCount(const std::string& op) const {
+  const std::string needle = "\"op\":\"" + op + "\"";
+  std::size_t count = 0;
+  for (const auto& line : auditLines()) count += line.find(needle) != std::string::npos ? 1 : 0;
+  return count;
+}
+
+std::string daemonConfigText(const DaemonOptions& options, const std::filesystem::path& dir,
+                             int port) {
   auto& environment = E2eEnvironment::get();
   std::map<std::string, std::string> config = {
       {"server.address", "127.0.0.1"},
-      {"server.port", std::to_string(port_)},
+      {"server.port", std::to_string(port)},
       {"server.workers", "8"},
       {"identity.jwks_file", (environment.identityDir() / "jwks.json").string()},
       {"identity.issuer", environment.issuer()},
       {"web_vault.origin", "https://vault.e2e.invalid"},
-      {"database.provider", options_.databaseProvider},
-      {"database.sqlite_path", databasePath().string()},
+      {"database.provider", options.databaseProvider},
+      {"database.sqlite_path", (dir / "keys.db").string()},
       {"pkcs11.module", environment.token().modulePath()},
       {"pkcs11.token", environment.token().tokenUri()},
       {"pkcs11.wrap_key", environment.token().tokenUri() + ";object=e2e-wrap;type=private"},
       {"pkcs11.audit_key", environment.token().tokenUri() + ";object=e2e-audit;type=private"},
       {"pkcs11.pin_file", environment.token().pinFile().string()},
       {"pkcs11.sessions", "4"},
-      {"audit.directory", auditDir().string()},
+      {"audit.directory", (dir / "audit").string()},
       {"log.level", "information"},
   };
-  if (!options_.connectionString.empty()) {
-    config["database.connection_string"] = options_.connectionString;
+  if (!options.connectionString.empty()) {
+    config["database.connection_string"] = options.connectionString;
   }
-  for (const auto& [key, value] : options_.config) {
+  for (const auto& [key, value] : options.config) {
     if (value.empty()) {
       config.erase(key);
     } else {
@@ -122,7 +146,7 @@ void Daemon::writeConfig() {
   }
   std::string text;
   for (const auto& [key, value] : config) text += key + " = " + value + "\n";
-  writeFile(configPath(), text);
+  return text;
 }
 
 void Daemon::start() {

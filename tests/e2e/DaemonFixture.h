@@ -68,7 +68,17 @@ struct DaemonOptions {
   std::map<std::string, std::string> config;  // extra or replaced properties
   std::map<std::string, std::string> env;     // extra environment
   bool waitUntilReady = true;
+  // A properties file several instances share (see daemonConfigText), used instead of one
+  // written per daemon: this instance's port, audit directory and SQLite path then come from
+  // KC_SERVER_PORT, KC_AUDIT_DIRECTORY and KC_DATABASE_SQLITE_PATH, as a second instance's
+  // would on one host.
+  std::optional<std::filesystem::path> sharedConfigFile;
 };
+
+// The properties the fixture writes for a daemon in `dir` listening on `port`, as file text:
+// for a file several instances share (DaemonOptions::sharedConfigFile).
+std::string daemonConfigText(const DaemonOptions& options, const std::filesystem::path& dir,
+                             int port);
 
 class Daemon {
  public:
@@ -79,7 +89,14 @@ class Daemon {
 
   int port() const { return port_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
-  std::filesystem::path configPath() const { return dir_ / "keyconnector.properties"; }
+  std::filesystem::path configPath() const {
+    return options_.sharedConfigFile.value_or(dir_ / "keyconnector.properties");
+  }
+  // Sets (or, with an empty value, removes) one property and rewrites this daemon's own
+  // config file; a running daemon sees it at its next SIGHUP.
+  void setConfig(const std::string& key, const std::string& value);
+  // How many records of operation `op` ("keyring.reload") the active audit log holds.
+  std::size_t auditCount(const std::string& op) const;
   std::filesystem::path databasePath() const { return dir_ / "keys.db"; }
   std::filesystem::path auditDir() const { return dir_ / "audit"; }
   // The lines of the active audit log.

@@ -1,5 +1,6 @@
 #pragma once
-// Generation of RSA key pairs on the token with the policy attributes of DESIGN.md.
+// Generation of RSA key pairs on the token with the policy attributes of DESIGN.md, and their
+// destruction when a rotation retires them.
 
 #include <memory>
 #include <string>
@@ -23,5 +24,11 @@ struct KeyGenerationSpec {
 // unwrap, an audit key only sign. ALREADY_EXISTS when a key with the label exists.
 Result<RsaKeyPair> generateKeyPair(const std::shared_ptr<SessionPool>& pool,
                                    const KeyGenerationSpec& spec);
+
+// Destroys both halves of `key` on the token (C_DestroyObject on every private and public key
+// object with its CKA_ID): irreversible, and every record sealed by it can never be opened
+// again. NOT_FOUND when the token holds no object with that CKA_ID (already destroyed); the
+// token's error otherwise. Handles other copies of `key` hold become invalid.
+Status destroyKeyPair(const std::shared_ptr<SessionPool>& pool, const RsaKeyPair& key);
 
 }  // namespace kc::pkcs11

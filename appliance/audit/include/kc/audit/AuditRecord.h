@@ -55,6 +55,14 @@ inline constexpr std::string_view kCheckpoint = "checkpoint";
 inline constexpr std::string_view kLogOpen = "log.open";              // the log (re)opened
 inline constexpr std::string_view kLogRecovery = "log.recovery";      // after a write failure
 inline constexpr std::string_view kKeyringReload = "keyring.reload";  // the wrapping keys changed
+// kc-setup rotate (provisioning/src/RotateCommands.cpp): a rotation's steps.
+inline constexpr std::string_view kRotateBegin = "rotate.begin";      // new key made known
+inline constexpr std::string_view kRotatePromote = "rotate.promote";  // new key made current
+inline constexpr std::string_view kRewrapStart = "rewrap.start";      // a rewrap run started
+inline constexpr std::string_view kKeyRewrap = "key.rewrap";    // one record: old key -> current
+inline constexpr std::string_view kRewrapEnd = "rewrap.end";    // a rewrap run ended (its counts)
+inline constexpr std::string_view kKeyRetire = "key.retire";    // removed from the configuration
+inline constexpr std::string_view kKeyDestroy = "key.destroy";  // destroyed on the token
 }  // namespace op
 
 // The detail of a checkpoint that seals a file rotated away starts with this word; the rest
@@ -69,6 +77,7 @@ inline constexpr std::string_view kNotFound = "not_found";   // 404
 inline constexpr std::string_view kRejected = "rejected";    // 400: bad request, key exists
 inline constexpr std::string_view kIntegrity = "integrity";  // ciphertext failed to open
 inline constexpr std::string_view kError = "error";          // token or store fault
+inline constexpr std::string_view kConflict = "conflict";    // lost a compare-and-swap to a write
 }  // namespace outcome
 
 struct AuditRecord {
