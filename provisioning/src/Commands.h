@@ -18,9 +18,10 @@ struct Command {
   ExitCode (*run)(const ParsedFlags& flags);
 };
 
-std::vector<Command> tokenCommands();  // token init, token list
-std::vector<Command> keyCommands();    // key generate, key verify, key export
-std::vector<Command> devCommands();    // dev-identity, dev-token (one-word commands)
+std::vector<Command> tokenCommands();   // token init, token list
+std::vector<Command> keyCommands();     // key generate, key verify, key export
+std::vector<Command> devCommands();     // dev-identity, dev-token (one-word commands)
+std::vector<Command> importCommands();  // import-bitwarden (one word)
 
 // Prints "kc-setup: error: <message>" on stderr and returns ExitCode::kError.
 ExitCode reportError(const Status& status);

@@ -55,6 +55,11 @@ inline constexpr std::string_view kCheckpoint = "checkpoint";
 inline constexpr std::string_view kLogOpen = "log.open";              // the log (re)opened
 inline constexpr std::string_view kLogRecovery = "log.recovery";      // after a write failure
 inline constexpr std::string_view kKeyringReload = "keyring.reload";  // the wrapping keys changed
+// kc-setup import-bitwarden: a run's start (source, key, options), one record per user (outcome
+// below), and its end (the counts).
+inline constexpr std::string_view kImportStart = "import.start";
+inline constexpr std::string_view kImportUser = "import.user";
+inline constexpr std::string_view kImportEnd = "import.end";
 }  // namespace op
 
 // Outcome names ("outcome").
@@ -65,6 +70,11 @@ inline constexpr std::string_view kNotFound = "not_found";   // 404
 inline constexpr std::string_view kRejected = "rejected";    // 400: bad request, key exists
 inline constexpr std::string_view kIntegrity = "integrity";  // ciphertext failed to open
 inline constexpr std::string_view kError = "error";          // token or store fault
+// import.user only: the user's key is already stored with the same value; stored with another
+// value (left untouched); or not imported (the detail says why).
+inline constexpr std::string_view kAlreadyPresent = "already_present";
+inline constexpr std::string_view kConflict = "conflict";
+inline constexpr std::string_view kFailed = "failed";
 }  // namespace outcome
 
 struct AuditRecord {
