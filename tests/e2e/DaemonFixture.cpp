@@ -83,7 +83,7 @@ std::string E2eEnvironment::newUserId() {
 Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   port_ = freeLoopbackPort();
   writeConfig();
-  start();
+  if (options_.startNow) start();
 }
 
 Daemon::~Daemon() {

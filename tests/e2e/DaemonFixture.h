@@ -68,6 +68,9 @@ struct DaemonOptions {
   std::map<std::string, std::string> config;  // extra or replaced properties
   std::map<std::string, std::string> env;     // extra environment
   bool waitUntilReady = true;
+  // false: only write the configuration; start() later (a test that prepares the store first,
+  // as kc-setup import-bitwarden does, from configPath()).
+  bool startNow = true;
 };
 
 class Daemon {
