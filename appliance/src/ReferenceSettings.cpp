@@ -134,6 +134,33 @@ Status unsupportedSettings(const ReferenceVariables& variables) {
   return Status::ok();
 }
 
+// What to do instead of the reference's json or mongo data provider: the exact kc-setup
+// command that moves its users into one of ours.
+std::string importInstead(const config::Sources& sources, const ReferenceVariables& variables,
+                          std::string_view provider) {
+  const std::string configFile =
+      sources.fileOrigin() == "(none)" ? "<the daemon's properties file>" : sources.fileOrigin();
+  const std::string keyFlags =
+      " with the reference's RSA key (run inside this environment, kc-setup reads it from the "
+      "keyConnectorSettings__rsaKey__* or __certificate__* variables; or give --source-pfx FILE "
+      "--source-pfx-password-file FILE, --source-pem FILE, or --source-pkcs11-module PATH "
+      "--source-pkcs11-key URI --source-pin-file FILE)";
+  if (provider == "json") {
+    const auto* path = variables.find("database__jsonFilePath");
+    return "the reference Key Connector's json provider is not supported; choose "
+           "database.provider sqlite, postgresql, mysql or odbc, then import the file with: "
+           "kc-setup import-bitwarden --config " +
+           configFile + " --source-json " +
+           (path ? trim(path->value) : std::string("<its jsonFilePath>")) + keyFlags;
+  }
+  return "the reference Key Connector's mongo provider is not supported (nor by the reference "
+         "any more); move its data to one of its SQL providers, choose database.provider sqlite, "
+         "postgresql, mysql or odbc, then import it with: kc-setup import-bitwarden --config " +
+         configFile +
+         " and --source-sqlite FILE, --source-postgresql-file FILE or --source-mysql-file FILE" +
+         keyFlags;
+}
+
 // The deferred error of pkcs11.wrap_key when the reference's RSA key is held anywhere but on a
 // PKCS#11 token, or logs in as another user type than the normal user.
 std::optional<Status> unsupportedRsaKey(const ReferenceVariables& variables) {
@@ -200,6 +227,26 @@ std::string originOf(const ReferenceVariable& variable) {
   return "environment variable " + variable.name;
 }
 
+Result<std::optional<std::string>> referenceKeyUri(const ReferenceVariables& variables) {
+  const auto* label = variables.find("rsaKey__pkcs11PrivateKeyLabel");
+  const auto* id = variables.find("rsaKey__pkcs11PrivateKeyId");
+  if (label == nullptr && id == nullptr) return std::optional<std::string>();
+  std::string uri = "pkcs11:";
+  if (const auto* serial = variables.find("rsaKey__pkcs11SlotTokenSerialNumber")) {
+    uri += "serial=" + percentEncode(trim(serial->value)) + ";";
+  }
+  if (id != nullptr) {
+    auto attribute = keyIdAttribute(id->value);
+    if (!attribute) {
+      return Status(StatusCode::kInvalidArgument,
+                    id->name + " (" + originOf(*id) +
+                        "): expected a decimal key id (an unsigned 64-bit number)");
+    }
+    return std::optional<std::string>(uri + "id=" + *attribute);
+  }
+  return std::optional<std::string>(uri + "object=" + percentEncode(label->value));
+}
+
 std::optional<std::string> modulePathForProvider(std::string_view provider) {
 #if defined(__x86_64__)
   const std::string libdir = "/usr/lib/x86_64-linux-gnu/";
@@ -234,21 +281,9 @@ Status addReferenceSettings(Sources& sources) {
     if (provider == "sqlserver") {
       mapped.text = "odbc";
       sources.setReference("database.odbc_dialect", referenceValue(*variable, "sqlserver"));
-    } else if (provider == "json") {
-      const auto* path = variables.find("database__jsonFilePath");
-      mapped.deferredError = settingError(
-          "database.provider", mapped,
-          "the reference Key Connector's json provider is not supported; choose "
-          "database.provider sqlite, postgresql, mysql or odbc and import the file with: "
-          "kc-setup import-bitwarden --config <this file> --source-json " +
-              (path ? std::string("<keyConnectorSettings__database__jsonFilePath>")
-                    : "<its file>"));
-    } else if (provider == "mongo") {
-      mapped.deferredError = settingError(
-          "database.provider", mapped,
-          "the reference Key Connector's mongo provider is not supported (nor by the reference "
-          "any more); move its data to one of its SQL providers, import that with kc-setup "
-          "import-bitwarden, and choose sqlite, postgresql, mysql or odbc");
+    } else if (provider == "json" || provider == "mongo") {
+      mapped.deferredError =
+          settingError("database.provider", mapped, importInstead(sources, variables, provider));
     } else if (provider != "sqlite" && provider != "postgresql" && provider != "mysql") {
       mapped.deferredError = settingError(
           "database.provider", mapped,

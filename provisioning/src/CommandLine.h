@@ -21,6 +21,8 @@ enum class ExitCode : int {
   kRefusedByPolicy = 1,  // a key breaks the security policy
   kAttention = 1,        // status: something needs the operator's attention
   kError = 2,            // a usage error or a token error
+  kIncomplete = 3,       // import-bitwarden: some users conflict or failed (each listed)
+  kInterrupted = 4,      // import-bitwarden: stopped by a signal; run again to finish
 };
 
 struct FlagSpec {

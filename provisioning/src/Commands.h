@@ -23,6 +23,7 @@ std::vector<Command> keyCommands();     // key generate, key verify, key export
 std::vector<Command> devCommands();     // dev-identity, dev-token (one-word commands)
 std::vector<Command> rotateCommands();  // rotate begin, promote, rewrap, retire, status
 std::vector<Command> statusCommands();  // status (one word)
+std::vector<Command> importCommands();  // import-bitwarden (one word)
 
 // Prints "kc-setup: error: <message>" on stderr and returns ExitCode::kError.
 ExitCode reportError(const Status& status);

@@ -2,7 +2,8 @@
 //
 //   kc-setup <group> <command> [flags]      e.g. kc-setup key generate --purpose wrap ...
 //
-// Exit codes: 0 ok, 1 refused by policy (status: needs attention), 2 usage or token error.
+// Exit codes: 0 ok, 1 refused by policy (status: needs attention), 2 usage or token error;
+// import-bitwarden also 3 (some users not imported) and 4 (interrupted).
 
 #include <algorithm>
 #include <exception>
@@ -18,8 +19,8 @@ namespace {
 using kc::setup::Command;
 using kc::setup::ExitCode;
 
-constexpr std::string_view kGroups[] = {"token", "key", "rotate", "dev-identity", "dev-token",
-                                        "status"};
+constexpr std::string_view kGroups[] = {"token",     "key",    "rotate",          "dev-identity",
+                                        "dev-token", "status", "import-bitwarden"};
 
 std::vector<Command> allCommands() {
   auto commands = kc::setup::tokenCommands();
@@ -27,6 +28,7 @@ std::vector<Command> allCommands() {
   for (auto& command : kc::setup::rotateCommands()) commands.push_back(std::move(command));
   for (auto& command : kc::setup::devCommands()) commands.push_back(std::move(command));
   for (auto& command : kc::setup::statusCommands()) commands.push_back(std::move(command));
+  for (auto& command : kc::setup::importCommands()) commands.push_back(std::move(command));
   return commands;
 }
 
@@ -52,7 +54,7 @@ void printToolUsage(std::ostream& out, const std::vector<Command>& commands,
   out << "\nRun 'kc-setup <group> <command> --help' for a command's flags.\n"
          "PINs come from files or environment variables, never from the command line.\n"
          "Exit codes: 0 ok, 1 refused by policy (status: needs attention), 2 usage or token "
-         "error.\n";
+         "error\n(import-bitwarden also: 3 some users not imported, 4 interrupted).\n";
 }
 
 int usageError(const std::string& message) {

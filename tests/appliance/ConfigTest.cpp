@@ -259,6 +259,28 @@ TEST_F(ConfigTest, ReferenceJsonAndMongoProvidersPointToKcSetup) {
   }
 }
 
+TEST_F(ConfigTest, ReferenceJsonProviderErrorIsTheImportCommandWithItsRealFlags) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__database__provider"] = "json";
+  env["keyConnectorSettings__database__jsonFilePath"] = "/srv/keyconnector/data.json";
+  const std::string message = errorOf("", env);
+  EXPECT_TRUE(contains(message, "kc-setup import-bitwarden --config " +
+                                    fs::absolute(configPath()).string() +
+                                    " --source-json /srv/keyconnector/data.json"))
+      << message;
+  for (const char* flag :
+       {"--source-pfx FILE", "--source-pfx-password-file FILE", "--source-pem FILE",
+        "--source-pkcs11-module PATH", "--source-pkcs11-key URI", "--source-pin-file FILE"}) {
+    EXPECT_TRUE(contains(message, flag)) << flag << " -> " << message;
+  }
+  env["keyConnectorSettings__database__provider"] = "mongo";
+  const std::string mongo = errorOf("", env);
+  for (const char* flag :
+       {"--source-sqlite FILE", "--source-postgresql-file FILE", "--source-mysql-file FILE"}) {
+    EXPECT_TRUE(contains(mongo, flag)) << flag << " -> " << mongo;
+  }
+}
+
 TEST_F(ConfigTest, KcProviderOverridesAnUnsupportedReferenceProvider) {
   auto env = minimalEnvironment();
   env["keyConnectorSettings__database__provider"] = "json";

@@ -89,7 +89,7 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   } else {
     writeConfig();
   }
-  start();
+  if (options_.startNow) start();
 }
 
 Daemon::~Daemon() {

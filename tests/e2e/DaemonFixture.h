@@ -73,6 +73,9 @@ struct DaemonOptions {
   // KC_SERVER_PORT, KC_AUDIT_DIRECTORY and KC_DATABASE_SQLITE_PATH, as a second instance's
   // would on one host.
   std::optional<std::filesystem::path> sharedConfigFile;
+  // false: only write the configuration; start() later (a test that prepares the store first,
+  // as kc-setup import-bitwarden does, from configPath()).
+  bool startNow = true;
 };
 
 // The properties the fixture writes for a daemon in `dir` listening on `port`, as file text:

@@ -2,6 +2,7 @@
 // every form the reference leaves them: four data sources, three kinds of RSA key.
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <map>
@@ -264,6 +265,26 @@ TEST_F(BitwardenImportTest, WrongPfxPasswordIsPermissionDeniedAndNotQuoted) {
   EXPECT_EQ(key.status().code(), StatusCode::kPermissionDenied);
   EXPECT_NE(key.status().message().find("key.pfx"), std::string::npos);
   expectNoSecret(key.status(), {kPfxPassword, "not-the-password"});
+}
+
+TEST_F(BitwardenImportTest, PfxPasswordFromTheReferencesEnvironmentVariable) {
+  // As the reference's keyConnectorSettings__certificate__filesystemPassword holds it.
+  const std::string variable = "KC_TEST_REFERENCE_PFX_PASSWORD";
+  ::setenv(variable.c_str(), kPfxPassword, 1);
+  auto source = keys().pkcs12();
+  source.passwordFile.clear();
+  source.passwordEnv = variable;
+  const auto data = test::makeReferenceData(keys().rsa, 3, test::GuidCase::kLower);
+  test::writeReferenceSqlite(dir_ / "data.db", data);
+  auto deployment = openSource(ReferenceSource::Kind::kSqlite, (dir_ / "data.db").string());
+  expectDeploymentMatches(*deployment, openKey(source), data, true);
+
+  ::setenv(variable.c_str(), "not-the-password", 1);
+  auto wrong = ReferenceKey::open(source);
+  ::unsetenv(variable.c_str());
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.status().code(), StatusCode::kPermissionDenied);
+  expectNoSecret(wrong.status(), {kPfxPassword, "not-the-password"});
 }
 
 TEST_F(BitwardenImportTest, MissingKeyFilesAreNamed) {

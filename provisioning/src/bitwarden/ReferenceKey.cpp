@@ -37,10 +37,13 @@ struct BioDeleter {
 };
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 
-// A NUL-terminated copy of the password in `file`, as OpenSSL takes it; empty path: none.
-Result<SecretBytes> readPassword(const std::filesystem::path& file) {
-  if (file.empty()) return SecretBytes(1);  // "" for OpenSSL
-  auto password = pkcs11::PinSource::fromFile(file).read();
+// A NUL-terminated copy of the source's password (its variable, else its file), as OpenSSL
+// takes it; neither: none.
+Result<SecretBytes> readPassword(const ReferenceKeySource& source) {
+  if (source.passwordEnv.empty() && source.passwordFile.empty()) return SecretBytes(1);  // ""
+  auto password = source.passwordEnv.empty()
+                      ? pkcs11::PinSource::fromFile(source.passwordFile).read()
+                      : pkcs11::PinSource::fromEnvironment(source.passwordEnv).read();
   if (!password) return password.status();
   SecretBytes terminated(password->size() + 1);
   std::copy(password->view().begin(), password->view().end(), terminated.data());
@@ -59,7 +62,7 @@ Result<std::unique_ptr<BIO, BioDeleter>> openFile(const std::filesystem::path& p
 }
 
 Result<Pkey> loadPkcs12(const ReferenceKeySource& source) {
-  auto password = readPassword(source.passwordFile);
+  auto password = readPassword(source);
   if (!password) return password.status();
   auto bio = openFile(source.path, "PKCS#12 file");
   if (!bio) return bio.status();
@@ -112,7 +115,7 @@ int pemPassword(char* buffer, int size, int, void* userData) {
 }
 
 Result<Pkey> loadPem(const ReferenceKeySource& source) {
-  auto password = readPassword(source.passwordFile);
+  auto password = readPassword(source);
   if (!password) return password.status();
   auto bio = openFile(source.path, "PEM key file");
   if (!bio) return bio.status();
@@ -178,7 +181,7 @@ Result<ReferenceKey> ReferenceKey::open(const ReferenceKeySource& source) {
       }
       auto module = pkcs11::Module::load(source.pkcs11Module);
       if (!module) return module.status();
-      auto slot = (*module)->findToken(*uri);
+      auto slot = (*module)->findToken(*uri, source.tokenMatch);
       if (!slot) return slot.status();
       pkcs11::SessionPoolOptions options;
       options.size = 1;

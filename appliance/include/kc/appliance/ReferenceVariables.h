@@ -43,6 +43,13 @@ class ReferenceVariables {
 // "environment variable <name>": how messages name where a value came from.
 std::string originOf(const ReferenceVariable& variable);
 
+// The PKCS#11 URI of the private key the reference's rsaKey__pkcs11* settings name, as the
+// reference finds it: its token by pkcs11SlotTokenSerialNumber (when set; the caller matches it
+// ignoring case, as the reference does), the key by pkcs11PrivateKeyId (a decimal number, passed
+// as an 8-byte CK_ULONG) or else pkcs11PrivateKeyLabel. None when neither id nor label is set;
+// INVALID_ARGUMENT naming the variable for an id that is not a decimal number.
+Result<std::optional<std::string>> referenceKeyUri(const ReferenceVariables& variables);
+
 // The PKCS#11 module a reference pkcs11Provider stands for, as Debian installs it
 // ("yubihsm" → yubihsm-pkcs11's module, "opensc" → opensc-pkcs11's); none for another name.
 std::optional<std::string> modulePathForProvider(std::string_view provider);

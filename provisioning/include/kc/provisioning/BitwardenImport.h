@@ -45,6 +45,7 @@
 #include "kc/Result.h"
 #include "kc/SecretBytes.h"
 #include "kc/pkcs11/PinSource.h"
+#include "kc/pkcs11/Pkcs11Uri.h"
 
 namespace kc::provisioning {
 
@@ -86,11 +87,17 @@ struct ReferenceKeySource {
   // may read it, like a PIN file). Empty: the PFX has no password. Never on a command line.
   // kPem: the same, for an encrypted PKCS#8 key; empty: the key is not encrypted.
   std::filesystem::path passwordFile;
+  // Instead of passwordFile: the environment variable holding the password (the reference's
+  // keyConnectorSettings__certificate__filesystemPassword). Used when not empty.
+  std::string passwordEnv;
   // kPkcs11: the module, and a URI naming the token and one private RSA key on it
   // (object=<label> or id=<id>, as the reference's pkcs11PrivateKeyLabel/Id name it).
   std::string pkcs11Module;
   std::string pkcs11KeyUri;
   std::optional<pkcs11::PinSource> pin;
+  // How the URI's serial is matched: the reference matches its pkcs11SlotTokenSerialNumber
+  // ignoring case.
+  pkcs11::TokenMatch tokenMatch = pkcs11::TokenMatch::kExact;
 };
 
 // The reference's RSA private key, able to do the one operation the import needs. Keys on a

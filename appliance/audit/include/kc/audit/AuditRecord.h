@@ -63,6 +63,11 @@ inline constexpr std::string_view kKeyRewrap = "key.rewrap";    // one record: o
 inline constexpr std::string_view kRewrapEnd = "rewrap.end";    // a rewrap run ended (its counts)
 inline constexpr std::string_view kKeyRetire = "key.retire";    // removed from the configuration
 inline constexpr std::string_view kKeyDestroy = "key.destroy";  // destroyed on the token
+// kc-setup import-bitwarden: a run's start (source, key, options), one record per user (outcome
+// below), and its end (the counts).
+inline constexpr std::string_view kImportStart = "import.start";
+inline constexpr std::string_view kImportUser = "import.user";
+inline constexpr std::string_view kImportEnd = "import.end";
 }  // namespace op
 
 // The detail of a checkpoint that seals a file rotated away starts with this word; the rest
@@ -77,7 +82,13 @@ inline constexpr std::string_view kNotFound = "not_found";   // 404
 inline constexpr std::string_view kRejected = "rejected";    // 400: bad request, key exists
 inline constexpr std::string_view kIntegrity = "integrity";  // ciphertext failed to open
 inline constexpr std::string_view kError = "error";          // token or store fault
-inline constexpr std::string_view kConflict = "conflict";    // lost a compare-and-swap to a write
+// key.rewrap: lost a compare-and-swap to a write. import.user: the user's key is stored with
+// another value (left untouched).
+inline constexpr std::string_view kConflict = "conflict";
+// import.user only: the user's key is already stored with the same value; or not imported
+// (the detail says why).
+inline constexpr std::string_view kAlreadyPresent = "already_present";
+inline constexpr std::string_view kFailed = "failed";
 }  // namespace outcome
 
 struct AuditRecord {
