@@ -27,13 +27,6 @@ namespace {
 
 using Fault = test::FaultInjectingFileSystem::Fault;
 
-std::vector<LogFile> loadDirectory(const std::filesystem::path& directory) {
-  std::vector<LogFile> files;
-  for (const auto& path : test::logFiles(directory))
-    files.push_back({path.filename().string(), test::readFile(path)});
-  return files;
-}
-
 bool waitHealthy(const AuditLog& log, std::chrono::milliseconds limit) {
   const auto until = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < until) {
@@ -59,7 +52,7 @@ int appendUntilRefused(AuditLog& log, int limit) {
 // audit.log ends with a whole line. Returns the report for further checks.
 VerificationReport expectRecoveredChain(const std::filesystem::path& directory,
                                         const CheckpointVerifier* key = nullptr) {
-  auto report = verifyLogs(loadDirectory(directory), key);
+  auto report = verifyLogs(test::loadLogDirectory(directory), key);
   std::string findings;
   for (const auto& f : report.findings) findings += f.toString() + "\n";
   EXPECT_TRUE(report.intact()) << findings;

@@ -19,13 +19,6 @@ namespace {
 
 using test::readLines;
 
-std::vector<LogFile> loadDirectory(const std::filesystem::path& directory) {
-  std::vector<LogFile> files;
-  for (const auto& path : test::logFiles(directory))
-    files.push_back({path.filename().string(), test::readFile(path)});
-  return files;
-}
-
 std::string describe(const VerificationReport& report) {
   std::string out;
   for (const auto& f : report.findings) out += f.toString() + "\n";
@@ -116,7 +109,7 @@ TEST_F(AuditLogTest, GroupCommitKeepsEveryAcknowledgedAppendInOrderUnderEightThr
     for (int i = 0; i < kPerThread; ++i)
       EXPECT_TRUE(requests.count("t" + std::to_string(t) + "-" + std::to_string(i)));
   }
-  EXPECT_TRUE(verifyLogs(loadDirectory(logDir()), nullptr).intact());
+  EXPECT_TRUE(verifyLogs(test::loadLogDirectory(logDir()), nullptr).intact());
 }
 
 TEST_F(AuditLogTest, PerRecordSyncModeWritesTheSameChain) {
@@ -124,7 +117,7 @@ TEST_F(AuditLogTest, PerRecordSyncModeWritesTheSameChain) {
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(log->append(test::sampleRecord(i)).isOk());
   EXPECT_EQ(log->stats().syncs, log->stats().records);
   ASSERT_TRUE(log->close().isOk());
-  EXPECT_TRUE(verifyLogs(loadDirectory(logDir()), nullptr).intact());
+  EXPECT_TRUE(verifyLogs(test::loadLogDirectory(logDir()), nullptr).intact());
 }
 
 TEST_F(AuditLogTest, CheckpointIsSignedAndSealsTheChainHead) {
@@ -142,7 +135,7 @@ TEST_F(AuditLogTest, CheckpointIsSignedAndSealsTheChainHead) {
 
   auto key = CheckpointVerifier::fromPem(signer_->publicKeyPem());
   ASSERT_TRUE(key.isOk());
-  const auto report = verifyLogs(loadDirectory(logDir()), &*key);
+  const auto report = verifyLogs(test::loadLogDirectory(logDir()), &*key);
   EXPECT_TRUE(report.intact()) << describe(report);
   ASSERT_EQ(report.chains.size(), 1u);
   EXPECT_EQ(report.chains[0].checkpoints, 1u);
@@ -248,7 +241,7 @@ TEST_F(AuditLogTest, RotationSealsEachFileAndTheChainContinuesAcrossFiles) {
     EXPECT_TRUE(namedAsSuccessorOf.contains(file.filename().string())) << file;
   }
   auto key = CheckpointVerifier::fromPem(signer_->publicKeyPem());
-  const auto report = verifyLogs(loadDirectory(logDir()), &*key);
+  const auto report = verifyLogs(test::loadLogDirectory(logDir()), &*key);
   EXPECT_TRUE(report.intact()) << describe(report);
   ASSERT_EQ(report.chains.size(), 1u);
   const auto nonEmpty = std::count_if(files.begin(), files.end(), [](const auto& file) {
@@ -273,7 +266,7 @@ TEST_F(AuditLogTest, ReopeningWithTheSameInstanceContinuesTheChain) {
   EXPECT_EQ(reopened->operation, op::kLogOpen);
   EXPECT_EQ(reopened->seq, 3u);
   EXPECT_EQ(reopened->detail, "continuing chain after seq 2") << "it names the previous run's end";
-  EXPECT_TRUE(verifyLogs(loadDirectory(logDir()), nullptr).intact());
+  EXPECT_TRUE(verifyLogs(test::loadLogDirectory(logDir()), nullptr).intact());
 }
 
 // A clean restart after a rotation used to start audit.log from the genesis value again under
@@ -297,7 +290,7 @@ TEST_F(AuditLogTest, RestartAfterARotationContinuesTheChainFromTheRotatedFile) {
   EXPECT_NE(first->detail.find("continuing chain after seq"), std::string::npos) << first->detail;
   auto key = CheckpointVerifier::fromPem(signer_->publicKeyPem());
   ASSERT_TRUE(key.isOk());
-  const auto report = verifyLogs(loadDirectory(logDir()), &*key);
+  const auto report = verifyLogs(test::loadLogDirectory(logDir()), &*key);
   EXPECT_TRUE(report.intact()) << describe(report);
   EXPECT_EQ(report.chains.size(), 1u);
 }
@@ -314,7 +307,7 @@ TEST_F(AuditLogTest, WithoutAConfiguredInstanceEveryRunContinuesOneChain) {
   auto log = openLog({});
   EXPECT_EQ(log->instance(), firstInstance);
   ASSERT_TRUE(log->close().isOk());
-  const auto report = verifyLogs(loadDirectory(logDir()), nullptr);
+  const auto report = verifyLogs(test::loadLogDirectory(logDir()), nullptr);
   EXPECT_TRUE(report.intact()) << describe(report);
   EXPECT_EQ(report.chains.size(), 1u);
 }
@@ -337,7 +330,7 @@ TEST_F(AuditLogTest, ReopeningCutsAPartialLastLineAndSaysSo) {
   ASSERT_TRUE(reopened.isOk()) << lines.back();
   EXPECT_NE(reopened->detail.find("cut 25 bytes of a partial last line"), std::string::npos)
       << reopened->detail;
-  EXPECT_TRUE(verifyLogs(loadDirectory(logDir()), nullptr).intact());
+  EXPECT_TRUE(verifyLogs(test::loadLogDirectory(logDir()), nullptr).intact());
 }
 
 TEST_F(AuditLogTest, AnotherInstancesFileIsKeptUnderARotatedName) {
@@ -348,7 +341,7 @@ TEST_F(AuditLogTest, AnotherInstancesFileIsKeptUnderARotatedName) {
   ASSERT_EQ(files.size(), 2u);
   EXPECT_EQ(files[0].filename().string().rfind("audit-kc-old-", 0), 0u) << files[0];
   EXPECT_EQ(files[1].filename(), "audit.log");
-  const auto report = verifyLogs(loadDirectory(logDir()), nullptr);
+  const auto report = verifyLogs(test::loadLogDirectory(logDir()), nullptr);
   EXPECT_TRUE(report.intact()) << describe(report);
   EXPECT_EQ(report.chains.size(), 2u);
 }

@@ -11,6 +11,7 @@
 
 #include "kc/Text.h"
 #include "kc/audit/AuditRecord.h"
+#include "support/TempDir.h"
 
 namespace kc::test {
 
@@ -89,6 +90,13 @@ std::vector<std::filesystem::path> logFiles(const std::filesystem::path& directo
       files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<audit::LogFile> loadLogDirectory(const std::filesystem::path& directory) {
+  std::vector<audit::LogFile> files;
+  for (const auto& path : logFiles(directory))
+    files.push_back({path.filename().string(), readFile(path)});
   return files;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kc/audit/AuditLog.h"
+#include "kc/audit/AuditVerifier.h"
 #include "kc/audit/CheckpointSigner.h"
 
 namespace kc::test {
@@ -37,6 +38,8 @@ void writeLines(const std::filesystem::path& path, const std::vector<std::string
 
 // Every regular file in `directory` whose name ends in ".log", sorted by name.
 std::vector<std::filesystem::path> logFiles(const std::filesystem::path& directory);
+// Every *.log file of `directory`, named by its file name, for verifyLogs.
+std::vector<audit::LogFile> loadLogDirectory(const std::filesystem::path& directory);
 
 // The path of the built kc-audit binary.
 std::string kcAuditPath();

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "kc/storage/Connectors.h"
 #include "support/DatabaseServers.h"
 #include "support/UserIds.h"
 
@@ -92,13 +93,7 @@ std::optional<StoreConfig> freshStoreConfig(StoreTarget target, const TempDir& d
 }
 
 void executeSql(const StoreConfig& config, const std::string& sql) {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::PostgreSQL::Connector::registerConnector();
-    Poco::Data::MySQL::Connector::registerConnector();
-    Poco::Data::ODBC::Connector::registerConnector();
-  });
+  storage::registerDatabaseConnectors();
   switch (config.backend) {
     case StoreBackend::kSqlite: {
       Poco::Data::Session session("sqlite", config.sqlitePath);
