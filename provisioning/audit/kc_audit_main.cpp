@@ -33,7 +33,9 @@ Checks and reads the HSM Key Connector's audit logs (audit.log and its rotated f
 from one or several instances).
 
 Commands:
-  verify   check the hash chain, sequence numbers and checkpoint signatures
+  verify   check the hash chain, sequence numbers and checkpoint signatures (and that the
+           files extend the chain heads saved earlier)
+  head     print the chain head of each instance, to save and verify against later
   show     print records, filtered
   export   write records as JSON lines or CSV, filtered
   report   write a self-contained HTML report
@@ -43,7 +45,8 @@ Exit codes: 0 intact (or done), 1 verification failed, 2 usage or I/O error.
 )";
 
 constexpr std::string_view kVerifyUsage =
-    R"(Usage: kc-audit verify (--public-key PEM | --no-signatures) [--checkpoint-interval S] FILE...
+    R"(Usage: kc-audit verify (--public-key PEM | --no-signatures) [--checkpoint-interval S]
+                      [--head HEADFILE]... FILE...
 
 Verifies every instance's chain across the given files: each record's "prev" must be the
 SHA-256 of the record before, sequence numbers must run without gaps, and every
@@ -56,13 +59,42 @@ went missing, or were cut away with what followed them). Records after the last 
 within that span are reported as unsealed (a warning): cutting them off could not be
 detected. A chain that stops at a rotation fails (its newest file is missing).
 
+Saved heads (--head) catch what the files alone cannot: for each head, its signature must
+verify with the public key (a forged head fails), and the files must hold that instance's
+record with the head's seq, byte for byte the head's line. A log cut before the head, or
+whose files up to it were deleted, fails naming the first missing seq; a log rewritten after
+the head was saved (even re-chained and re-signed) fails naming the head's seq.
+
+A head file holds one or more heads, one per line: each the line of a signed checkpoint
+exactly as it stands in the log, that is the body of the daemon's GET /audit/head or a line
+of 'kc-audit head' (empty lines are skipped). Save one regularly, outside the server:
+  curl -s https://kc.example/audit/head > head-$(date +%F).json
+
 Options:
   --public-key PEM         the audit key's public key (required unless --no-signatures)
+  --head HEADFILE          saved heads the files must extend (repeatable)
   --no-signatures          check the hash chain only; says loudly what that cannot prove
   --checkpoint-interval S  the daemon's audit.checkpoint_interval_s (default 60)
   --help                   this text
 
 Exit codes: 0 the logs are intact, 1 a problem was found, 2 usage or I/O error.
+)";
+
+constexpr std::string_view kHeadUsage = R"(Usage: kc-audit head [--public-key PEM] FILE...
+
+Prints the chain head of each instance in the files, one line each: the line of its latest
+valid checkpoint, exactly as in the log (what the daemon serves at GET /audit/head). Save the
+output outside the server and later run 'kc-audit verify --head FILE' to prove the log was
+neither cut before nor rewritten after it. With --public-key only a checkpoint whose
+signature verifies counts. Nothing is printed when the files do not verify (the problems
+go to standard error).
+
+Options:
+  --public-key PEM   the audit public key (strongly advised)
+  --help             this text
+
+Exit codes: 0 heads printed, 1 the files do not verify or a chain has no checkpoint,
+2 usage or I/O error.
 )";
 
 constexpr std::string_view kFilterOptions = R"(Filters (all must match):
@@ -145,6 +177,7 @@ struct Arguments {
   std::set<std::string> switches;  // options without a value that were given
   Filters filters;
   std::vector<std::string> files;
+  std::vector<std::string> heads;  // --head, repeatable
   bool help = false;
 };
 
@@ -198,6 +231,8 @@ Arguments parseArguments(const std::vector<std::string>& args, std::vector<std::
       out.filters.since = parseTimeArgument(name, *value);
     } else if (name == "--until") {
       out.filters.until = parseTimeArgument(name, *value);
+    } else if (name == "--head") {
+      out.heads.push_back(*value);
     } else {
       out.single[name] = *value;
     }
@@ -259,8 +294,8 @@ std::chrono::seconds secondsArgument(const Arguments& args, const std::string& n
 }
 
 int runVerify(const std::vector<std::string>& argv) {
-  const Arguments args =
-      parseArguments(argv, {"--public-key", "--checkpoint-interval"}, false, {"--no-signatures"});
+  const Arguments args = parseArguments(argv, {"--public-key", "--checkpoint-interval", "--head"},
+                                        false, {"--no-signatures"});
   if (args.help) {
     std::cout << kVerifyUsage;
     return kExitOk;
@@ -276,8 +311,15 @@ int runVerify(const std::vector<std::string>& argv) {
     throw UsageError{"give --public-key or --no-signatures, not both"};
   }
   const auto key = loadKey(args);
+  std::vector<SavedHead> heads;
+  for (const auto& path : args.heads) {
+    auto parsed = parseHeads(readFileOrThrow(path), path);
+    if (!parsed) throw IoError{parsed.status().message()};
+    heads.insert(heads.end(), parsed->begin(), parsed->end());
+  }
   const auto files = readLogFiles(args.files);
   auto report = verifyLogs(files, key ? &*key : nullptr);
+  checkHeads(report, heads, key ? &*key : nullptr);
   StrictPolicy policy;
   policy.requireSignatures = !noSignatures;
   policy.checkpointInterval =
@@ -290,6 +332,31 @@ int runVerify(const std::vector<std::string>& argv) {
   }
   printSummary(report, std::cout);
   return report.intact() ? kExitOk : kExitFailed;
+}
+
+int runHead(const std::vector<std::string>& argv) {
+  const Arguments args = parseArguments(argv, {"--public-key"}, false);
+  if (args.help) {
+    std::cout << kHeadUsage;
+    return kExitOk;
+  }
+  const auto key = loadKey(args);
+  const auto report = verifyLogs(readLogFiles(args.files), key ? &*key : nullptr);
+  for (const auto& f : report.findings) std::cerr << f.toString() << "\n";
+  bool complete = report.intact();
+  for (const auto& chain : report.chains) {
+    if (chain.headLine.empty()) {
+      std::cerr << "ERROR (instance " << chain.instance
+                << ") no valid checkpoint: the chain has no head\n";
+      complete = false;
+    }
+  }
+  if (!complete) {
+    std::cerr << "FAILED: no head printed\n";
+    return kExitFailed;
+  }
+  for (const auto& chain : report.chains) std::cout << chain.headLine << "\n";
+  return kExitOk;
 }
 
 std::vector<const ParsedRecord*> selectRecords(const VerificationReport& report,
@@ -414,6 +481,7 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     if (command == "verify") return runVerify(args);
+    if (command == "head") return runHead(args);
     if (command == "show") return runShow(args);
     if (command == "export") return runExport(args);
     if (command == "report") return runReport(args);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 #include <sstream>
 
 #include "AuditTestSupport.h"
@@ -51,6 +52,36 @@ class TamperTest : public ::testing::Test {
         {test::kcAuditPath(), "verify", "--public-key", pem_.string(), file.string()});
   }
 
+  // Writes `heads` as a head file and runs kc-audit verify --head on `lines` as audit.log.
+  test::ProcessResult verifyAgainst(const std::vector<std::string>& lines,
+                                    const std::vector<std::string>& heads) {
+    const auto file = dir_ / "tampered" / "audit.log";
+    std::filesystem::create_directories(file.parent_path());
+    test::writeLines(file, lines);
+    test::writeLines(headFile_, heads);
+    return test::runProcess({test::kcAuditPath(), "verify", "--public-key", pem_.string(), "--head",
+                             headFile_.string(), file.string()});
+  }
+
+  // `lines` from line `from` on rewritten and re-chained by an insider, checkpoints re-signed
+  // with `signer`: the user of line `from` becomes mallory.
+  std::vector<std::string> rewrite(std::vector<std::string> lines, int from,
+                                   test::OpenSslSigner& signer) const {
+    for (auto i = static_cast<std::size_t>(from - 1); i < lines.size(); ++i) {
+      AuditRecord r = *parseRecord(lines[i]);
+      if (i == static_cast<std::size_t>(from - 1)) r.userId = "mallory";
+      r.prev = lineHash(lines[i - 1]);
+      if (r.operation == op::kCheckpoint) {
+        r.keyId = signer.keyId();
+        const std::string message = checkpointMessage(r);
+        r.signature = encodeBase64(
+            *signer.sign({reinterpret_cast<const std::uint8_t*>(message.data()), message.size()}));
+      }
+      lines[i] = serialize(r);
+    }
+    return lines;
+  }
+
   // How a finding's location ends for line `line` of the file: "<dir>/audit.log:<line>".
   static std::string at(int line) { return "/audit.log:" + std::to_string(line); }
 
@@ -92,6 +123,7 @@ class TamperTest : public ::testing::Test {
   std::filesystem::path pem_ = dir_ / "audit.pem";
   std::vector<std::string> lines_;
   std::unique_ptr<test::OpenSslSigner> stranger_;
+  std::filesystem::path headFile_ = dir_ / "head.json";
 };
 
 TEST_F(TamperTest, UntouchedLogPassesAndWarnsAboutItsUnsealedTail) {
@@ -255,6 +287,90 @@ TEST_F(TamperTest, AnUnsealedTailSpanningMoreThanTheIntervalFails) {
   EXPECT_EQ(result.exitCode, 0) << result.out;
 }
 
+TEST_F(TamperTest, HeadOfAnUntouchedLogIsItsLastCheckpointAndTheLogVerifiesAgainstIt) {
+  const auto file = dir_ / "plain" / "audit.log";
+  std::filesystem::create_directories(file.parent_path());
+  test::writeLines(file, lines_);
+  const auto head =
+      test::runProcess({test::kcAuditPath(), "head", "--public-key", pem_.string(), file.string()});
+  ASSERT_EQ(head.exitCode, 0) << head.out << head.err;
+  EXPECT_EQ(head.out, lines_[22] + "\n");
+  test::writeFile(headFile_, head.out);
+  const auto result =
+      test::runProcess({test::kcAuditPath(), "verify", "--public-key", pem_.string(), "--head",
+                        headFile_.string(), file.string()});
+  EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_EQ(result.out.find("ERROR"), std::string::npos) << result.out;
+}
+
+TEST_F(TamperTest, EveryEarlierHeadIsExtendedByTheUntouchedLog) {
+  // Both checkpoints, the last without its '\n' (as curl saves GET /audit/head).
+  test::writeFile(headFile_, lines_[11] + "\n\n" + lines_[22]);
+  const auto file = dir_ / "plain" / "audit.log";
+  std::filesystem::create_directories(file.parent_path());
+  test::writeLines(file, lines_);
+  const auto result =
+      test::runProcess({test::kcAuditPath(), "verify", "--public-key", pem_.string(), "--head",
+                        headFile_.string(), file.string()});
+  EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+}
+
+// Cut just after an interval checkpoint, the log alone is intact (nothing unsealed); a head
+// saved later proves the cut and names the first record cut away.
+TEST_F(TamperTest, TailCutJustAfterACheckpointFailsAgainstALaterSavedHead) {
+  const std::vector<std::string> cut(lines_.begin(), lines_.begin() + 12);
+  EXPECT_EQ(verify(cut).exitCode, 0);
+  expectFinding(verifyAgainst(cut, {lines_[22]}), "head.json:1",
+                "the log was cut before the saved head");
+  expectFinding(verifyAgainst(cut, {lines_[22]}), "head.json:1", "first missing seq 13");
+}
+
+TEST_F(TamperTest, RecordsDeletedUpToTheHeadAreNamedByTheFirstMissingSeq) {
+  std::vector<std::string> lines(lines_.begin(), lines_.begin() + 4);
+  lines.insert(lines.end(), lines_.begin() + 23, lines_.end());  // seq 5..23 gone
+  expectFinding(verifyAgainst(lines, {lines_[22]}), "head.json:1", "first missing seq 5");
+}
+
+// An insider rewrites records before the head, re-chains everything after them and re-signs
+// the checkpoints with a key of their own: against the head, the rewrite shows.
+TEST_F(TamperTest, ARewriteAfterTheHeadWasSavedFailsEvenWhenReSigned) {
+  const auto rewritten = rewrite(lines_, 5, *stranger_);
+  const auto result = verifyAgainst(rewritten, {lines_[22]});
+  expectFinding(result, at(23), "rewritten after the saved head");
+  expectFinding(result, at(23), "seq 23");
+  // Even an auditor handed the forger's public key sees it: the head is not theirs.
+  test::writeFile(pem_, stranger_->publicKeyPem());
+  expectFinding(verifyAgainst(rewritten, {lines_[22]}), "head.json:1", "forged head");
+}
+
+TEST_F(TamperTest, AForgedHeadIsReported) {
+  AuditRecord head = record(23);
+  head.seq = 40;  // claims more than the log holds
+  const std::string message = checkpointMessage(head);
+  head.signature = encodeBase64(
+      *stranger_->sign({reinterpret_cast<const std::uint8_t*>(message.data()), message.size()}));
+  expectFinding(verifyAgainst(lines_, {serialize(head)}), "head.json:1", "forged head");
+}
+
+TEST_F(TamperTest, AHeadFileThatHoldsNoCheckpointIsAUsageError) {
+  EXPECT_EQ(verifyAgainst(lines_, {lines_[3]}).exitCode, 2);
+  EXPECT_EQ(verifyAgainst(lines_, {"{\"not\":\"a head\"}"}).exitCode, 2);
+  EXPECT_EQ(verifyAgainst(lines_, {}).exitCode, 2);
+}
+
+TEST_F(TamperTest, HeadRefusesALogThatDoesNotVerify) {
+  auto lines = lines_;
+  lines.erase(lines.begin() + 5);
+  const auto file = dir_ / "tampered" / "audit.log";
+  std::filesystem::create_directories(file.parent_path());
+  test::writeLines(file, lines);
+  const auto head =
+      test::runProcess({test::kcAuditPath(), "head", "--public-key", pem_.string(), file.string()});
+  EXPECT_EQ(head.exitCode, 1) << head.out;
+  EXPECT_TRUE(head.out.empty()) << head.out;
+  EXPECT_NE(head.err.find("seq 6 missing"), std::string::npos) << head.err;
+}
+
 class ChainsTest : public ::testing::Test {
  protected:
   test::TempDir dir_{"kc-audit-chains"};
@@ -281,6 +397,23 @@ class ChainsTest : public ::testing::Test {
   test::ProcessResult verify(std::vector<std::string> files) {
     files.insert(files.begin(), {test::kcAuditPath(), "verify", "--public-key", pem_.string()});
     return test::runProcess(files);
+  }
+
+  // kc-audit head on `files`, saved as head file `name`.
+  std::filesystem::path saveHead(std::vector<std::string> files, const std::string& name) {
+    files.insert(files.begin(), {test::kcAuditPath(), "head", "--public-key", pem_.string()});
+    const auto result = test::runProcess(files);
+    EXPECT_EQ(result.exitCode, 0) << result.out << result.err;
+    const auto path = dir_ / name;
+    test::writeFile(path, result.out);
+    return path;
+  }
+
+  // The seqs of the records in `file`.
+  static std::set<std::uint64_t> seqsIn(const std::string& file) {
+    std::set<std::uint64_t> seqs;
+    for (const auto& line : test::readLines(file)) seqs.insert(parseRecord(line)->seq);
+    return seqs;
   }
 };
 
@@ -340,8 +473,90 @@ TEST_F(ChainsTest, RestartsAfterRotationsVerifyAsOneChain) {
   EXPECT_EQ(result.out.find("instance kc-a-"), std::string::npos) << "one chain: " << result.out;
 }
 
+// A rotated file swapped for an older copy of itself (the same file before its last records
+// and its rotation checkpoint were written) loses records the next file follows.
+TEST_F(ChainsTest, ARotatedFileReplacedByAnOlderShorterCopyFails) {
+  const auto files = writeLog("kc-a", 40, 3000);
+  ASSERT_GE(files.size(), 3u);
+  const auto& victim = files.front();
+  ASSERT_NE(std::filesystem::path(victim).filename(), "audit.log");
+  auto lines = test::readLines(victim);
+  ASSERT_GE(lines.size(), 4u);
+  lines.resize(lines.size() / 2);
+  test::writeLines(victim, lines);
+  const auto result = verify(files);
+  EXPECT_EQ(result.exitCode, 1) << result.out;
+  EXPECT_NE(result.out.find("records deleted"), std::string::npos) << result.out;
+}
+
+// Every file holding a record of the second run is deleted; the head saved after that run
+// names the first record that is gone.
+TEST_F(ChainsTest, AWholeRunsFilesDeletedFailAgainstAHeadSavedAfterThatRun) {
+  const auto firstRun = writeLog("kc-a", 30, 2500);
+  const std::uint64_t firstRunEnd = *seqsIn(firstRun.back()).rbegin();
+  const auto secondRun = writeLog("kc-a", 30, 2500);
+  const std::uint64_t secondRunEnd = *seqsIn(secondRun.back()).rbegin();
+  const auto head = saveHead(secondRun, "head-after-run-2.json");
+  const auto files = writeLog("kc-a", 30, 2500);
+  std::vector<std::string> kept;
+  std::set<std::uint64_t> present;
+  for (const auto& file : files) {
+    const auto seqs = seqsIn(file);
+    if (seqs.lower_bound(firstRunEnd + 1) != seqs.upper_bound(secondRunEnd)) continue;
+    kept.push_back(file);
+    present.insert(seqs.begin(), seqs.end());
+  }
+  ASSERT_LT(kept.size(), files.size());
+  std::uint64_t firstMissing = 1;
+  while (present.contains(firstMissing)) ++firstMissing;
+  const auto result = test::runProcess([&] {
+    std::vector<std::string> args{test::kcAuditPath(), "verify", "--public-key",
+                                  pem_.string(),       "--head", head.string()};
+    args.insert(args.end(), kept.begin(), kept.end());
+    return args;
+  }());
+  EXPECT_EQ(result.exitCode, 1) << result.out;
+  EXPECT_NE(result.out.find("first missing seq " + std::to_string(firstMissing)), std::string::npos)
+      << result.out;
+  // The untouched files extend the same head.
+  const auto all = test::runProcess([&] {
+    std::vector<std::string> args{test::kcAuditPath(), "verify", "--public-key",
+                                  pem_.string(),       "--head", head.string()};
+    args.insert(args.end(), files.begin(), files.end());
+    return args;
+  }());
+  EXPECT_EQ(all.exitCode, 0) << all.out;
+}
+
+TEST_F(ChainsTest, HeadPrintsOneLinePerInstance) {
+  const auto a = writeLog("kc-a", 40, 3000);
+  auto files = writeLog("kc-b", 5, 0);
+  files.insert(files.end(), a.begin(), a.end());
+  const auto head = saveHead(files, "heads.json");
+  const auto lines = test::readLines(head);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(parseRecord(lines[0])->instance, "kc-a");
+  EXPECT_EQ(parseRecord(lines[1])->instance, "kc-b");
+  // kc-a's head is its latest checkpoint, a line of one of its files.
+  EXPECT_EQ(parseRecord(lines[0])->operation, op::kCheckpoint);
+  std::uint64_t latestCheckpoint = 0;
+  bool inTheFiles = false;
+  for (const auto& file : a) {
+    for (const auto& line : test::readLines(file)) {
+      const auto r = parseRecord(line);
+      if (r->operation == op::kCheckpoint) latestCheckpoint = std::max(latestCheckpoint, r->seq);
+      inTheFiles = inTheFiles || line == lines[0];
+    }
+  }
+  EXPECT_TRUE(inTheFiles);
+  EXPECT_EQ(parseRecord(lines[0])->seq, latestCheckpoint);
+  files.insert(files.begin(), {test::kcAuditPath(), "verify", "--public-key", pem_.string(),
+                               "--head", head.string()});
+  EXPECT_EQ(test::runProcess(files).exitCode, 0);
+}
+
 TEST(KcAuditCli, EveryCommandHasHelpAndBadUsageExitsTwo) {
-  for (const char* command : {"verify", "show", "export", "report"}) {
+  for (const char* command : {"verify", "head", "show", "export", "report"}) {
     const auto help = test::runProcess({test::kcAuditPath(), command, "--help"});
     EXPECT_EQ(help.exitCode, 0) << command;
     EXPECT_NE(help.out.find("Usage: kc-audit " + std::string(command)), std::string::npos);

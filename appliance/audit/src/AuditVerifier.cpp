@@ -26,6 +26,15 @@ std::string seqRange(std::uint64_t from, std::uint64_t to) {
                     : "seq " + std::to_string(from) + ".." + std::to_string(to);
 }
 
+// Whether `checkpoint`'s signature verifies with `key` (its key id not looked at).
+bool signatureVerifies(const AuditRecord& checkpoint, const CheckpointVerifier& key) {
+  auto signature = decodeBase64(checkpoint.signature);
+  const std::string message = checkpointMessage(checkpoint);
+  return signature &&
+         key.verify({reinterpret_cast<const std::uint8_t*>(message.data()), message.size()},
+                    *signature);
+}
+
 // Checks one instance's records, already in chain order.
 class ChainWalk {
  public:
@@ -148,6 +157,7 @@ class ChainWalk {
       summary.sealedAtMicros = records_[*lastCheckpoint]->record.timeMicros;
       summary.sealedThrough = records_[*lastCheckpoint]->record.seq;
       summary.unsealed = records_.size() - *lastCheckpoint - 1;
+      summary.headLine = serialize(records_[*lastCheckpoint]->record);
     } else {
       summary.unsealed = records_.size();
     }
@@ -203,11 +213,7 @@ class ChainWalk {
                      ": forged checkpoint");
         valid = false;
       } else {
-        auto signature = decodeBase64(r.record.signature);
-        const std::string message = checkpointMessage(r.record);
-        if (!signature ||
-            !key_->verify({reinterpret_cast<const std::uint8_t*>(message.data()), message.size()},
-                          *signature)) {
+        if (!signatureVerifies(r.record, *key_)) {
           error(r,
                 "checkpoint signature does not verify with the audit public key: forged or "
                 "altered checkpoint");
@@ -375,6 +381,90 @@ void applyStrictPolicy(VerificationReport& report, const StrictPolicy& policy) {
                             " s) allow: checkpoints are missing from the tail");
     }
   }
+}
+
+Result<std::vector<SavedHead>> parseHeads(std::string_view contents, const std::string& source) {
+  std::vector<SavedHead> heads;
+  std::size_t lineNumber = 0;
+  while (!contents.empty()) {
+    ++lineNumber;
+    const std::size_t end = contents.find('\n');
+    std::string_view line = contents.substr(0, end);
+    contents = end == std::string_view::npos ? std::string_view{} : contents.substr(end + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    const std::string where = source + ":" + std::to_string(lineNumber);
+    auto record = parseRecord(line);
+    if (!record) {
+      return Status(StatusCode::kInvalidArgument,
+                    where + ": not a saved head (a checkpoint line): " + record.status().message());
+    }
+    if (record->operation != op::kCheckpoint) {
+      return Status(
+          StatusCode::kInvalidArgument,
+          where + ": not a saved head: a \"" + record->operation + "\" record, not a checkpoint");
+    }
+    heads.push_back({where, std::string(line), std::move(*record)});
+  }
+  if (heads.empty()) return Status(StatusCode::kInvalidArgument, source + ": holds no head");
+  return heads;
+}
+
+void checkHeads(VerificationReport& report, const std::vector<SavedHead>& heads,
+                const CheckpointVerifier* key) {
+  if (key == nullptr && !heads.empty()) {
+    report.findings.push_back({Finding::Severity::kWarning, "", 0, "", 0,
+                               "saved heads' signatures were not checked (no --public-key): a "
+                               "forged head would go unnoticed"});
+  }
+  for (const auto& head : heads) {
+    const AuditRecord& saved = head.record;
+    const auto error = [&](std::string file, std::size_t line, std::uint64_t seq,
+                           std::string message) {
+      report.findings.push_back({Finding::Severity::kError, std::move(file), line, saved.instance,
+                                 seq, std::move(message)});
+    };
+    const std::string named = "saved head " + head.source + " (seq " + std::to_string(saved.seq) +
+                              ", " + formatTime(saved.timeMicros) + ")";
+    if (key != nullptr) {
+      if (saved.keyId != key->keyId() || !signatureVerifies(saved, *key)) {
+        error(head.source, 0, saved.seq,
+              named + ": its signature does not verify with the audit public key: forged head");
+        continue;
+      }
+    }
+    const std::string expected = lineHash(head.line);
+    std::set<std::uint64_t> present;
+    const ParsedRecord* sameSeq = nullptr;
+    bool found = false;
+    for (const auto& r : report.records) {
+      if (r.record.instance != saved.instance) continue;
+      present.insert(r.record.seq);
+      if (r.record.seq != saved.seq) continue;
+      if (r.hash == expected) found = true;
+      if (sameSeq == nullptr) sameSeq = &r;
+    }
+    if (found) continue;
+    if (sameSeq != nullptr) {
+      error(sameSeq->file, sameSeq->line, saved.seq,
+            "rewritten after the " + named + ": the record with seq " + std::to_string(saved.seq) +
+                " is not the checkpoint the head saved");
+      continue;
+    }
+    std::uint64_t firstMissing = 1;
+    while (present.contains(firstMissing)) ++firstMissing;
+    std::uint64_t lastMissing = firstMissing;
+    while (lastMissing < saved.seq && !present.contains(lastMissing + 1)) ++lastMissing;
+    const bool cut = present.empty() || *present.rbegin() < saved.seq;
+    error(head.source, 0, firstMissing,
+          std::string(cut ? "the log was cut before the " : "records missing up to the ") + named +
+              ": first missing seq " + std::to_string(firstMissing) + " (" +
+              seqRange(firstMissing, lastMissing) + " not in the files)");
+  }
+  std::stable_sort(
+      report.findings.begin(), report.findings.end(), [](const Finding& a, const Finding& b) {
+        return a.severity == Finding::Severity::kError && b.severity != Finding::Severity::kError;
+      });
 }
 
 }  // namespace kc::audit

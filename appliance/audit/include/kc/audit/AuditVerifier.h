@@ -8,7 +8,8 @@
 // an altered record (its hash no longer matches the next record's "prev"), deleted records
 // (a gap in "seq"), inserted, duplicated or reordered records, unreadable lines, forged
 // checkpoints (signature or key), and records after the last checkpoint (a warning:
-// truncation after the last checkpoint cannot be detected).
+// truncation after the last checkpoint cannot be detected, except against a saved head:
+// checkHeads()).
 
 #include <chrono>
 #include <cstddef>
@@ -57,6 +58,9 @@ struct ChainSummary {
   std::int64_t sealedAtMicros = 0;  // time of the last valid checkpoint, 0 when none
   std::int64_t lastRecordMicros = 0;
   std::vector<std::string> files;  // in chain order
+  // The chain head: the line (exact bytes, no '\n') of the last valid checkpoint; empty when
+  // none. What GET /audit/head served when this checkpoint was the daemon's latest.
+  std::string headLine;
 };
 
 struct VerificationReport {
@@ -91,5 +95,29 @@ struct StrictPolicy {
 // Adds an error to `report` for each thing `policy` demands that it lacks: signatures not
 // checked, a chain without a valid checkpoint, an unsealed tail older than the policy allows.
 void applyStrictPolicy(VerificationReport& report, const StrictPolicy& policy);
+
+// HEAD FILE FORMAT. A saved head is a chain head kept outside the server, as Certificate
+// Transparency's signed tree heads are: the line of a signed checkpoint exactly as it stands
+// in the log (AuditRecord.h), that is the body of GET /audit/head or a line printed by
+// `kc-audit head`. A head file holds one or more heads, one per line; each line ends with '\n'
+// except perhaps the last, a trailing '\r' is ignored, and empty lines are skipped. Heads of
+// several instances, or several heads of one instance, may share a file.
+struct SavedHead {
+  std::string source;  // "<file>:<line>", how findings name it
+  std::string line;    // the checkpoint's line, exact
+  AuditRecord record;  // parsed from `line`
+};
+
+// The heads in `contents` (a head file named `source`). INVALID_ARGUMENT, naming the line, when
+// a line is not a canonical record or not a checkpoint; or when the file holds no head.
+Result<std::vector<SavedHead>> parseHeads(std::string_view contents, const std::string& source);
+
+// Adds an error to `report` (of verifyLogs) for each head the files do not extend: a head whose
+// signature does not verify with `key` (forged); a head whose instance's record with its seq is
+// not byte for byte the head's line (the log was rewritten after the head was saved); a head
+// whose seq the files do not reach or hold (the log was cut before it, or files were deleted),
+// naming the first missing seq. `key` null: head signatures are not checked (a warning).
+void checkHeads(VerificationReport& report, const std::vector<SavedHead>& heads,
+                const CheckpointVerifier* key);
 
 }  // namespace kc::audit
