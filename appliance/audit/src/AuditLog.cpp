@@ -3,6 +3,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <optional>
@@ -179,6 +180,19 @@ Status AuditLog::start() {
   if (!status.isOk()) {
     closeFile();
     return status;
+  }
+  if (!options_.archiveCommand.empty()) {
+    auto archiver = AuditArchiver::start(directory_,
+                                         {.command = options_.archiveCommand,
+                                          .retryInitial = options_.archiveRetry,
+                                          .retryMax = std::max<std::chrono::milliseconds>(
+                                              options_.archiveRetry, std::chrono::minutes(1))},
+                                         fs_);
+    if (!archiver) {
+      closeFile();
+      return archiver.status();
+    }
+    archiver_ = std::move(*archiver);
   }
   nextCheckpoint_ = std::chrono::steady_clock::now() + options_.checkpointInterval;
   writer_ = std::thread([this] { runWriter(); });
@@ -572,6 +586,7 @@ Status AuditLog::rotate() {
   const Status renamed = fs_->rename(activePath(), archived);
   if (!renamed.isOk())
     return Status(StatusCode::kUnavailable, "rotate audit.log: " + renamed.message());
+  if (archiver_) archiver_->enqueue(archived.filename());
   committedSize_ = 0;
   auto file = fs_->openForAppend(activePath());
   if (!file) return file.status();
@@ -600,6 +615,7 @@ Status AuditLog::close() {
   }
   wake_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (archiver_) archiver_->stop();
   if (options_.syslog) closelog();
   std::lock_guard lock(mutex_);
   if (!healthy_)

@@ -25,6 +25,9 @@
 // log turns unhealthy and recovers as above, continuing audit.log, and rotates again after
 // the next batch.
 //
+// Archiving: with an archive command, each rotated file is handed to it off the append path
+// and retried until it succeeds (AuditArchiver.h); nothing is ever deleted.
+//
 // Every file operation goes through an AuditFileSystem (AuditFileSystem.h): the real one by
 // default, one that injects faults in tests.
 
@@ -42,6 +45,7 @@
 #include <vector>
 
 #include "kc/Result.h"
+#include "kc/audit/AuditArchiver.h"
 #include "kc/audit/AuditFileSystem.h"
 #include "kc/audit/AuditRecord.h"
 #include "kc/audit/CheckpointSigner.h"
@@ -64,6 +68,11 @@ struct AuditLogOptions {
   // false: one write + fdatasync per record instead of group commit (the benchmark's
   // baseline; never in production).
   bool groupCommit = true;
+  // Run on each rotated file (audit.archive_command; "%p" its path): AuditArchiver.h. Empty:
+  // none. The files still unarchived from earlier runs are retried at open.
+  std::string archiveCommand;
+  // The archive command's first retry delay; it doubles up to a minute.
+  std::chrono::milliseconds archiveRetry{std::chrono::seconds(1)};
   // Every file operation of the log goes through it. Null: posixAuditFileSystem(), the real
   // one; tests pass one that fails chosen operations.
   std::shared_ptr<AuditFileSystem> fileSystem;
@@ -160,6 +169,8 @@ class AuditLog {
   std::string lastError_;
   std::chrono::steady_clock::time_point nextCheckpoint_;
   std::thread writer_;
+  // Set before the writer starts, stopped after it ends; enqueue() is thread-safe.
+  std::unique_ptr<AuditArchiver> archiver_;
 };
 
 }  // namespace kc::audit

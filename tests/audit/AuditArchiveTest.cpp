@@ -1,0 +1,145 @@
+// audit.archive_command: every rotated file is handed to the operator's command, retried until
+// it succeeds, across restarts, with any file name passed safely; nothing is deleted.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "AuditTestSupport.h"
+#include "kc/audit/AuditArchiver.h"
+#include "kc/audit/AuditLog.h"
+#include "support/TempDir.h"
+
+namespace kc::audit {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ArchiveTest : public ::testing::Test {
+ protected:
+  // Appends `records` to a log rotating every 2500 bytes, archived by `command`; closes it.
+  void writeLog(const std::string& command, int records, bool awaitArchive = true) {
+    auto log = AuditLog::open({.directory = logDir_,
+                               .instance = "kc-1",
+                               .signer = signer_,
+                               .checkpointInterval = {},
+                               .rotateBytes = 2500,
+                               .archiveCommand = command,
+                               .archiveRetry = 10ms});
+    ASSERT_TRUE(log.isOk()) << log.status().toString();
+    for (int i = 0; i < records; ++i) ASSERT_TRUE((*log)->append(test::sampleRecord(i)).isOk());
+    // Let the archiver catch up before close() stops it (pending files stay pending).
+    if (awaitArchive) waitFor([&] { return rotatedFiles().size() == doneMarkers().size(); }, 5s);
+    ASSERT_TRUE((*log)->close().isOk());
+  }
+
+  std::set<std::string> rotatedFiles() const {
+    std::set<std::string> names;
+    for (const auto& path : test::logFiles(logDir_)) {
+      if (path.filename() != "audit.log") names.insert(path.filename().string());
+    }
+    return names;
+  }
+
+  std::set<std::string> filesIn(const std::filesystem::path& directory,
+                                const std::string& suffix = "") const {
+    std::set<std::string> names;
+    if (!std::filesystem::exists(directory)) return names;
+    for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+      std::string name = entry.path().filename().string();
+      if (name.size() < suffix.size() ||
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+        continue;
+      names.insert(name.substr(0, name.size() - suffix.size()));
+    }
+    return names;
+  }
+
+  std::set<std::string> doneMarkers() const { return filesIn(logDir_ / "archive_status", ".done"); }
+
+  template <typename Predicate>
+  static bool waitFor(Predicate done, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(10ms);
+    }
+    return true;
+  }
+
+  test::TempDir dir_{"kc-audit-archive"};
+  std::filesystem::path logDir_ = dir_ / "log";
+  std::filesystem::path archive_ = dir_ / "archive";
+  std::shared_ptr<test::OpenSslSigner> signer_ = std::make_shared<test::OpenSslSigner>();
+};
+
+TEST_F(ArchiveTest, ACopyCommandArchivesEveryRotatedFileAndNothingIsDeleted) {
+  std::filesystem::create_directories(archive_);
+  writeLog("cp %p " + shellQuote(archive_.string() + "/"), 60);
+  const auto rotated = rotatedFiles();
+  ASSERT_GE(rotated.size(), 3u);
+  EXPECT_EQ(filesIn(archive_), rotated);
+  EXPECT_EQ(doneMarkers(), rotated);
+  EXPECT_TRUE(filesIn(logDir_ / "archive_status", ".ready").empty());
+  for (const auto& name : rotated) {
+    EXPECT_EQ(test::readLines(archive_ / name), test::readLines(logDir_ / name)) << name;
+  }
+}
+
+TEST_F(ArchiveTest, AFailingCommandIsRetriedUntilItSucceeds) {
+  std::filesystem::create_directories(archive_);
+  // Fails the first three times it is run, then copies.
+  const auto counter = dir_ / "runs";
+  const std::string command = "n=$(cat " + shellQuote(counter.string()) +
+                              " 2>/dev/null || echo 0); echo $((n + 1)) > " +
+                              shellQuote(counter.string()) + "; [ \"$n\" -ge 3 ] && cp %p " +
+                              shellQuote(archive_.string() + "/");
+  writeLog(command, 30);
+  const auto rotated = rotatedFiles();
+  ASSERT_GE(rotated.size(), 1u);
+  EXPECT_EQ(filesIn(archive_), rotated);
+  EXPECT_EQ(doneMarkers(), rotated);
+  EXPECT_GE(std::stoi(test::readLines(counter).front()), 4);
+}
+
+TEST_F(ArchiveTest, APendingArchiveIsDoneAfterARestart) {
+  writeLog("exit 1", 30, false);  // the archive is unreachable during the first run
+  const auto rotated = rotatedFiles();
+  ASSERT_GE(rotated.size(), 1u);
+  EXPECT_TRUE(doneMarkers().empty());
+  EXPECT_EQ(filesIn(logDir_ / "archive_status", ".ready").size(), 1u);  // in order: the first
+
+  std::filesystem::create_directories(archive_);
+  auto log = AuditLog::open({.directory = logDir_,
+                             .instance = "kc-1",
+                             .signer = signer_,
+                             .checkpointInterval = {},
+                             .rotateBytes = 0,
+                             .archiveCommand = "cp %p " + shellQuote(archive_.string() + "/"),
+                             .archiveRetry = 10ms});
+  ASSERT_TRUE(log.isOk()) << log.status().toString();
+  EXPECT_TRUE(waitFor([&] { return doneMarkers() == rotated; }, 5s));
+  EXPECT_EQ(filesIn(archive_), rotated);
+}
+
+TEST_F(ArchiveTest, APathWithSpacesAndQuotesIsPassedAsOneWord) {
+  logDir_ = dir_ / "log dir 'with' \"quotes\" $(touch pwned) ;x";
+  std::filesystem::create_directories(archive_);
+  writeLog("cp %p " + shellQuote(archive_.string() + "/"), 30);
+  const auto rotated = rotatedFiles();
+  ASSERT_GE(rotated.size(), 1u);
+  EXPECT_EQ(filesIn(archive_), rotated);
+  EXPECT_FALSE(std::filesystem::exists("pwned"));
+  EXPECT_FALSE(std::filesystem::exists(logDir_ / "pwned"));
+}
+
+TEST(ArchiveCommand, OnlyPercentPIsReplacedAndQuoted) {
+  EXPECT_EQ(archiveCommandFor("cp %p /a/%f %% x", "/l/it's.log"),
+            "cp '/l/it'\\''s.log' /a/%f %% x");
+  EXPECT_EQ(shellQuote(""), "''");
+}
+
+}  // namespace
+}  // namespace kc::audit
