@@ -290,6 +290,7 @@ Status readAudit(const Reader& in, const fs::path& baseDir, AuditSettings& out) 
   KC_RETURN_IF_ERROR(in.seconds("audit.checkpoint_interval_s", out.checkpointInterval, 0, 86400));
   KC_RETURN_IF_ERROR(in.number("audit.rotate_bytes", out.rotateBytes, 0, std::uint64_t{1} << 40));
   KC_RETURN_IF_ERROR(in.boolean("audit.syslog", out.syslog));
+  KC_RETURN_IF_ERROR(in.string("audit.archive_command", out.archiveCommand));
   return Status::ok();
 }
 

@@ -79,6 +79,7 @@ Result<std::unique_ptr<audit::AuditLog>> openAuditLog(
   options.checkpointInterval = config.audit.checkpointInterval;
   options.rotateBytes = config.audit.rotateBytes;
   options.syslog = config.audit.syslog;
+  options.archiveCommand = config.audit.archiveCommand;
   auto log = audit::AuditLog::open(std::move(options));
   if (!log) return blame("audit.directory (" + directory.string() + ")", log.status());
   return log;

@@ -98,7 +98,8 @@ TEST_F(ConfigTest, FileSettingsAreRead) {
       "pkcs11.previous_wrap_keys = pkcs11:object=old-1, pkcs11:object=old-2\n"
       "policy.allow_noncompliant_key = true\n"
       "log.level = debug\n"
-      "log.format = json\n",
+      "log.format = json\n"
+      "audit.archive_command = cp %p /mnt/audit-archive/\n",
       {});
   ASSERT_TRUE(config) << config.status().toString();
   EXPECT_EQ(config->server.address, "0.0.0.0");
@@ -118,6 +119,7 @@ TEST_F(ConfigTest, FileSettingsAreRead) {
   EXPECT_TRUE(config->policy.allowNoncompliantKey);
   EXPECT_EQ(config->log.level, "debug");
   EXPECT_EQ(config->log.format, LogFormat::kJson);
+  EXPECT_EQ(config->audit.archiveCommand, "cp %p /mnt/audit-archive/");
 }
 
 TEST_F(ConfigTest, WorkersSetTheDefaultDatabasePoolAndTokenSessions) {

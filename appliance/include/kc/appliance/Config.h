@@ -96,6 +96,8 @@ struct AuditSettings {
   std::chrono::seconds checkpointInterval{60};  // 0: checkpoints only at rotation and shutdown
   std::uint64_t rotateBytes = 64u << 20;        // 0: never rotate
   bool syslog = false;                          // also copy each record to syslog
+  // Run on each rotated file, "%p" its path (kc/audit/AuditArchiver.h); empty: none.
+  std::string archiveCommand;
 };
 
 enum class LogFormat { kText, kJson };
