@@ -26,6 +26,11 @@
 //   close, manual). Since "prev" is the hash of the record before, a valid checkpoint seals
 //   the whole chain up to it, its sequence number and its time.
 //
+// The chain head is the line of the latest valid checkpoint, exactly; the daemon serves it at
+// GET /audit/head. A saved head file holds one or more such lines, one per line (the last '\n'
+// optional, empty lines skipped): an auditor keeps them outside the server and runs
+// `kc-audit verify --head FILE` (AuditVerifier.h, parseHeads and checkHeads).
+//
 // A line that is not exactly the canonical serialisation of the record it parses to is
 // not a valid record (so no two byte strings carry the same record).
 //
