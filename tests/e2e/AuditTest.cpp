@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 
+#include <chrono>
 #include <fstream>
 #include <thread>
 
@@ -88,6 +89,55 @@ TEST(Audit, KcAuditVerifiesTheDaemonsLogWithTheExportedKey) {
   auto tampered = runProcess({KC_AUDIT_PATH, "verify", "--public-key",
                               E2eEnvironment::get().auditPublicKey().string(), path.string()});
   EXPECT_EQ(tampered.exitCode, 1) << tampered.out << tampered.err;
+}
+
+// The auditor's routine against the real daemon: the head saved from GET /audit/head is
+// extended by the log, and every rotated file reached the archive through
+// audit.archive_command.
+TEST(Audit, SavedHeadVerifiesAndRotatedFilesAreArchived) {
+  TempDir scratch{"kc-e2e-archive"};
+  const auto archive = scratch.path() / "archive dir";
+  std::filesystem::create_directories(archive);
+  Daemon daemon({.config = {{"audit.rotate_bytes", "3000"},
+                            {"audit.archive_command", "cp %p '" + archive.string() + "/'"}}});
+  const std::string user = E2eEnvironment::newUserId();
+  const std::string token = E2eEnvironment::get().tokenFor(user);
+  ASSERT_EQ(daemon.sendKey("PUT", token, keyBody(randomKeyBase64(32))).status, 200);
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(daemon.get("/user-keys", token).status, 200);
+  const auto head = daemon.get("/audit/head");
+  ASSERT_EQ(head.status, 200) << head.body;
+  writeFile(scratch.path() / "head.json", head.body);
+  // The rotated files so far (the closing checkpoint may rotate once more: that file is
+  // archived at the next start).
+  const auto rotatedFiles = [&] {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(daemon.auditDir())) {
+      const std::string name = entry.path().filename().string();
+      if (entry.path().extension() == ".log" && name != "audit.log") names.push_back(name);
+    }
+    return names;
+  };
+  const auto rotated = rotatedFiles();
+  EXPECT_GE(rotated.size(), 1u);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (const auto& name : rotated) {
+    while (!std::filesystem::exists(archive / name) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(std::filesystem::exists(archive / name)) << name << "\n" << daemon.log();
+    EXPECT_TRUE(std::filesystem::exists(daemon.auditDir() / name)) << "never deleted: " << name;
+  }
+  ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
+
+  std::vector<std::string> args{KC_AUDIT_PATH,
+                                "verify",
+                                "--public-key",
+                                E2eEnvironment::get().auditPublicKey().string(),
+                                "--head",
+                                (scratch.path() / "head.json").string(),
+                                (daemon.auditDir() / "audit.log").string()};
+  for (const auto& name : rotatedFiles()) args.push_back((daemon.auditDir() / name).string());
+  const auto verified = runProcess(args);
+  EXPECT_EQ(verified.exitCode, 0) << verified.out << verified.err;
 }
 
 // A 64 KiB file system under the audit directory, filled so that no record fits.
