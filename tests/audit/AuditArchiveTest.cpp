@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "AuditTestSupport.h"
+#include "FaultInjectingFileSystem.h"
 #include "kc/audit/AuditArchiver.h"
 #include "kc/audit/AuditLog.h"
 #include "support/TempDir.h"
@@ -133,6 +134,31 @@ TEST_F(ArchiveTest, APathWithSpacesAndQuotesIsPassedAsOneWord) {
   EXPECT_EQ(filesIn(archive_), rotated);
   EXPECT_FALSE(std::filesystem::exists("pwned"));
   EXPECT_FALSE(std::filesystem::exists(logDir_ / "pwned"));
+}
+
+// The marker that records a file as archived cannot be written (an I/O error): the file is not
+// counted as archived, and the whole step is retried until the marker is durable.
+TEST_F(ArchiveTest, AMarkerThatCannotBeWrittenIsRetriedUntilDurable) {
+  std::filesystem::create_directories(logDir_);
+  std::filesystem::create_directories(archive_);
+  const std::string name = "audit-kc-1-20261201T000000Z-12.log";
+  test::writeFile(logDir_ / name, "x\n");
+  auto fs = std::make_shared<test::FaultInjectingFileSystem>();
+  fs->failRename({.error = EIO, .times = 2});
+  auto archiver = AuditArchiver::start(
+      logDir_,
+      {.command = "cp %p " + shellQuote(archive_.string() + "/") + " && echo copied >> " +
+                  shellQuote((dir_ / "copies").string()),
+       .retryInitial = 10ms},
+      fs);
+  ASSERT_TRUE(archiver.isOk()) << archiver.status().toString();
+  EXPECT_TRUE(waitFor([&] { return (*archiver)->archived() == 1; }, 5s));
+  EXPECT_EQ(fs->counts().failedRenames, 2);
+  EXPECT_EQ(doneMarkers(), std::set<std::string>{name});
+  EXPECT_EQ(filesIn(archive_), std::set<std::string>{name});
+  // A command is run again after a failure: archive commands must be idempotent (as
+  // PostgreSQL's).
+  EXPECT_EQ(test::readLines(dir_ / "copies").size(), 3u);
 }
 
 TEST(ArchiveCommand, OnlyPercentPIsReplacedAndQuoted) {
