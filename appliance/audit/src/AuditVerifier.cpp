@@ -424,8 +424,11 @@ void checkHeads(VerificationReport& report, const std::vector<SavedHead>& heads,
       report.findings.push_back({Finding::Severity::kError, std::move(file), line, saved.instance,
                                  seq, std::move(message)});
     };
-    const std::string named = "saved head " + head.source + " (seq " + std::to_string(saved.seq) +
-                              ", " + formatTime(saved.timeMicros) + ")";
+    // Findings located at the head file name it already; those at a log record name it here.
+    const std::string headOf =
+        "(seq " + std::to_string(saved.seq) + ", " + formatTime(saved.timeMicros) + ")";
+    const std::string named = "saved head " + headOf;
+    const std::string namedAt = "saved head " + head.source + " " + headOf;
     if (key != nullptr) {
       if (saved.keyId != key->keyId() || !signatureVerifies(saved, *key)) {
         error(head.source, 0, saved.seq,
@@ -447,8 +450,8 @@ void checkHeads(VerificationReport& report, const std::vector<SavedHead>& heads,
     if (found) continue;
     if (sameSeq != nullptr) {
       error(sameSeq->file, sameSeq->line, saved.seq,
-            "rewritten after the " + named + ": the record with seq " + std::to_string(saved.seq) +
-                " is not the checkpoint the head saved");
+            "rewritten after the " + namedAt + ": the record with seq " +
+                std::to_string(saved.seq) + " is not the checkpoint the head saved");
       continue;
     }
     std::uint64_t firstMissing = 1;
