@@ -156,7 +156,7 @@ struct ApiServerOptions {
   std::string jwksFile;     // instead of the identity server
   std::string issuer;       // explicit issuer; empty: discovered
   std::string identityUri;  // empty: the built-in identity server's
-  bool trustForwardedFor = false;
+  std::string trustedProxies;  // server.trusted_proxies; empty: X-Forwarded-For is ignored
 };
 
 // The API on 127.0.0.1 with an identity server behind it.
