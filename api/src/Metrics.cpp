@@ -153,8 +153,7 @@ std::string Metrics::render() const {
   out +=
       "kc_jwks_refreshes_total{outcome=\"failure\"} " + std::to_string(jwksRefreshFailures_) + "\n";
   if (hasAudit) {
-    const auto counter = [&out](std::string_view name, std::string_view help,
-                                std::uint64_t value) {
+    const auto counter = [&out](std::string_view name, std::string_view help, std::uint64_t value) {
       out += "# HELP " + std::string(name) + " " + std::string(help) + "\n";
       out += "# TYPE " + std::string(name) + " counter\n";
       out += std::string(name) + " " + std::to_string(value) + "\n";

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <optional>
 
-
 namespace kc::api {
 namespace {
 
@@ -55,8 +54,7 @@ std::optional<std::vector<std::uint8_t>> addressBytes(std::string_view text) {
 }
 
 std::string addressText(const std::vector<std::uint8_t>& bytes) {
-  return Poco::Net::IPAddress(bytes.data(), static_cast<poco_socklen_t>(bytes.size()))
-      .toString();
+  return Poco::Net::IPAddress(bytes.data(), static_cast<poco_socklen_t>(bytes.size())).toString();
 }
 
 // `bytes` with every bit past the first `prefix` cleared.
@@ -98,7 +96,8 @@ Result<TrustedProxies> TrustedProxies::parse(std::string_view list) {
   if (entries.size() == 1 && entries.front().empty()) return out;
   for (const std::string_view entry : entries) {
     const std::string shown = "\"" + std::string(entry.substr(0, 64)) + "\"";
-    const Status notABlock(StatusCode::kInvalidArgument, shown + " is not an address or CIDR block");
+    const Status notABlock(StatusCode::kInvalidArgument,
+                           shown + " is not an address or CIDR block");
     if (entry.empty()) return Status(StatusCode::kInvalidArgument, "an empty entry in the list");
     const auto slash = entry.find('/');
     const std::string host(entry.substr(0, slash));
@@ -127,8 +126,8 @@ Result<TrustedProxies> TrustedProxies::parse(std::string_view list) {
         prefix -= 96;
       }
       if (prefix > maxPrefix) {
-        return Status(StatusCode::kInvalidArgument, shown + " has a prefix longer than " +
-                                                        std::to_string(maxPrefix) + " bits");
+        return Status(StatusCode::kInvalidArgument,
+                      shown + " has a prefix longer than " + std::to_string(maxPrefix) + " bits");
       }
     }
     if (masked(*bytes, prefix) != *bytes) {

@@ -137,7 +137,8 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
       counters.bytes = stats.bytes;
       counters.checkpoints = stats.checkpoints;
     }
-    if (auto service = weakService.lock()) counters.summarisedRefusals = service->summarisedRefusals();
+    if (auto service = weakService.lock())
+      counters.summarisedRefusals = service->summarisedRefusals();
     return counters;
   });
   return out;

@@ -136,7 +136,8 @@ Status readServer(const Reader& in, ServerSettings& out) {
   if (!proxies) return proxies.status();
   if (*proxies) {
     auto parsed = api::TrustedProxies::parse((*proxies)->text);
-    if (!parsed) return settingError("server.trusted_proxies", **proxies, parsed.status().message());
+    if (!parsed)
+      return settingError("server.trusted_proxies", **proxies, parsed.status().message());
     out.trustedProxies = std::move(*parsed);
   }
   return Status::ok();

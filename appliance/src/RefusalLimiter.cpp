@@ -27,8 +27,7 @@ RefusalLimiter::RefusalLimiter(std::size_t perClient, std::chrono::microseconds 
                                std::size_t maxClients)
     : perClient_(perClient), interval_(interval), maxClients_(maxClients) {}
 
-bool RefusalLimiter::admit(const std::string& client, unsigned httpStatus,
-                           std::int64_t nowMicros) {
+bool RefusalLimiter::admit(const std::string& client, unsigned httpStatus, std::int64_t nowMicros) {
   std::lock_guard lock(mutex_);
   if (!open_ || nowMicros >= windowEnd_) {
     // A new interval. Counts of an ended one that nobody took are dropped into it rather than

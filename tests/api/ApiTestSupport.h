@@ -153,9 +153,9 @@ HttpAnswer call(int port, const HttpCall& request);
 struct ApiServerOptions {
   std::string webVaultOrigin = "https://vault.example.test/";
   std::chrono::seconds refreshInterval{0};
-  std::string jwksFile;     // instead of the identity server
-  std::string issuer;       // explicit issuer; empty: discovered
-  std::string identityUri;  // empty: the built-in identity server's
+  std::string jwksFile;        // instead of the identity server
+  std::string issuer;          // explicit issuer; empty: discovered
+  std::string identityUri;     // empty: the built-in identity server's
   std::string trustedProxies;  // server.trusted_proxies; empty: X-Forwarded-For is ignored
 };
 

@@ -132,9 +132,9 @@ TEST_F(CorsAndHeadersTest, ClientRequestIdIsClippedAndSanitisedBeforeItIsEchoed)
     std::string sent;
     std::string echoed;
   };
-  for (const Case& c : {Case{std::string(200, 'a'), std::string(128, 'a')},
-                        Case{"a\"b<script>", "a_b_script_"},
-                        Case{"00-4bf92f-00f067aa:1/x+y=z@h", "00-4bf92f-00f067aa:1/x+y=z@h"}}) {
+  for (const Case& c :
+       {Case{std::string(200, 'a'), std::string(128, 'a')}, Case{"a\"b<script>", "a_b_script_"},
+        Case{"00-4bf92f-00f067aa:1/x+y=z@h", "00-4bf92f-00f067aa:1/x+y=z@h"}}) {
     HttpCall request{.method = "GET", .path = "/alive"};
     request.headers = {{"X-Request-Id", c.sent}};
     const auto answer = api_.call(request);

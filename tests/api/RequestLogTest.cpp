@@ -105,9 +105,9 @@ TEST(ForwardedForTest, ClientIsTheRightMostUntrustedHopOnlyWhenThePeerIsATrusted
     std::string trustedProxies;
     std::string expected;
   };
-  for (const Case& c : {Case{"", "127.0.0.1"}, Case{"127.0.0.0/8", "10.0.0.1"},
-                        Case{"127.0.0.1, 10.0.0.0/8", "203.0.113.9"},
-                        Case{"10.0.0.0/8", "127.0.0.1"}}) {
+  for (const Case& c :
+       {Case{"", "127.0.0.1"}, Case{"127.0.0.0/8", "10.0.0.1"},
+        Case{"127.0.0.1, 10.0.0.0/8", "203.0.113.9"}, Case{"10.0.0.0/8", "127.0.0.1"}}) {
     ApiServer api({.trustedProxies = c.trustedProxies});
     HttpCall request{.method = "GET", .path = "/user-keys"};
     request.headers = {{"Authorization", "Bearer " + api.token()},

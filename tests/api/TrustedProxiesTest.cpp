@@ -1,12 +1,12 @@
 // server.trusted_proxies: the CIDR list and the walk through X-Forwarded-For that picks the
 // client address (kc/api/TrustedProxies.h).
 
-#include "kc/api/TrustedProxies.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "kc/api/TrustedProxies.h"
 
 namespace kc::api {
 namespace {
@@ -69,8 +69,7 @@ TEST(TrustedProxies, AnUntrustedPeerIsTheClientWhateverItForwards) {
 
 TEST(TrustedProxies, ClientIsTheRightMostHopThatIsNotATrustedProxy) {
   const auto list = proxies("10.0.0.0/8");
-  EXPECT_EQ(list.clientAddress("10.0.0.2", {"198.51.100.1, 203.0.113.9, 10.0.0.1"}),
-            "203.0.113.9")
+  EXPECT_EQ(list.clientAddress("10.0.0.2", {"198.51.100.1, 203.0.113.9, 10.0.0.1"}), "203.0.113.9")
       << "a client-supplied left-most hop is never taken";
   EXPECT_EQ(list.clientAddress("10.0.0.2", {"203.0.113.9"}), "203.0.113.9");
   EXPECT_EQ(list.clientAddress("10.0.0.2", {}), "10.0.0.2") << "no header: the proxy itself";
@@ -97,8 +96,7 @@ TEST(TrustedProxies, Ipv6AndHopsWithPortsAreUnderstood) {
       << "every hop trusted: the left-most";
   EXPECT_EQ(list.clientAddress("::1", {"[2001:db9::5]:4711, 2001:db8::1"}), "2001:db9::5");
   EXPECT_EQ(list.clientAddress("::1", {"203.0.113.9:443"}), "203.0.113.9");
-  EXPECT_EQ(proxies("127.0.0.1").clientAddress("::ffff:127.0.0.1", {"203.0.113.9"}),
-            "203.0.113.9")
+  EXPECT_EQ(proxies("127.0.0.1").clientAddress("::ffff:127.0.0.1", {"203.0.113.9"}), "203.0.113.9")
       << "a dual-stack socket's IPv4-mapped peer matches an IPv4 proxy";
 }
 

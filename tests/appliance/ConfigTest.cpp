@@ -98,8 +98,8 @@ TEST_F(ConfigTest, TrustedProxiesAndRefusalLimitsAreRead) {
 }
 
 TEST_F(ConfigTest, MalformedTrustedProxiesNameTheSettingAndTheEntry) {
-  const std::string message = errorOf("server.trusted_proxies = 10.0.0.0/8, 10.1.0.0/33\n",
-                                      minimalEnvironment());
+  const std::string message =
+      errorOf("server.trusted_proxies = 10.0.0.0/8, 10.1.0.0/33\n", minimalEnvironment());
   EXPECT_TRUE(contains(message, "server.trusted_proxies")) << message;
   EXPECT_TRUE(contains(message, "10.1.0.0/33")) << message;
   EXPECT_TRUE(contains(errorOf("audit.refusal_interval_s = 0\n", minimalEnvironment()),

@@ -1,12 +1,12 @@
 // Refusals cost bounded work: the first N per client and interval are recorded one by one,
 // the rest counted into one summary per client and interval (kc/appliance/RefusalLimiter.h).
 
-#include "kc/appliance/RefusalLimiter.h"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <string>
+
+#include "kc/appliance/RefusalLimiter.h"
 
 namespace kc::appliance {
 namespace {
