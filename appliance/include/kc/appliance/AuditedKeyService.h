@@ -49,7 +49,9 @@ class AuditTrail final : public KeyServiceObserver {
   void onKeyOperation(KeyOperation operation, const api::RequestContext& context,
                       const Status& outcome) override;
 
-  // The token operations recorded for `requestId` since the last call, oldest first.
+  // The token operations recorded for `requestId` since the last call, oldest first. The id
+  // is the daemon's own (api::RequestContext::requestId), unique per request, so concurrent
+  // requests never take each other's records.
   std::vector<audit::AuditRecord> takeTokenRecords(const std::string& requestId);
   audit::AuditLog& log() { return *log_; }
 
