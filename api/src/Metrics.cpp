@@ -75,6 +75,11 @@ void Metrics::setTokenPoolWaitsSource(std::function<std::uint64_t()> source) {
   tokenPoolWaitsSource_ = std::move(source);
 }
 
+void Metrics::setAuditSource(std::function<AuditCounters()> source) {
+  const std::lock_guard lock(mutex_);
+  auditSource_ = std::move(source);
+}
+
 void Metrics::addDatabaseError() {
   const std::lock_guard lock(mutex_);
   ++databaseErrors_;
@@ -102,12 +107,16 @@ void Metrics::renderHistogram(std::string& out, std::string_view name, std::stri
 
 std::string Metrics::render() const {
   std::function<std::uint64_t()> poolSource;
+  std::function<AuditCounters()> auditSource;
   {
     const std::lock_guard lock(mutex_);
     poolSource = tokenPoolWaitsSource_;
+    auditSource = auditSource_;
   }
-  // Called outside the lock: the source may take its own locks.
+  // Called outside the lock: the sources may take their own locks.
   const std::uint64_t poolWaitsFromSource = poolSource ? poolSource() : 0;
+  const bool hasAudit = static_cast<bool>(auditSource);
+  const AuditCounters audit = hasAudit ? auditSource() : AuditCounters{};
 
   const std::lock_guard lock(mutex_);
   std::string out;
@@ -143,6 +152,20 @@ std::string Metrics::render() const {
          "\n";
   out +=
       "kc_jwks_refreshes_total{outcome=\"failure\"} " + std::to_string(jwksRefreshFailures_) + "\n";
+  if (hasAudit) {
+    const auto counter = [&out](std::string_view name, std::string_view help, std::uint64_t value) {
+      out += "# HELP " + std::string(name) + " " + std::string(help) + "\n";
+      out += "# TYPE " + std::string(name) + " counter\n";
+      out += std::string(name) + " " + std::to_string(value) + "\n";
+    };
+    counter("kc_audit_records_total", "Audit records made durable, checkpoints included.",
+            audit.records);
+    counter("kc_audit_bytes_total", "Bytes of audit records made durable.", audit.bytes);
+    counter("kc_audit_checkpoints_total", "Signed audit checkpoints written.", audit.checkpoints);
+    counter("kc_audit_refusals_summarised_total",
+            "Refused requests counted in a summary record instead of one record each.",
+            audit.summarisedRefusals);
+  }
   return out;
 }
 

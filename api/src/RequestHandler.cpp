@@ -6,8 +6,8 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/IPAddress.h>
 #include <Poco/Net/StreamSocket.h>
+#include <Poco/String.h>
 #include <Poco/Timespan.h>
 #include <Poco/URI.h>
 #include <openssl/rand.h>
@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <ctime>
 #include <istream>
+#include <vector>
 
 #include "Routes.h"
 #include "UserKeyBody.h"
@@ -38,15 +39,21 @@ Poco::Logger& logger() {
   return Poco::Logger::get("kc.http");
 }
 
-// An incoming X-Request-Id is kept when it is short and harmless in a log line.
-bool isAcceptableRequestId(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (const char c : id) {
+// The longest client X-Request-Id kept (the rest is cut off).
+constexpr std::size_t kMaxClientRequestId = 128;
+
+// A client's X-Request-Id as it is recorded and echoed: at most kMaxClientRequestId bytes,
+// every byte outside [A-Za-z0-9._:/+=@-] replaced by '_', so it is harmless in a header, a
+// log line and a CSV cell (see kc/audit/AuditRecord.h, "client_request").
+std::string sanitizeClientRequestId(std::string_view id) {
+  std::string out(id.substr(0, kMaxClientRequestId));
+  for (char& c : out) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
+                    c == '.' || c == '_' || c == '-' || c == ':' || c == '/' || c == '+' ||
+                    c == '=' || c == '@';
+    if (!ok) c = '_';
   }
-  return true;
+  return out;
 }
 
 std::string newRequestId() {
@@ -65,17 +72,15 @@ std::string newRequestId() {
   return out;
 }
 
-std::string clientAddressOf(const HTTPServerRequest& request, bool trustForwardedFor) {
-  if (trustForwardedFor && request.has("X-Forwarded-For")) {
-    std::string first = request.get("X-Forwarded-For");
-    first = first.substr(0, first.find(','));
-    const auto begin = first.find_first_not_of(" \t");
-    const auto end = first.find_last_not_of(" \t");
-    if (begin != std::string::npos) first = first.substr(begin, end - begin + 1);
-    Poco::Net::IPAddress address;
-    if (Poco::Net::IPAddress::tryParse(first, address)) return address.toString();
+std::string clientAddressOf(const HTTPServerRequest& request, const TrustedProxies& proxies) {
+  const std::string peer = request.clientAddress().host().toString();
+  if (proxies.empty()) return peer;
+  std::vector<std::string> forwardedFor;  // every X-Forwarded-For header, in order
+  for (auto it = request.find("X-Forwarded-For");
+       it != request.end() && Poco::icompare(it->first, "X-Forwarded-For") == 0; ++it) {
+    forwardedFor.push_back(it->second);
   }
-  return request.clientAddress().host().toString();
+  return proxies.clientAddress(peer, forwardedFor);
 }
 
 // The request target's path, without query or fragment.
@@ -165,8 +170,12 @@ RequestHandler::RequestHandler(KeyService& keys, const JwtValidator& validator, 
 
 void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) {
   const auto started = std::chrono::steady_clock::now();
-  const std::string incomingId = request.get("X-Request-Id", "");
-  context_.requestId = isAcceptableRequestId(incomingId) ? incomingId : newRequestId();
+  // Our own id, always: a client's X-Request-Id may repeat or collide, so it is only
+  // recorded and echoed beside it.
+  context_.requestId = newRequestId();
+  if (request.has("X-Request-Id")) {
+    context_.clientRequestId = sanitizeClientRequestId(request.get("X-Request-Id"));
+  }
   const std::string method = request.getMethod();
   std::string routeLabel(kUnmatchedRoute);
   std::string path = "?";
@@ -174,10 +183,13 @@ void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerRespons
   hasBody_ = request.getChunkedTransferEncoding() || request.getContentLength64() > 0;
 
   try {
-    context_.clientAddress = clientAddressOf(request, settings_.trustForwardedFor);
+    context_.clientAddress = clientAddressOf(request, settings_.trustedProxies);
     path = pathOf(request.getURI());
     response.set("Cache-Control", "no-store");
     response.set("X-Request-Id", context_.requestId);
+    if (!context_.clientRequestId.empty()) {
+      response.set("X-Client-Request-Id", context_.clientRequestId);
+    }
     cors_.apply(request, response);
 
     const Route* route = matchRoute(path);
@@ -212,6 +224,7 @@ void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerRespons
                      "ms id=" + context_.requestId;
   if (context_.userId) line += " user=" + context_.userId->str();
   line += " client=" + context_.clientAddress;
+  if (!context_.clientRequestId.empty()) line += " client_request=" + context_.clientRequestId;
   if (status_ >= 500) {
     logger().error(line);
   } else {

@@ -123,7 +123,24 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
       out.audit, std::make_shared<MetricsObserver>(*out.metrics));
   out.keys = std::make_shared<appliance::UserKeyService>(
       std::make_shared<const appliance::KeyRing>(std::move(*ring)), out.store, trail);
-  out.service = std::make_shared<appliance::AuditedKeyService>(out.keys, trail);
+  out.service = std::make_shared<appliance::AuditedKeyService>(
+      out.keys, trail,
+      appliance::RefusalAuditSettings{.perClient = config.audit.refusalsPerClient,
+                                      .interval = config.audit.refusalInterval});
+  std::weak_ptr<audit::AuditLog> weakLog = out.audit;
+  std::weak_ptr<appliance::AuditedKeyService> weakService = out.service;
+  out.metrics->setAuditSource([weakLog, weakService] {
+    api::AuditCounters counters;
+    if (auto log = weakLog.lock()) {
+      const auto stats = log->stats();
+      counters.records = stats.records;
+      counters.bytes = stats.bytes;
+      counters.checkpoints = stats.checkpoints;
+    }
+    if (auto service = weakService.lock())
+      counters.summarisedRefusals = service->summarisedRefusals();
+    return counters;
+  });
   return out;
 }
 

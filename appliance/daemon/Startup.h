@@ -26,8 +26,8 @@ struct Components {
   std::unique_ptr<api::JwksCache> jwks;
   std::unique_ptr<api::JwtValidator> validator;
   std::shared_ptr<audit::AuditLog> audit;
-  std::shared_ptr<appliance::UserKeyService> keys;  // the key service inside `service`
-  std::shared_ptr<api::KeyService> service;         // the audited key service
+  std::shared_ptr<appliance::UserKeyService> keys;        // the key service inside `service`
+  std::shared_ptr<appliance::AuditedKeyService> service;  // the audited key service
 };
 
 // Builds and checks every component. The error's message starts with the setting at

@@ -166,6 +166,11 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
     api::ApiSettings apiSettings;
     apiSettings.webVaultOrigin = config.webVault.origin;
     apiSettings.serveMetrics = config.server.metrics;
+    apiSettings.trustedProxies = config.server.trustedProxies;
+    if (!config.server.trustedProxies.empty()) {
+      daemonLogger().information("client addresses from X-Forwarded-For through trusted proxies " +
+                                 config.server.trustedProxies.describe());
+    }
     Poco::Net::HTTPServer server(
         new api::RequestHandlerFactory(*components.service, *components.validator,
                                        *components.metrics, apiSettings),
@@ -192,6 +197,7 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
       daemonLogger().warning(std::to_string(server.currentConnections()) +
                              " connection(s) still open after the drain timeout");
     }
+    components.service->close();  // the refusal summaries of the last interval
     Status sealed = components.audit->close();
     if (!sealed.isOk())
       daemonLogger().error("audit log not sealed at shutdown: " + sealed.message());

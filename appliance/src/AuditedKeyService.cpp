@@ -2,6 +2,7 @@
 
 #include <Poco/Logger.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "kc/api/ErrorMapping.h"
@@ -32,6 +33,7 @@ audit::AuditRecord recordFor(const api::RequestContext& context) {
   audit::AuditRecord record;
   record.userId = userText(context);
   record.requestId = context.requestId;
+  record.clientRequestId = context.clientRequestId;
   record.clientAddress = context.clientAddress;
   return record;
 }
@@ -91,8 +93,67 @@ std::vector<audit::AuditRecord> AuditTrail::takeTokenRecords(const std::string& 
 }
 
 AuditedKeyService::AuditedKeyService(std::shared_ptr<api::KeyService> inner,
-                                     std::shared_ptr<AuditTrail> trail)
-    : inner_(std::move(inner)), trail_(std::move(trail)) {}
+                                     std::shared_ptr<AuditTrail> trail,
+                                     RefusalAuditSettings refusals)
+    : inner_(std::move(inner)),
+      trail_(std::move(trail)),
+      refusals_(refusals.perClient,
+                std::chrono::duration_cast<std::chrono::microseconds>(refusals.interval)) {
+  watcher_ = std::thread([this] { watchRefusalIntervals(); });
+}
+
+AuditedKeyService::~AuditedKeyService() {
+  close();
+}
+
+void AuditedKeyService::close() {
+  {
+    std::lock_guard lock(watcherMutex_);
+    if (closing_) return;
+    closing_ = true;
+  }
+  watcherWake_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+  writeSummaries(refusals_.takeAll());
+}
+
+void AuditedKeyService::watchRefusalIntervals() {
+  // Checked a few times per interval (at most once a second), so a summary is written soon
+  // after its interval ends even when no refusal follows.
+  const auto tick = std::clamp<std::chrono::milliseconds>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(refusals_.interval()) / 4,
+      std::chrono::milliseconds(20), std::chrono::seconds(1));
+  std::unique_lock lock(watcherMutex_);
+  while (!closing_) {
+    watcherWake_.wait_for(lock, tick, [this] { return closing_; });
+    if (closing_) break;
+    lock.unlock();
+    flushEndedRefusalSummaries();
+    lock.lock();
+  }
+}
+
+void AuditedKeyService::flushEndedRefusalSummaries() {
+  writeSummaries(refusals_.takeEnded(audit::nowMicros()));
+}
+
+void AuditedKeyService::writeSummaries(std::vector<RefusalSummary> summaries) {
+  if (summaries.empty()) return;
+  std::vector<audit::AuditRecord> records;
+  for (const auto& summary : summaries) {
+    audit::AuditRecord record;
+    record.operation = op::kKeyRefusedSummary;
+    record.outcome = summary.allDenied() ? outcome::kDenied : outcome::kRejected;
+    record.clientAddress = summary.client;
+    record.detail = summary.detail();
+    records.push_back(std::move(record));
+  }
+  Status written = trail_->log().appendAll(std::move(records));
+  if (!written.isOk()) {
+    auditLogger().error("summaries of %z refused requests' clients not written: %s",
+                        summaries.size(), written.toString());
+  }
+}
 
 Status AuditedKeyService::write(const api::RequestContext& context,
                                 audit::AuditRecord outcomeRecord,
@@ -167,6 +228,9 @@ std::optional<std::string> AuditedKeyService::auditHead() {
 
 void AuditedKeyService::recordRefusal(const api::RequestContext& context, int httpStatus,
                                       std::string_view reason) {
+  const std::int64_t now = audit::nowMicros();
+  writeSummaries(refusals_.takeEnded(now));
+  if (!refusals_.admit(context.clientAddress, static_cast<unsigned>(httpStatus), now)) return;
   audit::AuditRecord record = recordFor(context);
   record.operation = op::kKeyRefused;
   record.outcome = httpStatus == 401 || httpStatus == 403 ? outcome::kDenied : outcome::kRejected;

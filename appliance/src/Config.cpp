@@ -132,6 +132,14 @@ Status readServer(const Reader& in, ServerSettings& out) {
   KC_RETURN_IF_ERROR(in.seconds("server.read_timeout_s", out.readTimeout, 1, 3600));
   KC_RETURN_IF_ERROR(in.seconds("server.write_timeout_s", out.writeTimeout, 1, 3600));
   KC_RETURN_IF_ERROR(in.boolean("server.metrics", out.metrics));
+  auto proxies = in.value("server.trusted_proxies");
+  if (!proxies) return proxies.status();
+  if (*proxies) {
+    auto parsed = api::TrustedProxies::parse((*proxies)->text);
+    if (!parsed)
+      return settingError("server.trusted_proxies", **proxies, parsed.status().message());
+    out.trustedProxies = std::move(*parsed);
+  }
   return Status::ok();
 }
 
@@ -291,6 +299,8 @@ Status readAudit(const Reader& in, const fs::path& baseDir, AuditSettings& out) 
   KC_RETURN_IF_ERROR(in.number("audit.rotate_bytes", out.rotateBytes, 0, std::uint64_t{1} << 40));
   KC_RETURN_IF_ERROR(in.boolean("audit.syslog", out.syslog));
   KC_RETURN_IF_ERROR(in.string("audit.archive_command", out.archiveCommand));
+  KC_RETURN_IF_ERROR(in.number("audit.refusals_per_client", out.refusalsPerClient, 0, 1000000));
+  KC_RETURN_IF_ERROR(in.seconds("audit.refusal_interval_s", out.refusalInterval, 1, 86400));
   return Status::ok();
 }
 

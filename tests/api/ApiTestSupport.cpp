@@ -361,7 +361,9 @@ ApiServer::ApiServer(ApiServerOptions options) {
   validator_ = std::make_unique<api::JwtValidator>(*jwks_, jwtSettings);
   api::ApiSettings apiSettings;
   apiSettings.webVaultOrigin = options.webVaultOrigin;
-  apiSettings.trustForwardedFor = options.trustForwardedFor;
+  auto proxies = api::TrustedProxies::parse(options.trustedProxies);
+  if (!proxies) throw std::runtime_error("trustedProxies: " + proxies.status().message());
+  apiSettings.trustedProxies = std::move(*proxies);
   server_ = serveOnLoopback(
       new api::RequestHandlerFactory(keys_, *validator_, metrics_, apiSettings), port_);
 }

@@ -153,10 +153,10 @@ HttpAnswer call(int port, const HttpCall& request);
 struct ApiServerOptions {
   std::string webVaultOrigin = "https://vault.example.test/";
   std::chrono::seconds refreshInterval{0};
-  std::string jwksFile;     // instead of the identity server
-  std::string issuer;       // explicit issuer; empty: discovered
-  std::string identityUri;  // empty: the built-in identity server's
-  bool trustForwardedFor = false;
+  std::string jwksFile;        // instead of the identity server
+  std::string issuer;          // explicit issuer; empty: discovered
+  std::string identityUri;     // empty: the built-in identity server's
+  std::string trustedProxies;  // server.trusted_proxies; empty: X-Forwarded-For is ignored
 };
 
 // The API on 127.0.0.1 with an identity server behind it.

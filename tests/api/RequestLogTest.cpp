@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -58,22 +59,19 @@ TEST_F(RequestLogTest, EachRequestLogsOneLineWithRouteStatusIdUserAndClient) {
   HttpCall request{.method = "GET", .path = "/user-keys?secret=1"};
   request.headers = {{"Authorization", "Bearer " + api_.token()}, {"X-Request-Id", "log-test-1"}};
   EXPECT_EQ(api_.call(request).status, 404);
-  // "GET /user-keys 404 <ms>ms id=... user=... client=..."
+  // "GET /user-keys 404 <ms>ms id=<the daemon's id> user=... client=... client_request=..."
   const std::string prefix = "GET /user-keys 404 ";
   const std::string suffix =
-      "ms id=log-test-1 user=8f5c3f2a-1b2c-4d3e-9f10-112233445566 client=127.0.0.1";
+      " user=8f5c3f2a-1b2c-4d3e-9f10-112233445566 client=127.0.0.1 client_request=log-test-1";
   int matches = 0;
   for (const auto& text : channel_->lines()) {
     if (text.size() < prefix.size() + suffix.size() + 3 || text.rfind(prefix, 0) != 0 ||
         text.compare(text.size() - suffix.size(), suffix.size(), suffix) != 0) {
       continue;
     }
-    const std::string duration =
+    const std::string middle =
         text.substr(prefix.size(), text.size() - prefix.size() - suffix.size());
-    if (duration.find_first_not_of("0123456789.") == std::string::npos &&
-        duration.find('.') == duration.size() - 2) {
-      ++matches;
-    }
+    if (std::regex_match(middle, std::regex("[0-9]+\\.[0-9]ms id=[0-9a-f]{32}"))) ++matches;
   }
   EXPECT_EQ(matches, 1) << channel_->all();
   EXPECT_EQ(channel_->all().find("secret=1"), std::string::npos);
@@ -102,14 +100,20 @@ TEST_F(RequestLogTest, KeysNeverReachTheLog) {
   EXPECT_NE(log.find("INTEGRITY: record does not open"), std::string::npos) << log;
 }
 
-TEST(ForwardedForTest, ClientAddressComesFromForwardedForOnlyWhenTrusted) {
-  for (const bool trusted : {false, true}) {
-    ApiServer api({.trustForwardedFor = trusted});
+TEST(ForwardedForTest, ClientIsTheRightMostUntrustedHopOnlyWhenThePeerIsATrustedProxy) {
+  struct Case {
+    std::string trustedProxies;
+    std::string expected;
+  };
+  for (const Case& c :
+       {Case{"", "127.0.0.1"}, Case{"127.0.0.0/8", "10.0.0.1"},
+        Case{"127.0.0.1, 10.0.0.0/8", "203.0.113.9"}, Case{"10.0.0.0/8", "127.0.0.1"}}) {
+    ApiServer api({.trustedProxies = c.trustedProxies});
     HttpCall request{.method = "GET", .path = "/user-keys"};
     request.headers = {{"Authorization", "Bearer " + api.token()},
-                       {"X-Forwarded-For", "203.0.113.9, 10.0.0.1"}};
+                       {"X-Forwarded-For", "198.51.100.1, 203.0.113.9, 10.0.0.1"}};
     EXPECT_EQ(api.call(request).status, 404);
-    EXPECT_EQ(api.keys().lastContext().clientAddress, trusted ? "203.0.113.9" : "127.0.0.1");
+    EXPECT_EQ(api.keys().lastContext().clientAddress, c.expected) << c.trustedProxies;
   }
 }
 

@@ -252,7 +252,9 @@ TEST_F(UserKeysContractTest, KeyServiceSeesCanonicalUserIdRequestIdAndClientAddr
   EXPECT_EQ(answer.status, 404);
   const auto context = api_.keys().lastContext();
   EXPECT_EQ(context.userId, defaultUser());
-  EXPECT_EQ(context.requestId, "req-42.a_b");
+  EXPECT_EQ(context.requestId, answer.header("x-request-id"));
+  EXPECT_EQ(context.requestId.size(), 32u);
+  EXPECT_EQ(context.clientRequestId, "req-42.a_b");
   EXPECT_EQ(context.clientAddress, "127.0.0.1");
 }
 

@@ -78,6 +78,34 @@ TEST_F(ConfigTest, DefaultsApplyWhenOnlyTheRequiredSettingsAreGiven) {
   EXPECT_EQ(config->configFile, configPath());
 }
 
+TEST_F(ConfigTest, TrustedProxiesAndRefusalLimitsDefaultToNoneAnd20PerMinute) {
+  auto config = load("", minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_TRUE(config->server.trustedProxies.empty());
+  EXPECT_EQ(config->audit.refusalsPerClient, 20u);
+  EXPECT_EQ(config->audit.refusalInterval, std::chrono::seconds(60));
+}
+
+TEST_F(ConfigTest, TrustedProxiesAndRefusalLimitsAreRead) {
+  auto config = load(
+      "server.trusted_proxies = 10.0.0.0/8, ::1\n"
+      "audit.refusals_per_client = 5\naudit.refusal_interval_s = 10\n",
+      minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->server.trustedProxies.describe(), "10.0.0.0/8,::1/128");
+  EXPECT_EQ(config->audit.refusalsPerClient, 5u);
+  EXPECT_EQ(config->audit.refusalInterval, std::chrono::seconds(10));
+}
+
+TEST_F(ConfigTest, MalformedTrustedProxiesNameTheSettingAndTheEntry) {
+  const std::string message =
+      errorOf("server.trusted_proxies = 10.0.0.0/8, 10.1.0.0/33\n", minimalEnvironment());
+  EXPECT_TRUE(contains(message, "server.trusted_proxies")) << message;
+  EXPECT_TRUE(contains(message, "10.1.0.0/33")) << message;
+  EXPECT_TRUE(contains(errorOf("audit.refusal_interval_s = 0\n", minimalEnvironment()),
+                       "audit.refusal_interval_s"));
+}
+
 TEST_F(ConfigTest, FileSettingsAreRead) {
   test::writeFile(dir_ / "pin", "1234\n");
   auto config = load(

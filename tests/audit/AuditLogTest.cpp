@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "AuditTestSupport.h"
+#include "kc/Base64.h"
 #include "kc/audit/AuditLog.h"
 #include "kc/audit/AuditVerifier.h"
 #include "support/TempDir.h"
@@ -367,6 +368,77 @@ TEST_F(AuditLogTest, CopiesRecordsToSyslogWhenAsked) {
   auto log = openLog({.instance = "kc-1", .syslog = true});
   ASSERT_TRUE(log->append(test::sampleRecord(1)).isOk());
   EXPECT_TRUE(log->healthy());
+}
+
+}  // namespace
+}  // namespace kc::audit
+
+namespace kc::audit {
+namespace {
+
+// A log as a version 1 daemon wrote it: "v":1 lines (no "client_request"), a log.open
+// record, `records` requests and a signed closing checkpoint, chained from the genesis value.
+void writeVersionOneLog(const std::filesystem::path& path, const std::string& instance,
+                        test::OpenSslSigner& signer, int records) {
+  std::vector<std::string> lines;
+  std::string prev = genesisHash(instance);
+  const std::int64_t start = nowMicros() - 10'000'000;
+  auto add = [&](AuditRecord record, bool checkpoint) {
+    record.version = 1;
+    record.seq = lines.size() + 1;
+    record.instance = instance;
+    record.timeMicros = start + static_cast<std::int64_t>(lines.size()) * 1000;
+    record.prev = prev;
+    if (checkpoint) {
+      record.keyId = signer.keyId();
+      const std::string message = checkpointMessage(record);
+      auto signature =
+          signer.sign({reinterpret_cast<const std::uint8_t*>(message.data()), message.size()});
+      ASSERT_TRUE(signature.isOk());
+      record.signature = encodeBase64(*signature);
+    }
+    lines.push_back(serialize(record));
+    prev = lineHash(lines.back());
+  };
+  AuditRecord open;
+  open.operation = std::string(op::kLogOpen);
+  open.outcome = std::string(outcome::kOk);
+  open.detail = "new chain";
+  add(open, false);
+  for (int i = 0; i < records; ++i) add(test::sampleRecord(i), false);
+  AuditRecord checkpoint;
+  checkpoint.operation = std::string(op::kCheckpoint);
+  checkpoint.outcome = std::string(outcome::kOk);
+  checkpoint.detail = "close";
+  add(checkpoint, true);
+  std::filesystem::create_directories(path.parent_path());
+  test::writeLines(path, lines);
+}
+
+TEST_F(AuditLogTest, AVersionOneLogVerifiesAndIsContinuedWithVersionTwoRecordsAsOneChain) {
+  writeVersionOneLog(logDir() / "audit.log", "kc-old", *signer_, 3);
+  auto key = CheckpointVerifier::fromPem(signer_->publicKeyPem());
+  ASSERT_TRUE(key.isOk());
+  const auto old = verifyLogs(test::loadLogDirectory(logDir()), &*key);
+  EXPECT_TRUE(old.intact()) << describe(old);
+
+  auto log = openLog({.instance = "kc-old", .signer = signer_});
+  AuditRecord record = test::sampleRecord(9);
+  record.clientRequestId = "client-9";
+  ASSERT_TRUE(log->append(record).isOk());
+  ASSERT_TRUE(log->close().isOk());
+
+  const auto lines = readLines(logDir() / "audit.log");
+  ASSERT_GE(lines.size(), 8u);
+  EXPECT_EQ(lines.front().rfind("{\"v\":1,", 0), 0u);
+  EXPECT_EQ(lines.back().rfind("{\"v\":2,", 0), 0u);
+  auto continued = parseRecord(lines[lines.size() - 2]);
+  ASSERT_TRUE(continued.isOk());
+  EXPECT_EQ(continued->clientRequestId, "client-9");
+  const auto both = verifyLogs(test::loadLogDirectory(logDir()), &*key);
+  EXPECT_TRUE(both.intact()) << describe(both);
+  ASSERT_EQ(both.chains.size(), 1u);
+  EXPECT_EQ(both.chains[0].sealedThrough, both.chains[0].lastSeq);
 }
 
 }  // namespace

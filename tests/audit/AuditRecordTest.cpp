@@ -30,7 +30,21 @@ AuditRecord knownRecord() {
 }
 
 TEST(AuditRecordFormat, SerializesEveryMemberInTheDocumentedOrder) {
-  EXPECT_EQ(serialize(knownRecord()),
+  AuditRecord record = knownRecord();
+  record.clientRequestId = "lb-7f3a";
+  EXPECT_EQ(serialize(record),
+            "{\"v\":2,\"seq\":7,\"time\":\"2025-11-25T15:21:44.123456Z\",\"instance\":\"kc-1\","
+            "\"op\":\"key.release\",\"outcome\":\"ok\",\"status\":200,"
+            "\"user\":\"6b9c1f2e-0d4c-4a43-9a51-2f1f0c1f7a10\",\"key\":\"0a1b\","
+            "\"request\":\"req-1\",\"client_request\":\"lb-7f3a\",\"client\":\"192.0.2.7\","
+            "\"duration_us\":1234,\"detail\":\"\",\"sig\":\"\",\"prev\":\"" +
+                std::string(64, 'a') + "\"}");
+}
+
+TEST(AuditRecordFormat, VersionOneRecordsKeepTheirBytesWithoutClientRequest) {
+  AuditRecord record = knownRecord();
+  record.version = 1;
+  EXPECT_EQ(serialize(record),
             "{\"v\":1,\"seq\":7,\"time\":\"2025-11-25T15:21:44.123456Z\",\"instance\":\"kc-1\","
             "\"op\":\"key.release\",\"outcome\":\"ok\",\"status\":200,"
             "\"user\":\"6b9c1f2e-0d4c-4a43-9a51-2f1f0c1f7a10\",\"key\":\"0a1b\","
@@ -40,10 +54,41 @@ TEST(AuditRecordFormat, SerializesEveryMemberInTheDocumentedOrder) {
 }
 
 TEST(AuditRecordFormat, ParsesItsOwnSerialisationBack) {
-  const AuditRecord record = knownRecord();
+  AuditRecord record = knownRecord();
+  record.clientRequestId = "client-7";
   auto parsed = parseRecord(serialize(record));
   ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
   EXPECT_EQ(*parsed, record);
+}
+
+TEST(AuditRecordFormat, ParsesVersionOneLinesAsVersionOneAndWritesThemBackUnchanged) {
+  AuditRecord record = knownRecord();
+  record.version = 1;
+  const std::string line = serialize(record);
+  auto parsed = parseRecord(line);
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  EXPECT_EQ(parsed->version, 1u);
+  EXPECT_EQ(parsed->clientRequestId, "");
+  EXPECT_EQ(serialize(*parsed), line);
+  EXPECT_EQ(lineHash(serialize(*parsed)), lineHash(line)) << "the chain of an old log holds";
+}
+
+TEST(AuditRecordFormat, EachVersionHasExactlyItsOwnMembers) {
+  AuditRecord v1 = knownRecord();
+  v1.version = 1;
+  std::string v1WithClientRequest = serialize(v1);
+  v1WithClientRequest.replace(v1WithClientRequest.find("\"client\":"), 0,
+                              "\"client_request\":\"\",");
+  std::string v2WithoutClientRequest = serialize(knownRecord());
+  v2WithoutClientRequest.replace(v2WithoutClientRequest.find("\"client_request\":\"\","), 20, "");
+  std::string v2Misplaced = serialize(knownRecord());
+  v2Misplaced.replace(v2Misplaced.find("\"client_request\":\"\","), 20, "");
+  v2Misplaced.replace(v2Misplaced.find("\"duration_us\""), 0, "\"client_request\":\"\",");
+  std::string v2NotAString = serialize(knownRecord());
+  v2NotAString.replace(v2NotAString.find("\"client_request\":\"\""), 19, "\"client_request\":0");
+  for (const auto& bad : {v1WithClientRequest, v2WithoutClientRequest, v2Misplaced, v2NotAString}) {
+    EXPECT_FALSE(parseRecord(bad).isOk()) << bad;
+  }
 }
 
 TEST(AuditRecordFormat, EscapesQuotesBackslashesAndControlCharacters) {
@@ -63,7 +108,7 @@ TEST(AuditRecordFormat, RefusesLinesThatAreNotCanonical) {
   std::string spaced = line;
   spaced.insert(1, " ");
   std::string reordered = line;
-  reordered.replace(reordered.find("\"v\":1,\"seq\":7"), 13, "\"seq\":7,\"v\":1");
+  reordered.replace(reordered.find("\"v\":2,\"seq\":7"), 13, "\"seq\":7,\"v\":2");
   std::string upperHex = line;
   upperHex.replace(upperHex.find(std::string(64, 'a')), 64, std::string(64, 'A'));
   std::string extra = line;
@@ -76,7 +121,7 @@ TEST(AuditRecordFormat, RefusesLinesThatAreNotCanonical) {
   leadingZero.replace(leadingZero.find("\"seq\":7"), 7, "\"seq\":07");
   for (const auto& bad :
        {spaced, reordered, upperHex, extra, missing, escapedSlash, leadingZero, std::string("{}"),
-        std::string("[]"), std::string(""), std::string("{\"v\":1")}) {
+        std::string("[]"), std::string(""), std::string("{\"v\":1"), std::string("{\"v\":2}")}) {
     EXPECT_FALSE(parseRecord(bad).isOk()) << bad;
   }
 }
@@ -86,7 +131,9 @@ TEST(AuditRecordFormat, RefusesSeqZeroBadTimesAndOtherVersions) {
   record.seq = 0;
   EXPECT_FALSE(parseRecord(serialize(record)).isOk());
   std::string line = serialize(knownRecord());
-  line.replace(line.find("\"v\":1"), 5, "\"v\":2");
+  line.replace(line.find("\"v\":2"), 5, "\"v\":3");
+  EXPECT_FALSE(parseRecord(line).isOk());
+  line.replace(line.find("\"v\":3"), 5, "\"v\":0");
   EXPECT_FALSE(parseRecord(line).isOk());
   EXPECT_FALSE(parseTime("2025-11-25T15:21:44Z").isOk());
   EXPECT_FALSE(parseTime("2025-02-30T15:21:44.000000Z").isOk());

@@ -448,7 +448,8 @@ TEST_F(ImportTest, InterruptedByCtrlCOrKilledThenRerunFinishesWithTheRightTotals
   ASSERT_EQ(rerun.result.exitCode, 0) << rerun.output();
   const long imported = summaryCount(rerun.result.out, "imported");
   const long present = summaryCount(rerun.result.out, "already present");
-  EXPECT_GT(present, 300) << rerun.output();
+  EXPECT_GE(present, 300) << "every user the killed run reported done is stored: "
+                          << rerun.output();
   EXPECT_EQ(imported + present, static_cast<long>(kUsers)) << rerun.output();
   expectDatesKept(daemon, data);
 

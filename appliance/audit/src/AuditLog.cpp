@@ -308,6 +308,7 @@ Status AuditLog::appendAll(std::vector<AuditRecord> records) {
     pending->record.userId = clip(record.userId);
     pending->record.keyId = clip(record.keyId);
     pending->record.requestId = clip(record.requestId);
+    pending->record.clientRequestId = clip(record.clientRequestId);
     pending->record.clientAddress = clip(record.clientAddress);
     pending->record.durationMicros = record.durationMicros;
     pending->record.detail = clip(record.detail);
@@ -536,6 +537,7 @@ Status AuditLog::commit(std::deque<std::shared_ptr<Pending>>& batch) {
   std::lock_guard lock(mutex_);
   if (newHead) head_ = std::move(newHead);
   stats_.records += lines.size();
+  stats_.bytes += buffer.size();
   stats_.syncs += 1;
   stats_.checkpoints += checkpoints;
   return Status::ok();

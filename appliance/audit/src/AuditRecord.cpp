@@ -53,9 +53,11 @@ void appendMember(std::string& out, std::string_view name, std::uint64_t value) 
   out += std::to_string(value);
 }
 
+// The members every version has; version 2 adds "client_request" (after "request").
 constexpr std::array<std::string_view, 15> kMembers = {
     "v",   "seq",     "time",   "instance",    "op",     "outcome", "status", "user",
     "key", "request", "client", "duration_us", "detail", "sig",     "prev"};
+constexpr std::string_view kClientRequestMember = "client_request";
 
 Result<std::uint64_t> unsignedMember(const Poco::JSON::Object& object, const std::string& name) {
   const Poco::Dynamic::Var value = object.get(name);
@@ -85,16 +87,31 @@ bool isLowerHex(std::string_view text) {
 }
 
 Result<AuditRecord> parseObject(const Poco::JSON::Object& object) {
-  if (object.size() != kMembers.size())
-    return Status(StatusCode::kInvalidArgument, "a record has exactly 15 members");
+  if (!object.has("v")) return Status(StatusCode::kInvalidArgument, "member \"v\" missing");
+  auto version = unsignedMember(object, "v");
+  if (!version) return version.status();
+  if (*version != 1 && *version != 2)
+    return Status(StatusCode::kInvalidArgument, "unknown record version");
+  const std::size_t members = *version == 1 ? kMembers.size() : kMembers.size() + 1;
+  if (object.size() != members) {
+    return Status(StatusCode::kInvalidArgument, "a version " + std::to_string(*version) +
+                                                    " record has exactly " +
+                                                    std::to_string(members) + " members");
+  }
   for (const auto name : kMembers) {
     if (!object.has(std::string(name)))
       return Status(StatusCode::kInvalidArgument, "member \"" + std::string(name) + "\" missing");
   }
-  auto version = unsignedMember(object, "v");
-  if (!version) return version.status();
-  if (*version != 1) return Status(StatusCode::kInvalidArgument, "unknown record version");
   AuditRecord record;
+  record.version = static_cast<unsigned>(*version);
+  if (record.version >= 2) {
+    const std::string name(kClientRequestMember);
+    if (!object.has(name))
+      return Status(StatusCode::kInvalidArgument, "member \"" + name + "\" missing");
+    auto text = stringMember(object, name);
+    if (!text) return text.status();
+    record.clientRequestId = std::move(*text);
+  }
   auto seq = unsignedMember(object, "seq");
   if (!seq) return seq.status();
   if (*seq == 0) return Status(StatusCode::kInvalidArgument, "\"seq\" starts at 1");
@@ -139,7 +156,8 @@ std::string serialize(const AuditRecord& record) {
   std::string out;
   out.reserve(256 + record.detail.size());
   out += '{';
-  appendMember(out, "v", std::uint64_t{1});
+  const bool v1 = record.version == 1;
+  appendMember(out, "v", std::uint64_t{v1 ? 1u : kRecordVersion});
   out += ',';
   appendMember(out, "seq", record.seq);
   out += ',';
@@ -159,6 +177,10 @@ std::string serialize(const AuditRecord& record) {
   out += ',';
   appendMember(out, "request", record.requestId);
   out += ',';
+  if (!v1) {
+    appendMember(out, kClientRequestMember, record.clientRequestId);
+    out += ',';
+  }
   appendMember(out, "client", record.clientAddress);
   out += ',';
   appendMember(out, "duration_us", record.durationMicros);

@@ -15,6 +15,14 @@
 
 namespace kc::api {
 
+// The audit log's counters, as the appliance reports them (api/ never sees the log itself).
+struct AuditCounters {
+  std::uint64_t records = 0;             // kc_audit_records_total: durable lines
+  std::uint64_t bytes = 0;               // kc_audit_bytes_total: their bytes
+  std::uint64_t checkpoints = 0;         // kc_audit_checkpoints_total: signed checkpoints
+  std::uint64_t summarisedRefusals = 0;  // kc_audit_refusals_summarised_total
+};
+
 class Metrics {
  public:
   Metrics();
@@ -34,6 +42,11 @@ class Metrics {
   // kc_token_pool_waits_total, read from `source` at render time (the session pool keeps the
   // counter); 0 until a source is set.
   void setTokenPoolWaitsSource(std::function<std::uint64_t()> source);
+
+  // kc_audit_records_total, kc_audit_bytes_total, kc_audit_checkpoints_total and
+  // kc_audit_refusals_summarised_total (refusals counted in a summary record instead of
+  // recorded one by one), read from `source` at render time; absent until a source is set.
+  void setAuditSource(std::function<AuditCounters()> source);
 
   // kc_database_errors_total.
   void addDatabaseError();
@@ -63,6 +76,7 @@ class Metrics {
   std::map<std::string, Histogram> requestDurations_;
   std::map<std::string, Histogram> tokenOperations_;
   std::function<std::uint64_t()> tokenPoolWaitsSource_;
+  std::function<AuditCounters()> auditSource_;
   std::uint64_t databaseErrors_ = 0;
   std::uint64_t jwksRefreshSuccesses_ = 0;
   std::uint64_t jwksRefreshFailures_ = 0;

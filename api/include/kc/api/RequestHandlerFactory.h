@@ -17,6 +17,8 @@
 #include <memory>
 #include <string>
 
+#include "kc/api/TrustedProxies.h"
+
 namespace kc::api {
 
 class CorsPolicy;
@@ -29,8 +31,9 @@ struct ApiSettings {
   // A trailing '/' is ignored. Empty: no origin does.
   std::string webVaultOrigin;
   std::size_t maxBodyBytes = 64 * 1024;  // larger bodies are answered 413
-  // Take the client address from X-Forwarded-For's first hop (behind a trusted proxy only).
-  bool trustForwardedFor = false;
+  // The proxies whose X-Forwarded-For names the client (TrustedProxies.h); none: the peer
+  // address is the client and X-Forwarded-For is ignored.
+  TrustedProxies trustedProxies;
   bool serveMetrics = true;  // GET /metrics; restrict it at the proxy if it must not be public
 };
 

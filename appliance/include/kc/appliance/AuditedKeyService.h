@@ -5,6 +5,15 @@
 // are durably on disk; when the log cannot be written, nothing is released or stored and
 // the answer is UNAVAILABLE (503), and the health report says the audit log is unhealthy.
 //
+// Refusals cost bounded work: the first refusals of each client per interval are recorded
+// one by one, the rest counted into one "key.refused.summary" record per client and interval
+// (RefusalLimiter.h), written when the interval ends (a background thread watches) and at
+// close(). So a flood of bad tokens can neither fill the disk nor take the fsyncs key
+// releases wait for.
+//
+// Each request's token operations are buffered under its request id, which the daemon
+// generates (never the client's X-Request-Id): concurrent requests never share a buffer.
+//
 // Wiring: the AuditTrail observes the inner UserKeyService (it buffers the token operations
 // of each request); the AuditedKeyService wraps that service and writes one batch of
 // records per request, made durable by one group-committed sync.
@@ -13,13 +22,18 @@
 //   auto inner = std::make_shared<UserKeyService>(ring, store, trail);
 //   AuditedKeyService service(inner, trail);
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kc/api/KeyService.h"
+#include "kc/appliance/RefusalLimiter.h"
 #include "kc/appliance/UserKeyService.h"
 #include "kc/audit/AuditLog.h"
 
@@ -35,7 +49,9 @@ class AuditTrail final : public KeyServiceObserver {
   void onKeyOperation(KeyOperation operation, const api::RequestContext& context,
                       const Status& outcome) override;
 
-  // The token operations recorded for `requestId` since the last call, oldest first.
+  // The token operations recorded for `requestId` since the last call, oldest first. The id
+  // is the daemon's own (api::RequestContext::requestId), unique per request, so concurrent
+  // requests never take each other's records.
   std::vector<audit::AuditRecord> takeTokenRecords(const std::string& requestId);
   audit::AuditLog& log() { return *log_; }
 
@@ -46,9 +62,20 @@ class AuditTrail final : public KeyServiceObserver {
   std::map<std::string, std::vector<audit::AuditRecord>> pending_;
 };
 
+// audit.refusals_per_client and audit.refusal_interval_s.
+struct RefusalAuditSettings {
+  std::size_t perClient = 20;
+  std::chrono::milliseconds interval{std::chrono::seconds(60)};
+};
+
 class AuditedKeyService final : public api::KeyService {
  public:
-  AuditedKeyService(std::shared_ptr<api::KeyService> inner, std::shared_ptr<AuditTrail> trail);
+  AuditedKeyService(std::shared_ptr<api::KeyService> inner, std::shared_ptr<AuditTrail> trail,
+                    RefusalAuditSettings refusals = {});
+  // close().
+  ~AuditedKeyService() override;
+  AuditedKeyService(const AuditedKeyService&) = delete;
+  AuditedKeyService& operator=(const AuditedKeyService&) = delete;
 
   // The inner fetch, then its records; the key only when they are durable.
   Result<SecretBytes> fetchUserKey(const api::RequestContext& context) override;
@@ -59,16 +86,34 @@ class AuditedKeyService final : public api::KeyService {
   api::HealthReport checkHealth() override;
   // The audit log's latest signed checkpoint.
   std::optional<std::string> auditHead() override;
-  // A /user-keys request refused before it reached the service (401, 403, 400, 413).
+  // A /user-keys request refused before it reached the service (401, 403, 400, 413): recorded
+  // on its own while its client is within the limit of the interval, else only counted for
+  // the client's summary record.
   void recordRefusal(const api::RequestContext& context, int httpStatus,
                      std::string_view reason) override;
+
+  // Writes the summaries of the interval that ended, if it did (the background thread calls
+  // this; tests may too).
+  void flushEndedRefusalSummaries();
+  // Stops the background thread and writes the summaries of the current interval. Call before
+  // the audit log closes; later refusals are still recorded. Idempotent.
+  void close();
+  // Refusals counted into summaries instead of recorded one by one, since start.
+  std::uint64_t summarisedRefusals() const { return refusals_.summarised(); }
 
  private:
   Status write(const api::RequestContext& context, audit::AuditRecord outcome,
                std::chrono::steady_clock::time_point start);
+  void writeSummaries(std::vector<RefusalSummary> summaries);
+  void watchRefusalIntervals();
 
   std::shared_ptr<api::KeyService> inner_;
   std::shared_ptr<AuditTrail> trail_;
+  RefusalLimiter refusals_;
+  std::mutex watcherMutex_;
+  std::condition_variable watcherWake_;
+  bool closing_ = false;  // GUARDED_BY(watcherMutex_)
+  std::thread watcher_;   // writes summaries when an interval ends
 };
 
 }  // namespace kc::appliance

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "kc/Result.h"
+#include "kc/api/TrustedProxies.h"
 #include "kc/appliance/KeyRing.h"
 #include "kc/pkcs11/TokenConnection.h"
 #include "kc/storage/StoreConfig.h"
@@ -38,6 +39,9 @@ struct ServerSettings {
   std::chrono::seconds readTimeout{15};
   std::chrono::seconds writeTimeout{15};
   bool metrics = true;  // serve GET /metrics (Prometheus) on the API port
+  // server.trusted_proxies: the proxies whose X-Forwarded-For names the client; none: the peer
+  // address is the client.
+  api::TrustedProxies trustedProxies;
 };
 
 // TLS is on when certificate and private key are set (both or neither).
@@ -98,6 +102,10 @@ struct AuditSettings {
   bool syslog = false;                          // also copy each record to syslog
   // Run on each rotated file, "%p" its path (kc/audit/AuditArchiver.h); empty: none.
   std::string archiveCommand;
+  // Refusals (401, 403, 400, 413) of one client recorded one by one per interval; the rest
+  // are counted in one "key.refused.summary" record per client and interval.
+  std::size_t refusalsPerClient = 20;
+  std::chrono::seconds refusalInterval{60};
 };
 
 enum class LogFormat { kText, kJson };

@@ -80,6 +80,7 @@ struct AuditLogOptions {
 
 struct AuditLogStats {
   std::uint64_t records = 0;      // lines made durable, checkpoints included
+  std::uint64_t bytes = 0;        // bytes of those lines, '\n' included
   std::uint64_t syncs = 0;        // fdatasync calls that succeeded
   std::uint64_t failures = 0;     // batches refused because a write or sync failed
   std::uint64_t checkpoints = 0;  // checkpoints written

@@ -1,14 +1,22 @@
 #pragma once
 // One audit record and its canonical serialisation: the exact bytes of a line in the log.
 //
-// FORMAT (version 1), so an auditor can re-implement verification without this code:
+// FORMAT (version 2; version 1 still reads), so an auditor can re-implement verification
+// without this code:
 //
 // A log file is UTF-8 text, one record per line, each line ended by '\n'. A line is a JSON
 // object with exactly these members, in this order, with no whitespace:
 //
-//   {"v":1,"seq":<n>,"time":"<t>","instance":"<s>","op":"<s>","outcome":"<s>",
-//    "status":<n>,"user":"<s>","key":"<s>","request":"<s>","client":"<s>",
-//    "duration_us":<n>,"detail":"<s>","sig":"<s>","prev":"<64 hex>"}
+//   {"v":2,"seq":<n>,"time":"<t>","instance":"<s>","op":"<s>","outcome":"<s>",
+//    "status":<n>,"user":"<s>","key":"<s>","request":"<s>","client_request":"<s>",
+//    "client":"<s>","duration_us":<n>,"detail":"<s>","sig":"<s>","prev":"<64 hex>"}
+//
+// A version 1 line (written before "client_request" existed) is the same without the
+// "client_request" member, with "v":1; both are canonical, and one chain may hold both (a
+// log continued by a newer daemon). "request" is the id the daemon generated for the request
+// (unique, never taken from the client); "client_request" is the client's own X-Request-Id
+// as received (clipped to 128 bytes, every byte outside [A-Za-z0-9._:/+=@-] replaced by
+// '_'), empty when none was sent. It is for correlation only: nothing keys on it.
 //
 // - numbers are unsigned decimal without leading zeros ("0" for zero);
 // - strings escape '"' as \", '\' as \\, and every byte below 0x20 as \u00xx (lower-case
@@ -46,12 +54,22 @@
 
 namespace kc::audit {
 
+// The version serialize() writes for a record whose `version` is not 1.
+inline constexpr unsigned kRecordVersion = 2;
+
 // Operation names ("op").
 namespace op {
 inline constexpr std::string_view kKeyRelease = "key.release";
 inline constexpr std::string_view kKeyDeposit = "key.deposit";
 inline constexpr std::string_view kKeyReplace = "key.replace";
 inline constexpr std::string_view kKeyRefused = "key.refused";
+// Refusals of one client beyond audit.refusals_per_client in one audit.refusal_interval_s,
+// counted in one record per client and interval instead of one each: "client" names it,
+// "time" is when the summary was written, and "detail" reads
+// "count=<n> first=<time> last=<time> statuses=<http>:<n>[,<http>:<n>...]" (times as in
+// "time", statuses ascending). "status" is 0; "outcome" is "denied" when every summarised
+// refusal was a 401 or 403, else "rejected".
+inline constexpr std::string_view kKeyRefusedSummary = "key.refused.summary";
 inline constexpr std::string_view kIntegrityFailure = "integrity.failure";
 inline constexpr std::string_view kTokenUnwrap = "token.unwrap";
 inline constexpr std::string_view kTokenWrap = "token.wrap";
@@ -103,7 +121,8 @@ struct AuditRecord {
   unsigned httpStatus = 0;           // "status": the HTTP status answered, 0 when none
   std::string userId;                // "user"
   std::string keyId;                 // "key": wrapping-key id (CKA_ID hex); audit key fingerprint
-  std::string requestId;             // "request"
+  std::string requestId;             // "request": the daemon's id of the request
+  std::string clientRequestId;       // "client_request" (v2): the client's X-Request-Id
   std::string clientAddress;         // "client"
   std::uint64_t durationMicros = 0;  // "duration_us"
   std::string detail;                // short, non-secret reason
@@ -113,6 +132,9 @@ struct AuditRecord {
   std::string instance;
   std::string signature;  // "sig", base64; checkpoints only
   std::string prev;       // 64 lower-case hex digits
+  // "v": 1 only for a record parsed from a version 1 line (serialised without
+  // "client_request", which must then be empty); records written now are kRecordVersion.
+  unsigned version = kRecordVersion;
 
   bool operator==(const AuditRecord&) const = default;
 };
