@@ -385,6 +385,7 @@ int runShow(const std::vector<std::string>& argv) {
     if (!r.keyId.empty()) std::cout << "  key=" << r.keyId;
     if (!r.clientAddress.empty()) std::cout << "  client=" << r.clientAddress;
     if (!r.requestId.empty()) std::cout << "  request=" << r.requestId;
+    if (!r.clientRequestId.empty()) std::cout << "  client_request=" << r.clientRequestId;
     if (r.durationMicros != 0) std::cout << "  " << r.durationMicros << "us";
     if (!r.detail.empty()) std::cout << "  (" << r.detail << ")";
     std::cout << "\n";
@@ -420,7 +421,7 @@ int runExport(const std::vector<std::string>& argv) {
   std::ostringstream out;
   if (format == "csv") {
     out << "time,instance,seq,operation,outcome,http_status,user,key,request,client,"
-           "duration_us,detail,prev,sig\r\n";
+           "duration_us,detail,prev,sig,client_request\r\n";
   }
   for (const auto* p : selectRecords(report, args.filters)) {
     const auto& r = p->record;
@@ -432,7 +433,8 @@ int runExport(const std::vector<std::string>& argv) {
         << ',' << csvCell(r.operation) << ',' << csvCell(r.outcome) << ',' << r.httpStatus << ','
         << csvCell(r.userId) << ',' << csvCell(r.keyId) << ',' << csvCell(r.requestId) << ','
         << csvCell(r.clientAddress) << ',' << r.durationMicros << ',' << csvCell(r.detail) << ','
-        << csvCell(r.prev, false) << ',' << csvCell(r.signature, false) << "\r\n";
+        << csvCell(r.prev, false) << ',' << csvCell(r.signature, false) << ','
+        << csvCell(r.clientRequestId) << "\r\n";
   }
   const auto output = args.single.find("--output");
   if (output == args.single.end()) {

@@ -208,7 +208,7 @@ TEST_F(AuditLogTest, CloseSealsTheChainWithACheckpoint) {
   auto last = parseRecord(lines.back());
   ASSERT_TRUE(last.isOk());
   EXPECT_EQ(last->operation, op::kCheckpoint);
-  EXPECT_EQ(last->detail, "close");
+  EXPECT_EQ(last->detail, "close; the next run continues at seq " + std::to_string(last->seq + 1));
 }
 
 TEST_F(AuditLogTest, RotationSealsEachFileAndTheChainContinuesAcrossFiles) {

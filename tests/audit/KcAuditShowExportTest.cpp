@@ -102,7 +102,7 @@ TEST_F(ShowExportTest, ExportCsvQuotesFieldsAndDefusesFormulas) {
   ASSERT_EQ(rows.size(), 3u) << test::readFile(out);
   EXPECT_EQ(rows[0],
             "time,instance,seq,operation,outcome,http_status,user,key,request,client,"
-            "duration_us,detail,prev,sig\r");
+            "duration_us,detail,prev,sig,client_request\r");
   EXPECT_NE(rows[1].find(",key.deposit,ok,0,alice,,,,0,\"first, \"\"deposit\"\"\","),
             std::string::npos)
       << rows[1];

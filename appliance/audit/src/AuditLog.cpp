@@ -408,7 +408,9 @@ void AuditLog::runWriter() {
   lock.unlock();
   Status closing = Status::ok();
   if (options_.signer && sinceCheckpoint_ > 0) {
-    auto seal = makeInternal(op::kCheckpoint, "close", true);
+    // The file stays audit.log: the next run continues it right after this checkpoint.
+    auto seal = makeInternal(
+        op::kCheckpoint, "close; the next run continues at seq " + std::to_string(seq_ + 2), true);
     writeBatch({seal});
     closing = seal->result;
   }
