@@ -338,8 +338,7 @@ Status readLog(const Reader& in, LogSettings& out) {
 // "<key> (<where it came from>): <problem>", for a check across several settings.
 Status originError(const SettingOrigins& origins, std::string_view key,
                    const std::string& problem) {
-  const auto found = origins.find(key);
-  const std::string origin = found == origins.end() ? "default" : found->second;
+  const std::string origin = settingOrigin(origins, key);
   return {StatusCode::kInvalidArgument, std::string(key) + " (" + origin + "): " + problem};
 }
 

@@ -12,11 +12,6 @@ Status blame(const std::string& setting, const Status& status) {
   return Status(status.code(), setting + ": " + status.message());
 }
 
-std::string originOf(const DaemonConfig& config, std::string_view key) {
-  const auto found = config.origins.find(key);
-  return found == config.origins.end() ? std::string("default") : found->second;
-}
-
 }  // namespace
 
 Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const DaemonConfig& config,
@@ -33,8 +28,9 @@ Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const DaemonConfig& c
   auto pool = pkcs11::SessionPool::open(*module, *slot, settings.pin, settings.pool);
   if (!pool) {
     const std::string key = config.pkcs11.pinFile.empty() ? "pkcs11.pin_env" : "pkcs11.pin_file";
-    return blame(key + " (" + originOf(config, key) + ": " + settings.pin.describe() + ")",
-                 pool.status());
+    return blame(
+        key + " (" + settingOrigin(config.origins, key) + ": " + settings.pin.describe() + ")",
+        pool.status());
   }
   return *pool;
 }

@@ -17,22 +17,6 @@ using config::quoted;
 using config::settingError;
 using config::Value;
 
-std::string percentEncode(std::string_view text) {
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (std::isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(kDigits[byte >> 4]);
-      out.push_back(kDigits[byte & 0x0F]);
-    }
-  }
-  return out;
-}
-
 constexpr std::string_view kPrefix = "keyconnectorsettings__";
 
 // Every setting of the reference (KeyConnectorSettings), lower case, after the prefix.

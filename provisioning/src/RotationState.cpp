@@ -11,13 +11,8 @@ namespace {
 constexpr std::string_view kWrapKey = "pkcs11.wrap_key";
 constexpr std::string_view kPreviousWrapKeys = "pkcs11.previous_wrap_keys";
 
-std::string originOf(const appliance::DaemonConfig& config, std::string_view key) {
-  const auto found = config.origins.find(key);
-  return found == config.origins.end() ? std::string("default") : found->second;
-}
-
 bool fromEnvironment(const appliance::DaemonConfig& config, std::string_view key) {
-  return originOf(config, key).starts_with("environment variable");
+  return appliance::settingOrigin(config.origins, key).starts_with("environment variable");
 }
 
 }  // namespace
@@ -105,10 +100,10 @@ Result<SettingsChange> applyWrapKeySettings(const appliance::DaemonConfig& confi
       const std::string variable = appliance::environmentVariableFor(key);
       change.instead += values.second.empty() ? "unset " + variable + "\n"
                                               : variable + "=" + values.second + "\n";
-      if (originOf(config, key).starts_with("environment variable") &&
-          originOf(config, key) != "environment variable " + variable) {
-        change.instead += "unset the " + originOf(config, key) + " setting " + std::string(key) +
-                          " (" + variable + " overrides it too)\n";
+      if (appliance::settingOrigin(config.origins, key).starts_with("environment variable") &&
+          appliance::settingOrigin(config.origins, key) != "environment variable " + variable) {
+        change.instead += "unset the " + appliance::settingOrigin(config.origins, key) +
+                          " setting " + std::string(key) + " (" + variable + " overrides it too)\n";
       }
     }
     return change;

@@ -52,8 +52,7 @@ Result<ConfigFile> ConfigFile::load(const std::optional<std::string>& path) {
 }
 
 std::string ConfigFile::originOf(std::string_view key) const {
-  const auto found = config_.origins.find(key);
-  return found == config_.origins.end() ? std::string("default") : found->second;
+  return appliance::settingOrigin(config_.origins, key);
 }
 
 std::optional<Setting> ConfigFile::get(std::string_view key) const {

@@ -3,37 +3,18 @@
 #include <cctype>
 #include <vector>
 
+#include "kc/Text.h"
+
 namespace kc::setup {
 namespace {
 
 constexpr std::string_view kScheme = "pkcs11:";
-
-bool isUnreserved(unsigned char c) {
-  return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
-}
 
 std::string objectPart(std::string_view label) {
   return "object=" + percentEncode(label) + ";type=private";
 }
 
 }  // namespace
-
-std::string percentEncode(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(value.size());
-  for (const char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (isUnreserved(c)) {
-      out += ch;
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0F];
-    }
-  }
-  return out;
-}
 
 std::string tokenUri(const pkcs11::TokenDescription& token) {
   return std::string(kScheme) + "token=" + percentEncode(token.label) +

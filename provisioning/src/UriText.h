@@ -10,9 +10,6 @@
 
 namespace kc::setup {
 
-// Percent-encodes every byte outside RFC 3986's unreserved set.
-std::string percentEncode(std::string_view value);
-
 // "pkcs11:token=<label>;serial=<serial>": the token, stable across SoftHSM's slot renumbering.
 std::string tokenUri(const pkcs11::TokenDescription& token);
 

@@ -7,6 +7,7 @@
 
 #include "CommandLine.h"
 #include "UriText.h"
+#include "kc/Text.h"
 
 namespace kc::setup {
 namespace {

@@ -55,4 +55,26 @@ inline std::string toHex(std::span<const std::uint8_t> bytes, std::string_view p
   return out;
 }
 
+// `text` with every byte outside RFC 3986's unreserved set (ALPHA DIGIT - . _ ~) written as
+// %XX in upper-case hex: the form a pkcs11: URI's attribute values take.
+inline std::string percentEncode(std::string_view text) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    const bool unreserved = (byte >= 'A' && byte <= 'Z') || (byte >= 'a' && byte <= 'z') ||
+                            (byte >= '0' && byte <= '9') || c == '-' || c == '.' || c == '_' ||
+                            c == '~';
+    if (unreserved) {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kDigits[byte >> 4]);
+      out.push_back(kDigits[byte & 0x0F]);
+    }
+  }
+  return out;
+}
+
 }  // namespace kc

@@ -119,6 +119,12 @@ struct LogSettings {
 // KC_PKCS11_PIN_FILE", "environment variable keyConnectorSettings__...", or "default".
 using SettingOrigins = std::map<std::string, std::string, std::less<>>;
 
+// Where `key` came from: its entry in `origins`, else "default".
+inline std::string settingOrigin(const SettingOrigins& origins, std::string_view key) {
+  const auto found = origins.find(key);
+  return found == origins.end() ? std::string("default") : found->second;
+}
+
 struct DaemonConfig {
   std::filesystem::path configFile;  // empty when none was given
   std::filesystem::path baseDir;     // where relative paths were resolved
