@@ -2,6 +2,8 @@
 // reopening.
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -13,6 +15,7 @@
 #include "kc/Base64.h"
 #include "kc/audit/AuditLog.h"
 #include "kc/audit/AuditVerifier.h"
+#include "support/Subprocess.h"
 #include "support/TempDir.h"
 
 namespace kc::audit {
@@ -268,6 +271,46 @@ TEST_F(AuditLogTest, ReopeningWithTheSameInstanceContinuesTheChain) {
   EXPECT_EQ(reopened->seq, 3u);
   EXPECT_EQ(reopened->detail, "continuing chain after seq 2") << "it names the previous run's end";
   EXPECT_TRUE(verifyLogs(test::loadLogDirectory(logDir()), nullptr).intact());
+}
+
+// Two writers of one directory would both continue from the same last record and fork the
+// chain: `keyconnectord --check` run beside the daemon did exactly that.
+TEST_F(AuditLogTest, ASecondWriterOfTheDirectoryIsRefusedUntilTheFirstCloses) {
+  auto first = openLog({.instance = "kc-1"});
+  ASSERT_NE(first, nullptr);
+  auto second = AuditLog::open({.directory = logDir(), .instance = "kc-1"});
+  ASSERT_FALSE(second.isOk());
+  EXPECT_EQ(second.status().code(), StatusCode::kConflict);
+  EXPECT_NE(second.status().message().find("in use by another process (pid " +
+                                           std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << second.status().toString();
+  ASSERT_TRUE(first->append(test::sampleRecord(1)).isOk());
+  ASSERT_TRUE(first->close().isOk());
+  auto third = openLog({.instance = "kc-1"});
+  ASSERT_NE(third, nullptr);
+  ASSERT_TRUE(third->close().isOk());
+  EXPECT_TRUE(verifyLogs(test::loadLogDirectory(logDir()), nullptr).intact());
+}
+
+TEST_F(AuditLogTest, ALockHeldByAnotherProcessRefusesAndAKilledHolderLeavesNoLock) {
+  std::filesystem::create_directories(logDir());
+  const auto lockFile = logDir() / "audit.lock";
+  // The holder is one process (bash becomes sleep), so killing it drops the lock.
+  test::BackgroundProcess holder(
+      {"/bin/bash", "-c", "exec 9>\"$0\" && flock 9 && exec sleep 60", lockFile.string()},
+      (dir_.path() / "flock.out").string());
+  // The holder may lock only after a probe of ours let go: wait until opening is refused.
+  for (int i = 0; i < 200 && AuditLog::open({.directory = logDir(), .instance = "kc-1"}).isOk();
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto refused = AuditLog::open({.directory = logDir(), .instance = "kc-1"});
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().code(), StatusCode::kConflict);
+  holder.stop(SIGKILL);
+  auto log = openLog({.instance = "kc-1"});
+  ASSERT_NE(log, nullptr) << "the kernel drops the lock of a killed holder";
+  ASSERT_TRUE(log->close().isOk());
 }
 
 // A clean restart after a rotation used to start audit.log from the genesis value again under

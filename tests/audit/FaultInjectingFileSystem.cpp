@@ -166,6 +166,11 @@ Status FaultInjectingFileSystem::syncDirectory(const std::filesystem::path& dire
   return real_->syncDirectory(directory);
 }
 
+Result<std::unique_ptr<audit::DirectoryLock>> FaultInjectingFileSystem::lockDirectory(
+    const std::filesystem::path& directory) {
+  return real_->lockDirectory(directory);
+}
+
 Result<std::vector<std::filesystem::path>> FaultInjectingFileSystem::listFiles(
     const std::filesystem::path& directory) {
   return real_->listFiles(directory);

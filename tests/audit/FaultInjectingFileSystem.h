@@ -61,6 +61,8 @@ class FaultInjectingFileSystem final : public audit::AuditFileSystem {
       const std::filesystem::path& path) override;
   Status rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
   Status syncDirectory(const std::filesystem::path& directory) override;
+  Result<std::unique_ptr<audit::DirectoryLock>> lockDirectory(
+      const std::filesystem::path& directory) override;
   Result<std::vector<std::filesystem::path>> listFiles(
       const std::filesystem::path& directory) override;
 

@@ -166,8 +166,11 @@ AuditLog::~AuditLog() {
 }
 
 Status AuditLog::start() {
+  KC_RETURN_IF_ERROR(fs_->createDirectories(directory_));
+  auto lock = fs_->lockDirectory(directory_);
+  if (!lock) return lock.status();
+  lock_ = std::move(*lock);
   if (instance_.empty()) {
-    KC_RETURN_IF_ERROR(fs_->createDirectories(directory_));
     auto id = stableInstanceId(*fs_, directory_);
     if (!id) return id.status();
     instance_ = std::move(*id);
@@ -621,6 +624,7 @@ Status AuditLog::close() {
   if (writer_.joinable()) writer_.join();
   if (archiver_) archiver_->stop();
   if (options_.syslog) closelog();
+  lock_.reset();
   std::lock_guard lock(mutex_);
   if (!healthy_)
     return Status(StatusCode::kUnavailable, "audit log closed unhealthy: " + lastError_);

@@ -1,11 +1,13 @@
 // The audit log's file operations on the real file system, with POSIX calls.
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "kc/audit/AuditFileSystem.h"
 
@@ -37,6 +39,24 @@ Result<std::uint64_t> sizeOf(int fd, const std::filesystem::path& path) {
   struct stat info {};
   if (::fstat(fd, &info) != 0) return errnoStatus("stat", path, errno);
   return static_cast<std::uint64_t>(info.st_size);
+}
+
+class PosixDirectoryLock final : public DirectoryLock {
+ public:
+  explicit PosixDirectoryLock(int fd) : fd_(fd) {}
+
+ private:
+  Descriptor fd_;  // closing it releases the lock
+};
+
+// The pid written in a lock file, for the message that names the holder; "unknown" when
+// the holder has not written it yet or it cannot be read.
+std::string holderOf(int fd) {
+  char buffer[32] = {};
+  const ssize_t n = ::pread(fd, buffer, sizeof buffer - 1, 0);
+  std::string pid = n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : "";
+  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+  return pid.empty() ? "unknown" : pid;
 }
 
 class PosixWritableFile final : public WritableFile {
@@ -138,6 +158,24 @@ class PosixAuditFileSystem final : public AuditFileSystem {
     if (fd.get() < 0) return errnoStatus("open", directory, errno);
     if (::fsync(fd.get()) != 0) return errnoStatus("fsync", directory, errno);
     return Status::ok();
+  }
+
+  Result<std::unique_ptr<DirectoryLock>> lockDirectory(
+      const std::filesystem::path& directory) override {
+    const auto path = directory / "audit.lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0) return errnoStatus("open", path, errno);
+    auto lock = std::make_unique<PosixDirectoryLock>(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK) return errnoStatus("lock", path, errno);
+      return Status(StatusCode::kConflict,
+                    "audit log " + directory.string() + " is in use by another process (pid " +
+                        holderOf(fd) + "): one process writes an audit directory at a time");
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0)
+      return errnoStatus("write", path, errno);
+    return std::unique_ptr<DirectoryLock>(std::move(lock));
   }
 
   Result<std::vector<std::filesystem::path>> listFiles(

@@ -50,6 +50,12 @@ struct FileTail {
   std::uint64_t fileSize = 0;  // the whole file's size
 };
 
+// Held by the one process that writes a log directory; released when destroyed.
+class DirectoryLock {
+ public:
+  virtual ~DirectoryLock() = default;
+};
+
 class AuditFileSystem {
  public:
   virtual ~AuditFileSystem() = default;
@@ -79,6 +85,13 @@ class AuditFileSystem {
   // Makes the names in `directory` durable (fsync of the directory): files created or
   // renamed there survive a crash once this returns OK.
   virtual Status syncDirectory(const std::filesystem::path& directory) = 0;
+
+  // Takes the exclusive lock of `directory`, without waiting: flock(2) on its "audit.lock"
+  // (created 0640; it holds the locking process's pid, for messages). CONFLICT
+  // naming that pid when another process, or another open log of this one, holds it. The
+  // kernel drops the lock with its holder, so a killed writer never leaves it behind.
+  virtual Result<std::unique_ptr<DirectoryLock>> lockDirectory(
+      const std::filesystem::path& directory) = 0;
 
   // The names of the regular files in `directory` (not recursive, in no particular order).
   virtual Result<std::vector<std::filesystem::path>> listFiles(

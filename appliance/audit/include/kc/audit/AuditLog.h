@@ -90,7 +90,8 @@ struct AuditLogStats {
 class AuditLog {
  public:
   // Opens (or continues) the log in `options.directory` and writes a "log.open" record.
-  // Fails when the directory or file cannot be written.
+  // Fails when the directory or file cannot be written, and CONFLICT when another
+  // process (or another open log) writes the directory: two writers would fork the chain.
   static Result<std::unique_ptr<AuditLog>> open(AuditLogOptions options);
   // close(), ignoring its result.
   ~AuditLog();
@@ -160,6 +161,9 @@ class AuditLog {
   bool healthy_ = true;
   AuditLogStats stats_;
   std::optional<std::string> head_;
+
+  // The directory's lock, from open() to close(): one writer per directory.
+  std::unique_ptr<DirectoryLock> lock_;
 
   // The writer's own (and open()'s before the writer starts).
   std::unique_ptr<WritableFile> file_;  // the active file; null while closed
