@@ -294,9 +294,19 @@ struct AuditCommand {
   int (*run)(const ParsedFlags& flags);
 };
 
+// A command that reads log files (every kc-audit command does): it takes FILE..., and exits
+// with `outcomes` or with kExitError on a usage or I/O error.
+AuditCommand onFiles(CommandSpec spec, std::vector<ExitStatus> outcomes,
+                     int (*run)(const ParsedFlags& flags)) {
+  spec.operands = "FILE...";
+  spec.minOperands = 1;
+  spec.exitStatuses = std::move(outcomes);
+  spec.exitStatuses.push_back({kExitError, "usage or I/O error"});
+  return {std::move(spec), run};
+}
+
 std::vector<AuditCommand> auditCommands() {
-  const ExitStatus error{kExitError, "usage or I/O error"};
-  AuditCommand verify{
+  AuditCommand verify = onFiles(
       {.group = "verify",
        .summary = "Check the hash chain, sequence numbers and checkpoint signatures (and that the "
                   "files extend the chain heads saved earlier).",
@@ -331,14 +341,9 @@ std::vector<AuditCommand> auditCommands() {
                  {"--no-signatures", "",
                   "check the hash chain only; says loudly what that cannot prove"},
                  {"--checkpoint-interval", "S",
-                  "the daemon's audit.checkpoint_interval_s (default 60)"}},
-       .operands = "FILE...",
-       .minOperands = 1,
-       .exitStatuses = {{kExitOk, "the logs are intact"},
-                        {kExitFailed, "a problem was found"},
-                        error}},
-      runVerify};
-  AuditCommand head{
+                  "the daemon's audit.checkpoint_interval_s (default 60)"}}},
+      {{kExitOk, "the logs are intact"}, {kExitFailed, "a problem was found"}}, runVerify);
+  AuditCommand head = onFiles(
       {.group = "head",
        .summary = "Print the chain head of each instance, to save and verify against later.",
        .description =
@@ -348,26 +353,20 @@ std::vector<AuditCommand> auditCommands() {
            "neither cut before nor rewritten after it. With --public-key only a checkpoint "
            "whose signature verifies counts. Nothing is printed when the files do not verify "
            "(the problems go to standard error).",
-       .flags = {{"--public-key", "PEM", "the audit public key (strongly advised)"}},
-       .operands = "FILE...",
-       .minOperands = 1,
-       .exitStatuses = {{kExitOk, "heads printed"},
-                        {kExitFailed, "the files do not verify or a chain has no checkpoint"},
-                        error}},
-      runHead};
-  AuditCommand show{
+       .flags = {{"--public-key", "PEM", "the audit public key (strongly advised)"}}},
+      {{kExitOk, "heads printed"},
+       {kExitFailed, "the files do not verify or a chain has no checkpoint"}},
+      runHead);
+  AuditCommand show = onFiles(
       {.group = "show",
        .summary = "Print records, filtered.",
        .description = "Prints the matching records, one per line: time, instance, seq, "
                       "operation, outcome, HTTP status, user, key, client, request, duration and "
                       "detail. Does not verify; run 'kc-audit verify' for that." +
                       std::string(kFiltersMatch),
-       .flags = filterFlags(),
-       .operands = "FILE...",
-       .minOperands = 1,
-       .exitStatuses = {{kExitOk, "done"}, error}},
-      runShow};
-  AuditCommand exportRecords{
+       .flags = filterFlags()},
+      {{kExitOk, "done"}}, runShow);
+  AuditCommand exportRecords = onFiles(
       {.group = "export",
        .summary = "Write records as JSON lines or CSV, filtered.",
        .description = "Writes the matching records to standard output (or FILE). jsonl (the "
@@ -376,13 +375,10 @@ std::vector<AuditCommand> auditCommands() {
                       "spreadsheets do not run them as formulas." +
                       std::string(kFiltersMatch),
        .flags = {{"--format", "jsonl|csv", "the output format (default jsonl)"},
-                 {"--output", "FILE", "write to FILE instead of standard output"}},
-       .operands = "FILE...",
-       .minOperands = 1,
-       .exitStatuses = {{kExitOk, "done"}, error}},
-      runExport};
+                 {"--output", "FILE", "write to FILE instead of standard output"}}},
+      {{kExitOk, "done"}}, runExport);
   for (auto& flag : filterFlags()) exportRecords.spec.flags.push_back(std::move(flag));
-  AuditCommand report{
+  AuditCommand report = onFiles(
       {.group = "report",
        .summary = "Write a self-contained HTML report.",
        .description = "Verifies the files and writes one self-contained HTML page to OUT: the "
@@ -390,13 +386,10 @@ std::vector<AuditCommand> auditCommands() {
                       "refusals, integrity failures and checkpoints. The page loads nothing from "
                       "anywhere.",
        .flags = {{"--html", "OUT", "where to write the report (required)"},
-                 {"--public-key", "PEM", "the audit public key, to check checkpoint signatures"}},
-       .operands = "FILE...",
-       .minOperands = 1,
-       .exitStatuses = {{kExitOk, "report written and logs intact"},
-                        {kExitFailed, "report written but verification failed"},
-                        error}},
-      runReport};
+                 {"--public-key", "PEM", "the audit public key, to check checkpoint signatures"}}},
+      {{kExitOk, "report written and logs intact"},
+       {kExitFailed, "report written but verification failed"}},
+      runReport);
   return {std::move(verify), std::move(head), std::move(show), std::move(exportRecords),
           std::move(report)};
 }

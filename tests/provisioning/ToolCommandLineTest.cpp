@@ -29,11 +29,12 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-// The words that name `command` on the command line: {"token", "init"} or {"verify"}.
-std::vector<std::string> commandWords(const cli::CommandSpec& command) {
-  std::vector<std::string> words{command.group};
-  if (!command.name.empty()) words.push_back(command.name);
-  return words;
+// Runs `tool` `command` `arg`, e.g. "kc-setup token init --help".
+ProcessResult runCommand(const Tool& tool, const cli::CommandSpec& command, std::string arg) {
+  std::vector<std::string> argv{tool.path, command.group};
+  if (!command.name.empty()) argv.push_back(command.name);
+  argv.push_back(std::move(arg));
+  return runProcess(argv);
 }
 
 TEST(ToolCommandLineTest, BothToolsPrintTheirVersion) {
@@ -64,10 +65,7 @@ TEST(ToolCommandLineTest, ToolHelpListsEveryCommandAndExitsZero) {
 TEST(ToolCommandLineTest, HelpOfEveryCommandExitsZeroAndListsEveryFlagItDeclares) {
   for (const auto& tool : tools()) {
     for (const auto& command : tool.spec.commands) {
-      std::vector<std::string> argv{tool.path};
-      for (auto& word : commandWords(command)) argv.push_back(std::move(word));
-      argv.emplace_back("--help");
-      const auto result = runProcess(argv);
+      const auto result = runCommand(tool, command, "--help");
       const std::string name = tool.spec.name + " " + cli::commandName(command);
       EXPECT_EQ(result.exitCode, 0) << name << ": " << result.err;
       EXPECT_TRUE(result.out.starts_with("Usage: " + name + " [flags]")) << result.out;
@@ -85,10 +83,7 @@ TEST(ToolCommandLineTest, HelpOfEveryCommandExitsZeroAndListsEveryFlagItDeclares
 TEST(ToolCommandLineTest, UnknownFlagExitsTwoWithTheSameMessageInBothTools) {
   for (const auto& tool : tools()) {
     for (const auto& command : tool.spec.commands) {
-      std::vector<std::string> argv{tool.path};
-      for (auto& word : commandWords(command)) argv.push_back(std::move(word));
-      argv.emplace_back("--frobnicate=s3cr3t-value");
-      const auto result = runProcess(argv);
+      const auto result = runCommand(tool, command, "--frobnicate=s3cr3t-value");
       const std::string name = cli::commandName(command);
       EXPECT_EQ(result.exitCode, 2) << name;
       EXPECT_EQ(result.err, tool.spec.name + ": error: unknown flag --frobnicate for '" + name +
