@@ -8,14 +8,25 @@
 #include <utility>
 #include <vector>
 
-#include "CommandLine.h"
 #include "kc/Result.h"
+#include "kc/cli/CommandLine.h"
+#include "kc/cli/Tool.h"
 
 namespace kc::setup {
 
+// kc-setup's exit codes.
+enum class ExitCode : int {
+  kOk = 0,
+  kRefusedByPolicy = 1,  // a key breaks the security policy
+  kAttention = 1,        // status: something needs the operator's attention
+  kError = 2,            // a usage error or a token error
+  kIncomplete = 3,       // import-bitwarden: some users conflict or failed (each listed)
+  kInterrupted = 4,      // import-bitwarden: stopped by a signal; run again to finish
+};
+
 struct Command {
-  CommandSpec spec;
-  ExitCode (*run)(const ParsedFlags& flags);
+  cli::CommandSpec spec;
+  ExitCode (*run)(const cli::ParsedFlags& flags);
 };
 
 std::vector<Command> tokenCommands();   // token init, token list
@@ -24,6 +35,12 @@ std::vector<Command> devCommands();     // dev-identity, dev-token (one-word com
 std::vector<Command> rotateCommands();  // rotate begin, promote, rewrap, retire, status
 std::vector<Command> statusCommands();  // status (one word)
 std::vector<Command> importCommands();  // import-bitwarden (one word)
+
+// kc-setup's commands and exit statuses, as its --help lists them.
+cli::ToolSpec kcSetupTool();
+
+// Runs kc-setup with `args` (argv without the program name) and returns its exit code.
+int runKcSetup(const std::vector<std::string>& args);
 
 // Prints "kc-setup: error: <message>" on stderr and returns ExitCode::kError.
 ExitCode reportError(const Status& status);
@@ -34,11 +51,11 @@ void printRows(std::ostream& out, const std::vector<std::pair<std::string, std::
 
 // Flags several commands share.
 namespace flags {
-FlagSpec module();
-FlagSpec initArgs();
-FlagSpec config();
-FlagSpec pinFile();
-FlagSpec pinEnv();
+cli::FlagSpec module();
+cli::FlagSpec initArgs();
+cli::FlagSpec config();
+cli::FlagSpec pinFile();
+cli::FlagSpec pinEnv();
 }  // namespace flags
 
 }  // namespace kc::setup

@@ -28,7 +28,7 @@ std::vector<std::string> splitList(const std::string& text) {
   return out;
 }
 
-Result<std::chrono::seconds> parseSeconds(const ParsedFlags& flags, std::string_view flag,
+Result<std::chrono::seconds> parseSeconds(const cli::ParsedFlags& flags, std::string_view flag,
                                           std::chrono::seconds fallback) {
   const auto text = flags.value(flag);
   if (!text) return fallback;
@@ -40,7 +40,7 @@ Result<std::chrono::seconds> parseSeconds(const ParsedFlags& flags, std::string_
   return std::chrono::seconds(std::stol(*text));
 }
 
-ExitCode runDevIdentity(const ParsedFlags& flags) {
+ExitCode runDevIdentity(const cli::ParsedFlags& flags) {
   const auto out = flags.value("--out");
   if (!out) return reportError({StatusCode::kInvalidArgument, "--out DIR is required"});
   const std::string issuer = flags.value("--issuer").value_or(kDefaultIssuer);
@@ -60,7 +60,7 @@ ExitCode runDevIdentity(const ParsedFlags& flags) {
   return ExitCode::kOk;
 }
 
-ExitCode runDevToken(const ParsedFlags& flags) {
+ExitCode runDevToken(const cli::ParsedFlags& flags) {
   const auto identity = flags.value("--identity");
   if (!identity) return reportError({StatusCode::kInvalidArgument, "--identity DIR is required"});
   const auto user = flags.value("--user");
@@ -96,7 +96,7 @@ std::vector<Command> devCommands() {
   return {
       {{"dev-identity",
         "",
-        "create a development identity (signing key, JWKS, issuer)",
+        "Create a development identity (signing key, JWKS, issuer).",
         "Writes a stand-in for Bitwarden's identity server into DIR: signing-key.pem (0600), "
         "jwks.json for the daemon's identity.jwks_file, and the issuer name. DEVELOPMENT ONLY.",
         {{"--out", "DIR", "directory to create the identity in"},
@@ -106,7 +106,7 @@ std::vector<Command> devCommands() {
        runDevIdentity},
       {{"dev-token",
         "",
-        "print a JWT for a user, signed by a development identity",
+        "Print a JWT for a user, signed by a development identity.",
         "Prints a token shaped like Bitwarden Identity's (RS256; amr and scope as arrays) for "
         "Authorization: Bearer. DEVELOPMENT ONLY.",
         {{"--identity", "DIR", "directory made by kc-setup dev-identity"},

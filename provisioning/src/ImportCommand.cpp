@@ -60,7 +60,7 @@ Status usage(std::string message) {
   return {StatusCode::kInvalidArgument, std::move(message)};
 }
 
-Result<std::size_t> threadsFlag(const ParsedFlags& flags, std::size_t fallback) {
+Result<std::size_t> threadsFlag(const cli::ParsedFlags& flags, std::size_t fallback) {
   const auto text = flags.value("--threads");
   if (!text) return fallback;
   std::size_t value = 0;
@@ -71,7 +71,7 @@ Result<std::size_t> threadsFlag(const ParsedFlags& flags, std::size_t fallback) 
   return value;
 }
 
-Result<Progress::Style> progressFlag(const ParsedFlags& flags) {
+Result<Progress::Style> progressFlag(const cli::ParsedFlags& flags) {
   const std::string text = flags.value("--progress").value_or("auto");
   if (text == "auto") return Progress::Style::kAuto;
   if (text == "bar") return Progress::Style::kBar;
@@ -137,7 +137,7 @@ ExitCode printSummary(const ImportSummary& summary, const ImportOptions& options
   return ExitCode::kOk;
 }
 
-ExitCode runImport(const ParsedFlags& flags) {
+ExitCode runImport(const cli::ParsedFlags& flags) {
   ImportOptions options;
   options.dryRun = flags.has("--dry-run");
   options.overwrite = flags.has("--overwrite");
@@ -227,10 +227,10 @@ ExitCode runImport(const ParsedFlags& flags) {
   return code;
 }
 
-CommandSpec importSpec() {
-  CommandSpec spec;
+cli::CommandSpec importSpec() {
+  cli::CommandSpec spec;
   spec.group = "import-bitwarden";
-  spec.summary = "move the users of a Bitwarden Key Connector deployment under our token";
+  spec.summary = "Move the users of a Bitwarden Key Connector deployment under our token.";
   spec.description =
       "Reads the reference Key Connector's database (SQLite, PostgreSQL, MySQL/MariaDB) or\n"
       "JSON file, opens its symmetric key with its RSA key (PKCS#12/PFX, PEM, or a key on a\n"
@@ -245,12 +245,12 @@ CommandSpec importSpec() {
       "destination. Secrets come from files (mode 0600) or the environment, never the command\n"
       "line, and are never printed. Audited in kc-setup's own chain\n"
       "(<audit.directory>/kc-setup): import.start, one import.user per user with the token\n"
-      "operations, import.end.\n"
-      "\n"
-      "Exit codes: 0 every user imported or already present (or a dry run found nothing\n"
-      "wrong); 2 a usage, source, token, store or audit error (the run stopped; run again\n"
-      "once fixed); 3 some users conflict or failed (listed with the reason; the rest were\n"
-      "imported); 4 interrupted (run again to finish).";
+      "operations, import.end.";
+  spec.exitStatuses = {
+      {0, "every user imported or already present (or a dry run found nothing wrong)"},
+      {2, "a usage, source, token, store or audit error (the run stopped; run again once fixed)"},
+      {3, "some users conflict or failed (listed with the reason; the rest were imported)"},
+      {4, "interrupted (run again to finish)"}};
   spec.flags.push_back(
       {"--config", "FILE",
        "the daemon's properties file: the destination (database.*, pkcs11.*, audit.*); KC_* "

@@ -26,7 +26,7 @@ std::string variableName(std::string_view path) {
 }
 
 // The one flag of `names` that is given; none; or an error when several are.
-Result<std::optional<std::string>> oneOf(const ParsedFlags& flags,
+Result<std::optional<std::string>> oneOf(const cli::ParsedFlags& flags,
                                          std::initializer_list<std::string_view> names,
                                          std::string_view what) {
   std::optional<std::string> found;
@@ -49,7 +49,7 @@ Result<std::string> readConnectionFile(const std::string& flag, const std::strin
 }
 
 // The data source named by a flag.
-Result<ReferenceSource> dataFromFlag(const ParsedFlags& flags, const std::string& flag) {
+Result<ReferenceSource> dataFromFlag(const cli::ParsedFlags& flags, const std::string& flag) {
   const std::string value = *flags.value(flag);
   ReferenceSource source;
   if (flag == "--source-sqlite") {
@@ -126,7 +126,8 @@ Result<ReferenceSource> dataFromVariables(const ReferenceVariables& variables,
 
 // The PIN of a key on a token: --source-pin-file or --source-pin-env, else the reference's
 // pkcs11LoginPin variable (read from the environment by name, never copied).
-Result<pkcs11::PinSource> pinFor(const ParsedFlags& flags, const ReferenceVariables& variables) {
+Result<pkcs11::PinSource> pinFor(const cli::ParsedFlags& flags,
+                                 const ReferenceVariables& variables) {
   auto pinFlag = oneOf(flags, {"--source-pin-file", "--source-pin-env"}, "PIN of the source key");
   if (!pinFlag) return pinFlag.status();
   if (*pinFlag == "--source-pin-file") {
@@ -143,8 +144,8 @@ Result<pkcs11::PinSource> pinFor(const ParsedFlags& flags, const ReferenceVariab
       "--source-pin-env VAR (or set keyConnectorSettings__rsaKey__pkcs11LoginPin)");
 }
 
-Result<ReferenceKeySource> pkcs11Key(const ParsedFlags& flags, const ReferenceVariables& variables,
-                                     std::string& origin) {
+Result<ReferenceKeySource> pkcs11Key(const cli::ParsedFlags& flags,
+                                     const ReferenceVariables& variables, std::string& origin) {
   ReferenceKeySource key;
   key.kind = ReferenceKeySource::Kind::kPkcs11;
   if (auto uri = flags.value("--source-pkcs11-key")) {
@@ -188,7 +189,7 @@ Result<ReferenceKeySource> pkcs11Key(const ParsedFlags& flags, const ReferenceVa
 
 // A PKCS#12 file's password: --source-pfx-password-file, else the reference's
 // certificate__filesystemPassword variable (by name), else none.
-void pfxPassword(const ParsedFlags& flags, const ReferenceVariables& variables,
+void pfxPassword(const cli::ParsedFlags& flags, const ReferenceVariables& variables,
                  ReferenceKeySource& key) {
   if (auto file = flags.value("--source-pfx-password-file")) {
     key.passwordFile = *file;
@@ -197,7 +198,7 @@ void pfxPassword(const ParsedFlags& flags, const ReferenceVariables& variables,
   }
 }
 
-Result<ReferenceKeySource> keyFromVariables(const ParsedFlags& flags,
+Result<ReferenceKeySource> keyFromVariables(const cli::ParsedFlags& flags,
                                             const ReferenceVariables& variables,
                                             std::string& origin) {
   const auto* rsaProvider = variables.find("rsaKey__provider");
@@ -240,7 +241,7 @@ Result<ReferenceKeySource> keyFromVariables(const ParsedFlags& flags,
 
 }  // namespace
 
-std::vector<FlagSpec> importSourceFlags() {
+std::vector<cli::FlagSpec> importSourceFlags() {
   return {
       {"--source-sqlite", "FILE",
        "the reference's SQLite database (else keyConnectorSettings__database__provider=sqlite "
@@ -280,7 +281,7 @@ std::vector<FlagSpec> importSourceFlags() {
   };
 }
 
-Result<ImportSource> resolveImportSource(const ParsedFlags& flags,
+Result<ImportSource> resolveImportSource(const cli::ParsedFlags& flags,
                                          const appliance::Environment& environment) {
   auto variables = ReferenceVariables::collect(environment);
   if (!variables) return variables.status();

@@ -18,9 +18,9 @@
 
 #include <string>
 
-#include "CommandLine.h"
 #include "kc/Result.h"
 #include "kc/appliance/Config.h"
+#include "kc/cli/CommandLine.h"
 #include "kc/provisioning/BitwardenImport.h"
 
 namespace kc::setup {
@@ -33,13 +33,13 @@ struct ImportSource {
 };
 
 // The flags of the source, each with the variable it falls back to in its help.
-std::vector<FlagSpec> importSourceFlags();
+std::vector<cli::FlagSpec> importSourceFlags();
 
 // Resolves the source from `flags` and `environment`. INVALID_ARGUMENT naming the flag or
 // variable at fault: two data sources or two keys given, none found, a provider of the
 // reference's that cannot be imported from (sqlserver, mongo, cloud KMS, certificate stores
 // other than a file), a file that cannot be read. Never quotes a secret.
-Result<ImportSource> resolveImportSource(const ParsedFlags& flags,
+Result<ImportSource> resolveImportSource(const cli::ParsedFlags& flags,
                                          const appliance::Environment& environment);
 
 }  // namespace kc::setup

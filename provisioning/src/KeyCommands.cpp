@@ -36,7 +36,7 @@ const Setting& tokenSelector(const KeyTarget& target, const Setting& keyUri) {
 }
 
 // --key, else --token, else the daemon's key URI for the purpose, else its token URI.
-Result<KeyTarget> resolveKeyTarget(const ParsedFlags& flags, const ConfigFile& config,
+Result<KeyTarget> resolveKeyTarget(const cli::ParsedFlags& flags, const ConfigFile& config,
                                    KeyPurpose purpose) {
   KeyTarget target;
   target.label = flags.value("--label");
@@ -86,7 +86,7 @@ struct KeyContext {
   KeyTarget target;
 };
 
-Result<KeyContext> resolveKeyContext(const ParsedFlags& flags) {
+Result<KeyContext> resolveKeyContext(const cli::ParsedFlags& flags) {
   auto config = ConfigFile::load(flags.value("--config"));
   if (!config) return config.status();
   auto purpose = resolvePurpose(flags);
@@ -112,7 +112,7 @@ struct FoundKey {
 };
 
 // Connects to the token and finds the existing key the flags name.
-Result<FoundKey> findKey(const ParsedFlags& flags, const KeyContext& context) {
+Result<FoundKey> findKey(const cli::ParsedFlags& flags, const KeyContext& context) {
   auto uri = existingKeyUri(context.target);
   if (!uri) return uri.status();
   auto pin = resolveUserPin(flags, context.config);
@@ -133,7 +133,7 @@ std::string boolText(bool value) {
   return value ? "true" : "false";
 }
 
-ExitCode runKeyGenerate(const ParsedFlags& flags) {
+ExitCode runKeyGenerate(const cli::ParsedFlags& flags) {
   auto context = resolveKeyContext(flags);
   if (!context) return reportError(context.status());
   auto bits = resolveBits(flags);
@@ -190,7 +190,7 @@ ExitCode runKeyGenerate(const ParsedFlags& flags) {
   return ExitCode::kOk;
 }
 
-ExitCode runKeyVerify(const ParsedFlags& flags) {
+ExitCode runKeyVerify(const cli::ParsedFlags& flags) {
   auto context = resolveKeyContext(flags);
   if (!context) return reportError(context.status());
   auto found = findKey(flags, *context);
@@ -269,7 +269,7 @@ Status writePublicKeyFile(const std::filesystem::path& path, const std::string& 
   return Status::ok();
 }
 
-ExitCode runKeyExport(const ParsedFlags& flags) {
+ExitCode runKeyExport(const cli::ParsedFlags& flags) {
   auto context = resolveKeyContext(flags);
   if (!context) return reportError(context.status());
   auto found = findKey(flags, *context);
@@ -290,8 +290,8 @@ ExitCode runKeyExport(const ParsedFlags& flags) {
   return ExitCode::kOk;
 }
 
-std::vector<FlagSpec> keyFlags(std::vector<FlagSpec> extra) {
-  std::vector<FlagSpec> out = {
+std::vector<cli::FlagSpec> keyFlags(std::vector<cli::FlagSpec> extra) {
+  std::vector<cli::FlagSpec> out = {
       {"--key", "URI",
        "pkcs11: URI of the key (token attributes and object=<label>); default with --config: "
        "pkcs11.wrap_key, or pkcs11.audit_key for --purpose audit"},
@@ -321,11 +321,14 @@ std::vector<Command> keyCommands() {
                   "succeed without changes when a key with the label exists (for scripts)"}})},
       runKeyGenerate};
   Command verify{
-      {"key", "verify",
+      {"key",
+       "verify",
        "Print a key's attributes and check them against the policy of its purpose.",
-       "Exit code 0 when the key complies, 1 when it breaks the policy (each violation is\n"
-       "printed), 2 on a usage or token error.",
-       keyFlags({})},
+       "Each violation of the policy is printed.",
+       keyFlags({}),
+       "",
+       0,
+       {{0, "the key complies"}, {1, "the key breaks the policy"}, {2, "a usage or token error"}}},
       runKeyVerify};
   Command exportKey{
       {"key", "export",

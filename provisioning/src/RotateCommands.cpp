@@ -47,7 +47,7 @@ struct Rotation {
   std::shared_ptr<pkcs11::SessionPool> pool;
 };
 
-Result<Rotation> openRotation(const ParsedFlags& flags, std::size_t sessions) {
+Result<Rotation> openRotation(const cli::ParsedFlags& flags, std::size_t sessions) {
   const auto file = flags.value("--config");
   if (!file) return usageError("--config FILE is required: the daemon's properties file");
   auto config =
@@ -121,7 +121,7 @@ bool contains(const std::vector<std::string>& uris, const std::string& uri) {
 
 // --- begin ---------------------------------------------------------------------------------
 
-ExitCode runBegin(const ParsedFlags& flags) {
+ExitCode runBegin(const cli::ParsedFlags& flags) {
   auto rotation = openRotation(flags, 2);
   if (!rotation) return reportError(rotation.status());
   const auto& pkcs = rotation->config.pkcs11;
@@ -211,7 +211,7 @@ ExitCode runBegin(const ParsedFlags& flags) {
 
 // --- promote -------------------------------------------------------------------------------
 
-ExitCode runPromote(const ParsedFlags& flags) {
+ExitCode runPromote(const cli::ParsedFlags& flags) {
   auto rotation = openRotation(flags, 2);
   if (!rotation) return reportError(rotation.status());
   if (!rotation->journal) {
@@ -277,7 +277,7 @@ ExitCode runPromote(const ParsedFlags& flags) {
 
 // --- rewrap --------------------------------------------------------------------------------
 
-Result<Progress::Style> progressStyle(const ParsedFlags& flags) {
+Result<Progress::Style> progressStyle(const cli::ParsedFlags& flags) {
   const std::string style = flags.value("--progress").value_or("auto");
   if (style == "auto") return Progress::Style::kAuto;
   if (style == "bar") return Progress::Style::kBar;
@@ -286,7 +286,7 @@ Result<Progress::Style> progressStyle(const ParsedFlags& flags) {
   return usageError("--progress must be auto, bar, plain or none");
 }
 
-Result<std::uint64_t> positiveNumber(const ParsedFlags& flags, std::string_view flag,
+Result<std::uint64_t> positiveNumber(const cli::ParsedFlags& flags, std::string_view flag,
                                      std::uint64_t fallback, std::uint64_t max) {
   const auto text = flags.value(flag);
   if (!text) return fallback;
@@ -308,7 +308,7 @@ void printPending(const provisioning::RewrapSummary& summary, const appliance::K
   }
 }
 
-ExitCode runRewrap(const ParsedFlags& flags) {
+ExitCode runRewrap(const cli::ParsedFlags& flags) {
   auto threads = positiveNumber(flags, "--threads", 4, 256);
   if (!threads) return reportError(threads.status());
   auto limit = positiveNumber(flags, "--limit", 0, UINT64_MAX / 2);
@@ -389,7 +389,7 @@ ExitCode runRewrap(const ParsedFlags& flags) {
 
 // --- retire --------------------------------------------------------------------------------
 
-ExitCode runRetire(const ParsedFlags& flags) {
+ExitCode runRetire(const cli::ParsedFlags& flags) {
   auto rotation = openRotation(flags, 2);
   if (!rotation) return reportError(rotation.status());
   const bool dryRun = flags.has("--dry-run");
@@ -519,7 +519,7 @@ ExitCode runRetire(const ParsedFlags& flags) {
 
 // --- status --------------------------------------------------------------------------------
 
-ExitCode runStatus(const ParsedFlags& flags) {
+ExitCode runStatus(const cli::ParsedFlags& flags) {
   auto rotation = openRotation(flags, 1);
   if (!rotation) return reportError(rotation.status());
   auto store = appliance::openStore(rotation->config);
@@ -571,10 +571,11 @@ ExitCode runStatus(const ParsedFlags& flags) {
   return ExitCode::kOk;
 }
 
-std::vector<FlagSpec> withCommon(std::vector<FlagSpec> extra) {
-  std::vector<FlagSpec> out = {{"--config", "FILE",
-                                "the daemon's properties file (required): its pkcs11.wrap_key and "
-                                "pkcs11.previous_wrap_keys are edited in place"}};
+std::vector<cli::FlagSpec> withCommon(std::vector<cli::FlagSpec> extra) {
+  std::vector<cli::FlagSpec> out = {
+      {"--config", "FILE",
+       "the daemon's properties file (required): its pkcs11.wrap_key and "
+       "pkcs11.previous_wrap_keys are edited in place"}};
   out.insert(out.end(), extra.begin(), extra.end());
   return out;
 }

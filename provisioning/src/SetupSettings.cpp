@@ -17,8 +17,8 @@ Status usageError(std::string message) {
 }
 
 // Picks the PIN source among a file flag and an env flag; none when neither is given.
-Result<std::optional<PinChoice>> pinFromFlags(const ParsedFlags& flags, std::string_view fileFlag,
-                                              std::string_view envFlag) {
+Result<std::optional<PinChoice>> pinFromFlags(const cli::ParsedFlags& flags,
+                                              std::string_view fileFlag, std::string_view envFlag) {
   const auto file = flags.value(fileFlag);
   const auto env = flags.value(envFlag);
   if (file && env) {
@@ -86,13 +86,13 @@ std::string namingUri(const Setting& uri, const std::string& message) {
   return uri.origin + " (" + uri.value + "): " + message;
 }
 
-std::optional<Setting> flagOrConfig(const ParsedFlags& flags, std::string_view flag,
+std::optional<Setting> flagOrConfig(const cli::ParsedFlags& flags, std::string_view flag,
                                     const ConfigFile& config, std::string_view key) {
   if (auto value = flags.value(flag)) return Setting{std::move(*value), std::string(flag)};
   return config.get(key);
 }
 
-Result<Setting> resolveModule(const ParsedFlags& flags, const ConfigFile& config) {
+Result<Setting> resolveModule(const cli::ParsedFlags& flags, const ConfigFile& config) {
   if (auto module = flagOrConfig(flags, "--module", config, "pkcs11.module")) return *module;
   std::error_code error;
   if (std::filesystem::exists(kDefaultModule, error)) {
@@ -102,19 +102,19 @@ Result<Setting> resolveModule(const ParsedFlags& flags, const ConfigFile& config
                     " does not exist: pass --module PATH (or --config FILE with pkcs11.module)");
 }
 
-std::string resolveInitArgs(const ParsedFlags& flags, const ConfigFile& config) {
+std::string resolveInitArgs(const cli::ParsedFlags& flags, const ConfigFile& config) {
   auto initArgs = flagOrConfig(flags, "--init-args", config, "pkcs11.init_args");
   return initArgs ? initArgs->value : std::string();
 }
 
-Result<PinChoice> resolveUserPin(const ParsedFlags& flags, const ConfigFile& config) {
+Result<PinChoice> resolveUserPin(const cli::ParsedFlags& flags, const ConfigFile& config) {
   auto fromFlags = pinFromFlags(flags, "--pin-file", "--pin-env");
   if (!fromFlags) return fromFlags.status();
   if (*fromFlags) return std::move(**fromFlags);
   return config.pin();
 }
 
-Result<PinChoice> resolveSoPin(const ParsedFlags& flags) {
+Result<PinChoice> resolveSoPin(const cli::ParsedFlags& flags) {
   auto fromFlags = pinFromFlags(flags, "--so-pin-file", "--so-pin-env");
   if (!fromFlags) return fromFlags.status();
   if (*fromFlags) return std::move(**fromFlags);
@@ -122,14 +122,14 @@ Result<PinChoice> resolveSoPin(const ParsedFlags& flags) {
                    "default: no --so-pin-file or --so-pin-env given"};
 }
 
-Result<pkcs11::KeyPurpose> resolvePurpose(const ParsedFlags& flags) {
+Result<pkcs11::KeyPurpose> resolvePurpose(const cli::ParsedFlags& flags) {
   const auto purpose = flags.value("--purpose");
   if (!purpose || *purpose == "wrap") return pkcs11::KeyPurpose::kWrap;
   if (*purpose == "audit") return pkcs11::KeyPurpose::kAudit;
   return usageError("--purpose must be wrap or audit");
 }
 
-Result<unsigned> resolveBits(const ParsedFlags& flags) {
+Result<unsigned> resolveBits(const cli::ParsedFlags& flags) {
   const auto bits = flags.value("--bits");
   if (!bits) return 3072U;
   if (*bits == "2048") return 2048U;

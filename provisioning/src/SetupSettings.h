@@ -10,9 +10,9 @@
 #include <string>
 #include <string_view>
 
-#include "CommandLine.h"
 #include "kc/Result.h"
 #include "kc/appliance/Config.h"
+#include "kc/cli/CommandLine.h"
 #include "kc/pkcs11/KeyPolicy.h"
 #include "kc/pkcs11/Module.h"
 #include "kc/pkcs11/PinSource.h"
@@ -61,27 +61,27 @@ class ConfigFile {
 };
 
 // The flag's value when given, else the config key's, else none.
-std::optional<Setting> flagOrConfig(const ParsedFlags& flags, std::string_view flag,
+std::optional<Setting> flagOrConfig(const cli::ParsedFlags& flags, std::string_view flag,
                                     const ConfigFile& config, std::string_view key);
 
 // The PKCS#11 module: --module, pkcs11.module, else SoftHSM's default path when it
 // exists. INVALID_ARGUMENT asking for --module when there is none.
-Result<Setting> resolveModule(const ParsedFlags& flags, const ConfigFile& config);
+Result<Setting> resolveModule(const cli::ParsedFlags& flags, const ConfigFile& config);
 
 // CK_C_INITIALIZE_ARGS.pReserved: --init-args or pkcs11.init_args, usually empty.
-std::string resolveInitArgs(const ParsedFlags& flags, const ConfigFile& config);
+std::string resolveInitArgs(const cli::ParsedFlags& flags, const ConfigFile& config);
 
 // The user PIN: --pin-file or --pin-env, else the configuration's (ConfigFile::pin).
-Result<PinChoice> resolveUserPin(const ParsedFlags& flags, const ConfigFile& config);
+Result<PinChoice> resolveUserPin(const cli::ParsedFlags& flags, const ConfigFile& config);
 
 // The SO PIN (token init only): --so-pin-file or --so-pin-env, else KC_PKCS11_SO_PIN.
-Result<PinChoice> resolveSoPin(const ParsedFlags& flags);
+Result<PinChoice> resolveSoPin(const cli::ParsedFlags& flags);
 
 // --purpose wrap|audit; wrap when not given.
-Result<pkcs11::KeyPurpose> resolvePurpose(const ParsedFlags& flags);
+Result<pkcs11::KeyPurpose> resolvePurpose(const cli::ParsedFlags& flags);
 
 // --bits 2048|3072|4096; 3072 when not given.
-Result<unsigned> resolveBits(const ParsedFlags& flags);
+Result<unsigned> resolveBits(const cli::ParsedFlags& flags);
 
 // The daemon's config key of a purpose's key URI: pkcs11.wrap_key or pkcs11.audit_key.
 std::string_view keyConfigKey(pkcs11::KeyPurpose purpose);

@@ -304,7 +304,7 @@ Object::Ptr statusJson(const DeploymentStatus& status) {
   return root;
 }
 
-ExitCode runStatus(const ParsedFlags& flags) {
+ExitCode runStatus(const cli::ParsedFlags& flags) {
   std::optional<std::filesystem::path> file;
   if (auto path = flags.value("--config")) file = *path;
   auto config = appliance::loadDaemonConfig(file, appliance::processEnvironment());
@@ -333,16 +333,20 @@ std::vector<Command> statusCommands() {
        "wrapping key); the audit log (last record, last checkpoint, unsealed records, disk\n"
        "free). A section that cannot be reached is reported and the others still are.\n"
        "Read-only: the database schema is never migrated. No PIN, password or connection\n"
-       "string is printed.\n"
-       "Exit code 0 when everything is healthy; 1 when something needs attention (a token,\n"
-       "key or database that cannot be reached, a key that breaks its policy, records sealed\n"
-       "by a key that is not configured, a schema older or newer than this build's, a missing\n"
-       "audit log, an unsealed tail older than twice audit.checkpoint_interval, less than\n"
-       "64 MiB free); 2 for a usage or configuration error.",
+       "string is printed.",
        {{"--config", "FILE",
          "the daemon's properties file; KC_* environment variables override it as for the "
          "daemon"},
-        {"--json", "", "print one JSON object with the same facts, for monitoring"}}},
+        {"--json", "", "print one JSON object with the same facts, for monitoring"}},
+       "",
+       0,
+       {{0, "everything is healthy"},
+        {1,
+         "something needs attention (a token, key or database that cannot be reached, a key "
+         "that breaks its policy, records sealed by a key that is not configured, a schema "
+         "older or newer than this build's, a missing audit log, an unsealed tail older than "
+         "twice audit.checkpoint_interval, less than 64 MiB free)"},
+        {2, "a usage or configuration error"}}},
       runStatus};
   return {std::move(status)};
 }

@@ -19,7 +19,7 @@ std::vector<std::pair<std::string, std::string>> tokenRows(const pkcs11::TokenDe
   return {{"label", token.label}, {"serial", token.serial}, {"uri", tokenUri(token)}};
 }
 
-ExitCode runTokenInit(const ParsedFlags& flags) {
+ExitCode runTokenInit(const cli::ParsedFlags& flags) {
   const auto label = flags.value("--label");
   if (!label) return reportError({StatusCode::kInvalidArgument, "--label NAME is required"});
   if (label->size() > kMaxTokenLabel) {
@@ -74,7 +74,7 @@ ExitCode runTokenInit(const ParsedFlags& flags) {
   return ExitCode::kOk;
 }
 
-ExitCode runTokenList(const ParsedFlags& flags) {
+ExitCode runTokenList(const cli::ParsedFlags& flags) {
   auto config = ConfigFile::load(flags.value("--config"));
   if (!config) return reportError(config.status());
   auto modulePath = resolveModule(flags, *config);

@@ -85,6 +85,32 @@ TEST_F(ShowExportTest, ShowFiltersByTimeRangeWithAnInclusiveStartAndExclusiveEnd
   EXPECT_EQ(run({"show", "--since", "yesterday"}).exitCode, 2);
 }
 
+TEST_F(ShowExportTest, FlagsMayComeAfterTheFilesAndDoubleDashEndsThem) {
+  auto result = test::runProcess({test::kcAuditPath(), "show", log_, "--user", "alice"});
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  EXPECT_EQ(lines(result.out).size(), 2u) << result.out;
+  result = run({"show", "--user", "alice", "--"});
+  ASSERT_EQ(result.exitCode, 0) << result.err;
+  EXPECT_EQ(lines(result.out).size(), 2u) << result.out;
+  result = test::runProcess({test::kcAuditPath(), "show", "--", "--user"});
+  EXPECT_EQ(result.exitCode, 2);
+  EXPECT_EQ(result.err, "kc-audit: error: cannot read --user\n");
+}
+
+TEST_F(ShowExportTest, AFilterThatIsNotRepeatableIsRefusedWhenRepeated) {
+  const auto result = run({"show", "--user", "alice", "--user", "s3cr3t-bob"});
+  EXPECT_EQ(result.exitCode, 2);
+  EXPECT_EQ(result.err,
+            "kc-audit: error: --user is given more than once (see kc-audit show --help)\n");
+}
+
+TEST_F(ShowExportTest, AValueOfTheWrongFormIsAUsageErrorInTheToolsOneForm) {
+  const auto result = run({"export", "--format", "xml"});
+  EXPECT_EQ(result.exitCode, 2);
+  EXPECT_EQ(result.err,
+            "kc-audit: error: --format must be jsonl or csv (see kc-audit export --help)\n");
+}
+
 TEST_F(ShowExportTest, ExportJsonLinesKeepsEachRecordExactlyAsLogged) {
   const auto result = run({"export", "--format", "jsonl", "--user", "bob"});
   ASSERT_EQ(result.exitCode, 0) << result.err;

@@ -12,8 +12,8 @@ namespace {
 using provisioning::ReferenceKeySource;
 using provisioning::ReferenceSource;
 
-ParsedFlags flagsOf(std::initializer_list<std::pair<std::string, std::string>> values) {
-  ParsedFlags flags;
+cli::ParsedFlags flagsOf(std::initializer_list<std::pair<std::string, std::string>> values) {
+  cli::ParsedFlags flags;
   for (const auto& [name, value] : values) flags.set(name, value);
   return flags;
 }
@@ -51,7 +51,7 @@ TEST_F(ImportSourcesTest, ReferenceVariablesNamePostgresAndAPfxWhosePasswordStay
       {"keyConnectorSettings__certificate__provider", "filesystem"},
       {"keyConnectorSettings__certificate__filesystemPath", "/srv/kc/cert.pfx"},
       {"keyConnectorSettings__certificate__filesystemPassword", "Secret-Pfx-2"}};
-  auto source = resolveImportSource(ParsedFlags(), env);
+  auto source = resolveImportSource(cli::ParsedFlags(), env);
   ASSERT_TRUE(source) << source.status().toString();
   EXPECT_EQ(source->data.kind, ReferenceSource::Kind::kPostgreSql);
   EXPECT_TRUE(source->data.referenceConnectionString);
@@ -72,7 +72,7 @@ TEST_F(ImportSourcesTest, ReferencePkcs11KeyIsFoundBySerialIgnoringCaseAndItsIdA
       {"keyConnectorSettings__rsaKey__pkcs11PrivateKeyLabel", "kc key"},
       {"keyConnectorSettings__rsaKey__pkcs11PrivateKeyId", "258"},
       {"keyConnectorSettings__rsaKey__pkcs11LoginPin", "123456"}};
-  auto source = resolveImportSource(ParsedFlags(), env);
+  auto source = resolveImportSource(cli::ParsedFlags(), env);
   ASSERT_TRUE(source) << source.status().toString();
   EXPECT_EQ(source->data.kind, ReferenceSource::Kind::kSqlite);
   EXPECT_TRUE(source->data.referenceConnectionString);
@@ -116,7 +116,7 @@ TEST_F(ImportSourcesTest, AConnectionFileOthersMayReadIsRefused) {
 
 TEST_F(ImportSourcesTest, RefusalsNameTheFlagOrVariableAndWhatToDo) {
   struct Case {
-    ParsedFlags flags;
+    cli::ParsedFlags flags;
     appliance::Environment env;
     std::string mustSay;
   };
@@ -125,7 +125,7 @@ TEST_F(ImportSourcesTest, RefusalsNameTheFlagOrVariableAndWhatToDo) {
       {flagsOf({{"--source-sqlite", "/s"}, {"--source-pem", "/a"}, {"--source-pfx", "/b"}}),
        {},
        "give one"},
-      {ParsedFlags(), {}, "--source-sqlite FILE"},
+      {cli::ParsedFlags(), {}, "--source-sqlite FILE"},
       {flagsOf({{"--source-sqlite", "/a"}}), {}, "--source-pfx FILE"},
       {flagsOf({{"--source-sqlite", "/a"}}),
        {{"keyConnectorSettings__rsaKey__provider", "awskms"}},
@@ -133,8 +133,10 @@ TEST_F(ImportSourcesTest, RefusalsNameTheFlagOrVariableAndWhatToDo) {
       {flagsOf({{"--source-sqlite", "/a"}}),
        {{"keyConnectorSettings__certificate__provider", "azurekv"}},
        "--source-pfx FILE"},
-      {ParsedFlags(), {{"keyConnectorSettings__database__provider", "sqlserver"}}, "sqlserver"},
-      {ParsedFlags(), {{"keyConnectorSettings__database__provider", "json"}}, "jsonFilePath"},
+      {cli::ParsedFlags(),
+       {{"keyConnectorSettings__database__provider", "sqlserver"}},
+       "sqlserver"},
+      {cli::ParsedFlags(), {{"keyConnectorSettings__database__provider", "json"}}, "jsonFilePath"},
       {flagsOf({{"--source-sqlite", "/a"}, {"--source-pkcs11-key", "pkcs11:object=k"}}),
        {},
        "--source-pkcs11-module"},

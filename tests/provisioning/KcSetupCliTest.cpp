@@ -37,7 +37,7 @@ TEST_F(KcSetupCliTest, HelpOfEachCommandListsItsFlagsAndExitsZero) {
   for (const auto& [args, expected] : cases) {
     const auto result = kcSetup(args);
     EXPECT_EQ(result.exitCode, 0) << args[0] << " " << args[1] << ": " << result.err;
-    EXPECT_NE(result.out.find("usage: kc-setup"), std::string::npos) << result.out;
+    EXPECT_NE(result.out.find("Usage: kc-setup"), std::string::npos) << result.out;
     for (const auto& text : expected) {
       EXPECT_NE(result.out.find(text), std::string::npos)
           << args[0] << " " << args[1] << " lacks " << text << "\n"
@@ -49,7 +49,7 @@ TEST_F(KcSetupCliTest, HelpOfEachCommandListsItsFlagsAndExitsZero) {
 TEST_F(KcSetupCliTest, HelpWinsOverOtherFlags) {
   const auto result = kcSetup({"key", "verify", "--no-such-flag", "--help"});
   EXPECT_EQ(result.exitCode, 0) << result.err;
-  EXPECT_NE(result.out.find("usage: kc-setup key verify"), std::string::npos);
+  EXPECT_NE(result.out.find("Usage: kc-setup key verify"), std::string::npos);
 }
 
 TEST_F(KcSetupCliTest, UnknownFlagExitsTwoWithHintToHelp) {
