@@ -30,6 +30,7 @@
 #include <ctime>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "Logging.h"
@@ -103,6 +104,23 @@ Status reloadCertificate(Poco::Net::Context& context, const appliance::TlsSettin
   }
   return Status::ok();
 }
+
+// Poco's table of options, each line indented by two spaces.
+class OptionTable final : public Poco::Util::HelpFormatter {
+ public:
+  explicit OptionTable(const OptionSet& options) : HelpFormatter(options) {
+    setUnixStyle(true);
+    setWidth(78);  // 80 columns with the indentation
+  }
+  std::string text() const {
+    std::ostringstream table;
+    formatOptions(table);
+    std::string indented;
+    std::istringstream lines(table.str());
+    for (std::string line; std::getline(lines, line);) indented += "  " + line + "\n";
+    return indented;
+  }
+};
 
 class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
  protected:
@@ -338,23 +356,33 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
     if (!sent.isOk()) daemonLogger().warning("systemd not notified: " + sent.message());
   }
 
+  // The help in the GNU layout help2man turns into the man page: "Usage:", indented options,
+  // then paragraphs.
   void printHelp() {
-    Poco::Util::HelpFormatter help(options());
-    help.setCommand("keyconnectord");
-    help.setUsage("[--config FILE] [--check] | --help | --version");
-    help.setHeader(
-        "The HSM Key Connector: Bitwarden's Key Connector HTTP contract, with every user key "
-        "wrapped by a non-exportable key on a PKCS#11 token.");
-    help.setFooter(
-        "Every setting can be overridden by an environment variable KC_<KEY> (dots as "
-        "underscores), and Bitwarden Key Connector's keyConnectorSettings__* variables are "
-        "read too. SIGTERM drains and exits 0; SIGHUP reloads the wrapping keys, the identity keys "
-        "and the TLS certificate. Under systemd (Type=notify) it sends READY=1 once every "
-        "start-up check has passed and the listener accepts, RELOADING=1 and READY=1 around a "
-        "reload, STOPPING=1 when it drains, and watchdog pings (WatchdogSec=) while its control "
-        "loop turns. Exit codes: 0 ok, 69 token or database unavailable, 78 configuration or "
-        "start-up check failed.");
-    help.format(std::cout);
+    std::cout << "Usage: keyconnectord [--config FILE] [--check]\n"
+                 "  or:  keyconnectord --help | --version\n"
+                 "The HSM Key Connector: Bitwarden's Key Connector HTTP contract, with every user\n"
+                 "key wrapped by a non-exportable key on a PKCS#11 token.\n"
+                 "\n"
+                 "Options:\n"
+              << OptionTable(options()).text() << "\n"
+              << R"(Every setting can be overridden by an environment variable KC_<KEY> (upper
+case, dots as underscores); Bitwarden Key Connector's keyConnectorSettings__*
+variables are read too.
+
+Start-up checks the token, the wrapping key, the database, the identity keys
+and the audit log, and stops with one line naming the setting at fault.
+SIGTERM drains requests in flight and exits 0; SIGHUP reloads the wrapping
+keys, the identity server's signing keys and the TLS certificate.
+
+Under systemd (Type=notify) it sends READY=1 once every start-up check has
+passed and the listener accepts, RELOADING=1 and READY=1 around a reload,
+STOPPING=1 when it drains, and watchdog pings (WatchdogSec=) while its control
+loop turns.
+
+Exit status: 0 ok, 69 token or database unavailable, 78 configuration or
+start-up check failed.
+)";
   }
 
   void takeConfig(const std::string&, const std::string& value) { configFile_ = value; }
