@@ -5,6 +5,10 @@
 // SIGTERM or SIGINT: stop accepting, let in-flight requests finish, exit 0.
 // SIGHUP: reload the wrapping keys (pkcs11.wrap_key, pkcs11.previous_wrap_keys), the identity
 // server's signing keys and the TLS certificate.
+// Under systemd (Type=notify, $NOTIFY_SOCKET): READY=1 once every start-up check has passed
+// and the listener accepts, RELOADING=1 ... READY=1 around a SIGHUP reload, STOPPING=1 when
+// the drain begins, STATUS= on a failed start, and watchdog pings (WatchdogSec=, see
+// Watchdog.h for what they prove).
 
 #include <Poco/Logger.h>
 #include <Poco/Net/Context.h>
@@ -22,13 +26,18 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
-#include <atomic>
+#include <algorithm>
+#include <ctime>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "Logging.h"
 #include "Startup.h"
+#include "SystemdNotify.h"
+#include "Watchdog.h"
+#include "kc/Version.h"
 #include "kc/api/RequestHandlerFactory.h"
 
 namespace kc::daemon {
@@ -39,6 +48,8 @@ using Poco::Util::Option;
 using Poco::Util::OptionSet;
 
 constexpr std::chrono::seconds kDrainTimeout{30};
+// How often the control loop wakes without a signal when no watchdog asks for more.
+constexpr std::chrono::microseconds kIdleTurn{std::chrono::seconds(1)};
 
 Poco::Logger& daemonLogger() {
   return Poco::Logger::get("kc.daemon");
@@ -58,6 +69,12 @@ sigset_t handledSignals() {
   sigemptyset(&set);
   for (int signal : {SIGINT, SIGTERM, SIGQUIT, SIGHUP}) sigaddset(&set, signal);
   return set;
+}
+
+timespec asTimespec(std::chrono::microseconds duration) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(duration);
+  return timespec{.tv_sec = static_cast<time_t>(seconds.count()),
+                  .tv_nsec = static_cast<long>((duration - seconds).count() * 1000)};
 }
 
 Poco::Net::Context::Ptr tlsContext(const appliance::TlsSettings& tls) {
@@ -88,6 +105,23 @@ Status reloadCertificate(Poco::Net::Context& context, const appliance::TlsSettin
   return Status::ok();
 }
 
+// Poco's table of options, each line indented by two spaces.
+class OptionTable final : public Poco::Util::HelpFormatter {
+ public:
+  explicit OptionTable(const OptionSet& options) : HelpFormatter(options) {
+    setUnixStyle(true);
+    setWidth(78);  // 80 columns with the indentation
+  }
+  std::string text() const {
+    std::ostringstream table;
+    formatOptions(table);
+    std::string indented;
+    std::istringstream lines(table.str());
+    for (std::string line; std::getline(lines, line);) indented += "  " + line + "\n";
+    return indented;
+  }
+};
+
 class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
  protected:
   void defineOptions(OptionSet& options) override {
@@ -109,11 +143,20 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
                           .repeatable(false)
                           .callback(Poco::Util::OptionCallback<KeyConnectorDaemon>(
                               this, &KeyConnectorDaemon::takeHelp)));
+    options.addOption(Option("version", "", "print the version and exit")
+                          .required(false)
+                          .repeatable(false)
+                          .callback(Poco::Util::OptionCallback<KeyConnectorDaemon>(
+                              this, &KeyConnectorDaemon::takeVersion)));
   }
 
   int main(const std::vector<std::string>&) override {
     if (helpRequested_) {
       printHelp();
+      return EXIT_OK;
+    }
+    if (versionRequested_) {
+      std::cout << "keyconnectord " << kVersion << "\n";
       return EXIT_OK;
     }
     auto config = appliance::loadDaemonConfig(configFile_, appliance::processEnvironment());
@@ -176,21 +219,32 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
                                        *components.metrics, apiSettings),
         *socket, params);
     server.start();
-    daemonLogger().information(
+    const std::string serving =
         std::string("listening on ") + (config.tls.enabled() ? "https://" : "http://") +
-        address.toString() + " with " + std::to_string(config.server.workers) + " workers");
+        address.toString() + " with " + std::to_string(config.server.workers) + " workers";
+    daemonLogger().information(serving);
 
-    std::atomic<bool> stopping{false};
-    std::thread reloader([&] { reloadOnHangup(config, components, context, stopping); });
-    waitForTerminationRequest();
-    stopping = true;
-    pthread_kill(reloader.native_handle(), SIGHUP);
-    reloader.join();
+    Heartbeat heartbeat;
+    std::optional<Watchdog> watchdog;
+    std::chrono::microseconds turn = kIdleTurn;
+    if (const auto timeout = watchdogTimeoutFromEnvironment(); timeout && notifier_.enabled()) {
+      watchdog.emplace(notifier_, *timeout, heartbeat);
+      turn = std::min(turn, watchdog->beatInterval());
+      daemonLogger().information(
+          "systemd watchdog: " +
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*timeout).count()) +
+          " ms timeout, pinged at half of it while the control loop turns");
+    }
+    // Every start-up check has passed and the listener accepts: only now is the service up.
+    tellSystemd(notifier_.ready(serving));
+    runControlLoop(config, components, context, serving, heartbeat, turn);
 
     daemonLogger().information("stopping: no new connections; waiting for requests in flight");
+    tellSystemd(notifier_.stopping("stopping: draining requests in flight"));
     server.stopAll(false);
     const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
     while (server.currentConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
+      heartbeat.beat();  // a bounded wait: the watchdog keeps pinging through the drain
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (server.currentConnections() > 0) {
@@ -208,45 +262,64 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
     return EXIT_OK;
   }
 
-  void reloadOnHangup(const appliance::DaemonConfig& config, Components& components,
-                      Poco::Net::Context::Ptr context, std::atomic<bool>& stopping) {
-    const sigset_t hangup = [] {
-      sigset_t set;
-      sigemptyset(&set);
-      sigaddset(&set, SIGHUP);
-      return set;
-    }();
+  // The control loop, in the main thread: takes SIGINT, SIGTERM and SIGQUIT (returns: stop)
+  // and SIGHUP (reloads here, between RELOADING=1 and READY=1). It wakes at least every
+  // `turn` and beats `heartbeat` each time round, so the watchdog's pings stop when this loop
+  // is stuck — in a reload on a token that no longer answers, say.
+  void runControlLoop(const appliance::DaemonConfig& config, Components& components,
+                      Poco::Net::Context::Ptr context, const std::string& serving,
+                      Heartbeat& heartbeat, std::chrono::microseconds turn) {
+    const sigset_t signals = handledSignals();
     appliance::KeyRingSettings ring = appliance::keyRingSettingsFrom(config);
     while (true) {
-      int signal = 0;
-      if (sigwait(&hangup, &signal) != 0 || stopping) return;
-      daemonLogger().information(
-          "SIGHUP: reloading the wrapping keys, the identity server's "
-          "signing keys" +
-          std::string(context ? " and the TLS certificate" : ""));
-      reloadWrappingKeys(config, components, ring);
-      Status keys = components.jwks->reload();
-      if (keys.isOk()) {
-        daemonLogger().information("signing keys reloaded");
-      } else {
-        daemonLogger().error("signing keys not reloaded, the previous ones stay in use: " +
-                             keys.message());
+      heartbeat.beat();
+      const timespec timeout = asTimespec(turn);
+      const int signal = sigtimedwait(&signals, nullptr, &timeout);
+      if (signal < 0) continue;  // EAGAIN: time to beat again; EINTR
+      if (signal != SIGHUP) {
+        daemonLogger().information("SIG" + std::string(sigabbrev_np(signal)) + ": shutting down");
+        return;
       }
-      if (context) {
-        Status certificate = reloadCertificate(*context, config.tls);
-        if (certificate.isOk()) {
-          daemonLogger().information("TLS certificate reloaded");
-        } else {
-          daemonLogger().error(certificate.message() + "; the previous certificate stays in use");
-        }
+      tellSystemd(notifier_.reloading("reloading"));
+      const bool complete = reload(config, components, context, ring);
+      tellSystemd(notifier_.ready(
+          serving + (complete ? "" : "; the last reload failed in part, see the log")));
+    }
+  }
+
+  // SIGHUP's work: the wrapping keys, the identity server's signing keys and the TLS
+  // certificate. What fails to load leaves the one in use; false when anything did.
+  bool reload(const appliance::DaemonConfig& config, Components& components,
+              Poco::Net::Context::Ptr context, appliance::KeyRingSettings& ring) {
+    daemonLogger().information(
+        "SIGHUP: reloading the wrapping keys, the identity server's "
+        "signing keys" +
+        std::string(context ? " and the TLS certificate" : ""));
+    bool complete = reloadWrappingKeys(config, components, ring);
+    Status keys = components.jwks->reload();
+    if (keys.isOk()) {
+      daemonLogger().information("signing keys reloaded");
+    } else {
+      daemonLogger().error("signing keys not reloaded, the previous ones stay in use: " +
+                           keys.message());
+      complete = false;
+    }
+    if (context) {
+      Status certificate = reloadCertificate(*context, config.tls);
+      if (certificate.isOk()) {
+        daemonLogger().information("TLS certificate reloaded");
+      } else {
+        daemonLogger().error(certificate.message() + "; the previous certificate stays in use");
+        complete = false;
       }
     }
+    return complete;
   }
 
   // Reads the configuration again and, when pkcs11.wrap_key or pkcs11.previous_wrap_keys
   // changed, swaps in the new key ring (the rotation's steps, see README). Other settings take
-  // effect at the next start.
-  void reloadWrappingKeys(const appliance::DaemonConfig& started, Components& components,
+  // effect at the next start. False when the configuration or the new keys did not load.
+  bool reloadWrappingKeys(const appliance::DaemonConfig& started, Components& components,
                           appliance::KeyRingSettings& inUse) {
     const std::optional<std::filesystem::path> file =
         started.configFile.empty() ? std::nullopt : std::optional(started.configFile);
@@ -254,42 +327,62 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
     if (!fresh) {
       daemonLogger().error("configuration not reloaded, the wrapping keys in use stay: " +
                            fresh.status().message());
-      return;
+      return false;
     }
     const appliance::KeyRingSettings wanted = appliance::keyRingSettingsFrom(*fresh);
     if (wanted == inUse) {
       daemonLogger().information("wrapping keys unchanged");
-      return;
+      return true;
     }
     Status reloaded = reloadKeyRing(*fresh, components);
     if (!reloaded.isOk()) {
       daemonLogger().error("wrapping keys not reloaded, the ones in use stay: " +
                            reloaded.message());
-      return;
+      return false;
     }
     inUse = wanted;
+    return true;
   }
 
   int fail(int exitCode, const Status& status) {
     std::cerr << "keyconnectord: error: " << status.message() << std::endl;
+    // --check runs as ExecStartPre, whose messages a NotifyAccess=main unit refuses.
+    if (!checkOnly_) tellSystemd(notifier_.status("failed to start: " + status.message()));
     return exitCode;
   }
 
+  // A notification systemd did not get is logged, never fatal: the daemon serves regardless.
+  static void tellSystemd(const Status& sent) {
+    if (!sent.isOk()) daemonLogger().warning("systemd not notified: " + sent.message());
+  }
+
+  // The help in the GNU layout help2man turns into the man page: "Usage:", indented options,
+  // then paragraphs.
   void printHelp() {
-    Poco::Util::HelpFormatter help(options());
-    help.setCommand("keyconnectord");
-    help.setUsage("--config FILE [--check]");
-    help.setHeader(
-        "The HSM Key Connector: Bitwarden's Key Connector HTTP contract, with every user key "
-        "wrapped by a non-exportable key on a PKCS#11 token.");
-    help.setFooter(
-        "Every setting can be overridden by an environment variable KC_<KEY> (dots as "
-        "underscores), and Bitwarden Key Connector's keyConnectorSettings__* variables are "
-        "read too. SIGTERM drains and exits 0; SIGHUP reloads the wrapping keys, the identity keys "
-        "and the TLS "
-        "certificate. Exit codes: 0 ok, 69 token or database unavailable, 78 configuration "
-        "or start-up check failed.");
-    help.format(std::cout);
+    std::cout << "Usage: keyconnectord [--config FILE] [--check]\n"
+                 "  or:  keyconnectord --help | --version\n"
+                 "The HSM Key Connector: Bitwarden's Key Connector HTTP contract, with every user\n"
+                 "key wrapped by a non-exportable key on a PKCS#11 token.\n"
+                 "\n"
+                 "Options:\n"
+              << OptionTable(options()).text() << "\n"
+              << R"(Every setting can be overridden by an environment variable KC_<KEY> (upper
+case, dots as underscores); Bitwarden Key Connector's keyConnectorSettings__*
+variables are read too.
+
+Start-up checks the token, the wrapping key, the database, the identity keys
+and the audit log, and stops with one line naming the setting at fault.
+SIGTERM drains requests in flight and exits 0; SIGHUP reloads the wrapping
+keys, the identity server's signing keys and the TLS certificate.
+
+Under systemd (Type=notify) it sends READY=1 once every start-up check has
+passed and the listener accepts, RELOADING=1 and READY=1 around a reload,
+STOPPING=1 when it drains, and watchdog pings (WatchdogSec=) while its control
+loop turns.
+
+Exit status: 0 ok, 69 token or database unavailable, 78 configuration or
+start-up check failed.
+)";
   }
 
   void takeConfig(const std::string&, const std::string& value) { configFile_ = value; }
@@ -298,10 +391,16 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
     helpRequested_ = true;
     stopOptionsProcessing();
   }
+  void takeVersion(const std::string&, const std::string&) {
+    versionRequested_ = true;
+    stopOptionsProcessing();
+  }
 
   std::optional<std::filesystem::path> configFile_;
   bool checkOnly_ = false;
   bool helpRequested_ = false;
+  bool versionRequested_ = false;
+  const SystemdNotifier notifier_ = SystemdNotifier::fromEnvironment();
 };
 
 }  // namespace

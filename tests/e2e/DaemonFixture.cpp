@@ -162,9 +162,13 @@ void Daemon::start() {
       processOptions.unsetEnv.push_back(name);
     }
   }
-  process_ = std::make_unique<BackgroundProcess>(
-      std::vector<std::string>{KC_DAEMON_PATH, "--config", configPath().string()},
-      (dir_ / "daemon.log").string(), processOptions);
+  std::vector<std::string> argv = options_.launcher;
+  for (const std::string& argument :
+       {std::string(KC_DAEMON_PATH), std::string("--config"), configPath().string()}) {
+    argv.push_back(argument);
+  }
+  process_ =
+      std::make_unique<BackgroundProcess>(argv, (dir_ / "daemon.log").string(), processOptions);
   if (options_.waitUntilReady && !waitForAlive(std::chrono::seconds(30))) {
     throw std::runtime_error("keyconnectord did not answer /alive; its log:\n" + log());
   }

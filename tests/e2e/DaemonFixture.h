@@ -76,6 +76,9 @@ struct DaemonOptions {
   // false: only write the configuration; start() later (a test that prepares the store first,
   // as kc-setup import-bitwarden does, from configPath()).
   bool startNow = true;
+  // A command the daemon's argv is appended to, which must exec it (so the daemon keeps the
+  // launcher's pid): {"/bin/sh", "-c", "...; exec \"$0\" \"$@\""}. Empty: started directly.
+  std::vector<std::string> launcher;
 };
 
 // The properties the fixture writes for a daemon in `dir` listening on `port`, as file text:
@@ -91,6 +94,8 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
 
   int port() const { return port_; }
+  // The process id of the running daemon.
+  pid_t pid() const { return process_->pid(); }
   const std::filesystem::path& dir() const { return dir_.path(); }
   std::filesystem::path configPath() const {
     return options_.sharedConfigFile.value_or(dir_ / "keyconnector.properties");
