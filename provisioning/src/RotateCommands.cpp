@@ -571,11 +571,14 @@ ExitCode runStatus(const cli::ParsedFlags& flags) {
   return ExitCode::kOk;
 }
 
-std::vector<cli::FlagSpec> withCommon(std::vector<cli::FlagSpec> extra) {
-  std::vector<cli::FlagSpec> out = {
-      {"--config", "FILE",
-       "the daemon's properties file (required): its pkcs11.wrap_key and "
-       "pkcs11.previous_wrap_keys are edited in place"}};
+constexpr std::string_view kConfigEdited =
+    "the daemon's properties file (required): its pkcs11.wrap_key and "
+    "pkcs11.previous_wrap_keys are edited in place";
+constexpr std::string_view kConfigRead = "the daemon's properties file (required; not edited)";
+
+std::vector<cli::FlagSpec> withConfig(std::string_view configHelp,
+                                      std::vector<cli::FlagSpec> extra) {
+  std::vector<cli::FlagSpec> out = {{"--config", "FILE", std::string(configHelp)}};
   out.insert(out.end(), extra.begin(), extra.end());
   return out;
 }
@@ -589,7 +592,8 @@ std::vector<Command> rotateCommands() {
        "Every instance learns the new key at its next reload (SIGHUP) and can open what it\n"
        "seals, before anything is sealed with it. Writes <config>.rotation, the rotation's\n"
        "journal. Refuses while an earlier rotation's old keys are still listed.",
-       withCommon({{"--label", "NAME", "the new key's label (default: wrap-<UTC time>)"},
+       withConfig(kConfigEdited,
+                  {{"--label", "NAME", "the new key's label (default: wrap-<UTC time>)"},
                    {"--bits", "BITS", "2048, 3072 or 4096 (default: the current key's size)"}})},
       runBegin};
   Command promote{
@@ -597,7 +601,7 @@ std::vector<Command> rotateCommands() {
        "Step 2: make the new key pkcs11.wrap_key; the old one moves to previous_wrap_keys.",
        "Run only after every instance reloaded since begin. Refuses unless begin listed the\n"
        "new key; running it again changes nothing.",
-       withCommon({})},
+       withConfig(kConfigEdited, {})},
       runPromote};
   Command rewrap{
       {"rotate", "rewrap",
@@ -605,7 +609,8 @@ std::vector<Command> rotateCommands() {
        "Run only after every instance reloaded since promote. Pages through the records under\n"
        "other keys on several threads; each is replaced only if unchanged since it was read.\n"
        "Resumable: running it again picks up what is left. Each rewrap is audited.",
-       withCommon({{"--threads", "N", "workers on the token's session pool (default: 4)"},
+       withConfig(kConfigRead,
+                  {{"--threads", "N", "workers on the token's session pool (default: 4)"},
                    {"--limit", "N", "stop after N records (run again to go on)"},
                    {"--dry-run", "", "count the records per key; write nothing"},
                    {"--progress", "auto|bar|plain|none", "progress on standard error"}})},
@@ -615,13 +620,14 @@ std::vector<Command> rotateCommands() {
        "Step 4: after a verification pass finds no record under them, remove the old keys.",
        "Removes them from pkcs11.previous_wrap_keys, and with --destroy-old destroys both halves\n"
        "on the token (irreversible). Refuses, with the counts, while any record needs them.",
-       withCommon({{"--destroy-old", "", "also destroy the retired keys on the token"},
+       withConfig(kConfigEdited,
+                  {{"--destroy-old", "", "also destroy the retired keys on the token"},
                    {"--dry-run", "", "verify and say what would change; write nothing"}})},
       runRetire};
-  Command status{
-      {"rotate", "status", "Show the rotation's step and the records per key.",
-       "Reads the configuration, the journal and the store; changes nothing.", withCommon({})},
-      runStatus};
+  Command status{{"rotate", "status", "Show the rotation's step and the records per key.",
+                  "Reads the configuration, the journal and the store; changes nothing.",
+                  withConfig(kConfigRead, {})},
+                 runStatus};
   return {std::move(begin), std::move(promote), std::move(rewrap), std::move(retire),
           std::move(status)};
 }
