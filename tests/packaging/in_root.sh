@@ -16,9 +16,16 @@ credentials=/run/credentials/keyconnectord.service
 scratch=/run/kc-test
 port=5000
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() {
+  echo "FAIL: $*" >&2
+  for log in "$scratch"/*.log; do
+    [ -s "$log" ] && { echo "--- $log" >&2; tail -n 20 "$log" >&2; }
+  done
+  exit 1
+}
 step() { echo "== $*"; }
-as_keyconnector() { setpriv --reuid=keyconnector --regid=keyconnector --init-groups -- "$@"; }
+# A command prefix, not a function: a function sent to the background is a subshell's child.
+as_keyconnector=(setpriv --reuid=keyconnector --regid=keyconnector --init-groups --)
 setting() { sed -n "s/^$1 *= *//p" "$config"; }
 uri_attribute() { tr ';' '\n' <<<"${1#pkcs11:}" | sed -n "s/^$2=//p"; }
 
@@ -77,17 +84,17 @@ for pin in kc-pin so-pin; do
   od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$credentials/$pin"
 done
 chown keyconnector:keyconnector "$credentials"/*
-as_keyconnector kc-setup token init --label "$(uri_attribute "$token_uri" token)" \
+"${as_keyconnector[@]}" kc-setup token init --label "$(uri_attribute "$token_uri" token)" \
   --so-pin-file "$credentials/so-pin" --pin-file "$credentials/kc-pin" >/dev/null
-as_keyconnector kc-setup key generate --token "$token_uri" --label "$(uri_attribute "$wrap_uri" object)" \
+"${as_keyconnector[@]}" kc-setup key generate --token "$token_uri" --label "$(uri_attribute "$wrap_uri" object)" \
   --purpose wrap --pin-file "$credentials/kc-pin" >/dev/null
-as_keyconnector kc-setup key generate --token "$token_uri" --label "$(uri_attribute "$audit_uri" object)" \
+"${as_keyconnector[@]}" kc-setup key generate --token "$token_uri" --label "$(uri_attribute "$audit_uri" object)" \
   --purpose audit --pin-file "$credentials/kc-pin" >/dev/null
-as_keyconnector kc-setup key verify --key "$wrap_uri" --purpose wrap \
+"${as_keyconnector[@]}" kc-setup key verify --key "$wrap_uri" --purpose wrap \
   --pin-file "$credentials/kc-pin" >/dev/null
 # The installed config names https://vault.example.com/identity, which must not be
 # contacted: a development identity's JWKS file takes its place (a JWKS file wins).
-as_keyconnector kc-setup dev-identity --out "$scratch/identity" >/dev/null 2>&1
+"${as_keyconnector[@]}" kc-setup dev-identity --out "$scratch/identity" >/dev/null 2>&1
 export KC_IDENTITY_JWKS_FILE=$scratch/identity/jwks.json
 KC_IDENTITY_ISSUER=$(head -n1 "$scratch/identity/issuer")
 export KC_IDENTITY_ISSUER
@@ -95,9 +102,9 @@ export KC_PKCS11_PIN_FILE=$credentials/kc-pin KC_SERVER_PORT=$port
 umask 022
 
 step "keyconnectord --check, then /health as keyconnector"
-as_keyconnector keyconnectord --config "$config" --check >/dev/null 2>"$scratch/check.log" ||
+"${as_keyconnector[@]}" keyconnectord --config "$config" --check >/dev/null 2>"$scratch/check.log" ||
   fail "keyconnectord --check failed: $(cat "$scratch/check.log")"
-as_keyconnector keyconnectord --config "$config" 2>"$scratch/daemon.log" &
+"${as_keyconnector[@]}" keyconnectord --config "$config" 2>"$scratch/daemon.log" &
 daemon=$!
 wait_healthy "http://127.0.0.1:$port/health" "$daemon"
 stop_daemon "$daemon"
@@ -107,7 +114,7 @@ stop_daemon "$daemon"
 step "the container entry point with LOCAL_UID=2345 LOCAL_GID=2346, listening on 0.0.0.0"
 # The test's own PIN and identity files follow the user to its new ids, as mounted
 # secrets would be given to them.
-chown -R 2345:2346 "$credentials" "$scratch/identity"
+chown -R 2345:2346 "$credentials" "$scratch"
 LOCAL_UID=2345 LOCAL_GID=2346 KC_SERVER_ADDRESS=0.0.0.0 \
   /usr/lib/hsm-key-connector/container-entrypoint 2>"$scratch/entrypoint.log" &
 daemon=$!
@@ -137,7 +144,7 @@ grep -q "^# kept across remove and reinstall" "$config" || fail "dpkg -r lost $c
 dpkg -i "$deb" >/dev/null
 grep -q "^# kept across remove and reinstall" "$config" || fail "reinstalling replaced $config"
 [ ! -e "$config.dpkg-new" ] && [ ! -e "$config.dpkg-dist" ] || fail "reinstalling asked about $config"
-as_keyconnector keyconnectord --config "$config" --check >/dev/null 2>"$scratch/check.log" ||
+"${as_keyconnector[@]}" keyconnectord --config "$config" --check >/dev/null 2>"$scratch/check.log" ||
   fail "keyconnectord --check failed after a reinstall: $(cat "$scratch/check.log")"
 
 step "dpkg --purge leaves the user and the state, and nothing else"

@@ -65,9 +65,9 @@ tarball=$cache/bookworm-root-$(sha256sum <<<"$packages" | cut -c1-16).tar
 mkdir -p "$cache"
 (
   flock 9
-  if [ ! -s "$tarball" ] || [ -n "$(find "$tarball" -mtime +7)" ]; then
+  if [ ! -f "$tarball" ] || [ -n "$(find "$tarball" -mtime +7)" ]; then
     echo "== mmdebstrap bookworm (cached as $tarball)"
-    mmdebstrap --quiet --variant=apt --mode=root --include="$packages" bookworm "$tarball.new" \
+    mmdebstrap --quiet --variant=apt --mode=root --format=tar --include="$packages" bookworm "$tarball.new" \
       "deb http://deb.debian.org/debian bookworm main" \
       "deb http://deb.debian.org/debian bookworm-updates main" \
       "deb http://deb.debian.org/debian-security bookworm-security main"
