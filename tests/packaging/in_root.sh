@@ -143,14 +143,18 @@ grep -q "^# kept across remove and reinstall" "$config" || fail "dpkg -r lost $c
 [ -s "$state/keys.db" ] || fail "dpkg -r lost $state/keys.db"
 dpkg -i "$deb" >/dev/null
 grep -q "^# kept across remove and reinstall" "$config" || fail "reinstalling replaced $config"
-[ ! -e "$config.dpkg-new" ] && [ ! -e "$config.dpkg-dist" ] || fail "reinstalling asked about $config"
+for leftover in "$config.dpkg-new" "$config.dpkg-dist"; do
+  [ ! -e "$leftover" ] || fail "reinstalling left $leftover"
+done
 "${as_keyconnector[@]}" keyconnectord --config "$config" --check >/dev/null 2>"$scratch/check.log" ||
   fail "keyconnectord --check failed after a reinstall: $(cat "$scratch/check.log")"
 
 step "dpkg --purge leaves the user and the state, and nothing else"
 dpkg --purge hsm-key-connector >/dev/null 2>"$scratch/purge.log"
 grep -q "kept $state" "$scratch/purge.log" || fail "purge did not say it kept $state"
-[ -s "$state/keys.db" ] && [ -s "$state/audit/audit.log" ] || fail "purge deleted the data"
+for data in "$state/keys.db" "$state/audit/audit.log"; do
+  [ -s "$data" ] || fail "purge deleted $data"
+done
 getent passwd keyconnector >/dev/null || fail "purge deleted the user"
 ! dpkg-query -W hsm-key-connector >/dev/null 2>&1 || fail "dpkg still knows hsm-key-connector"
 snapshot >/tmp/after

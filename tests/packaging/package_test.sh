@@ -65,7 +65,7 @@ tarball=$cache/bookworm-root-$(sha256sum <<<"$packages" | cut -c1-16).tar
 mkdir -p "$cache"
 (
   flock 9
-  if [ ! -f "$tarball" ] || [ -n "$(find "$tarball" -mtime +7)" ]; then
+  if [ ! -f "$tarball" ] || [ -n "$(find "$tarball" -mtime +6)" ]; then
     echo "== mmdebstrap bookworm (cached as $tarball)"
     mmdebstrap --quiet --variant=apt --mode=root --format=tar --include="$packages" bookworm "$tarball.new" \
       "deb http://deb.debian.org/debian bookworm main" \
@@ -82,6 +82,7 @@ mkdir -p "$tmp/root/tmp/kc-test"
 cp "$deb" "$here/in_root.sh" "$tmp/root/tmp/kc-test/"
 
 # Own mount, PID and network namespaces: /proc for the root, loopback only.
+# shellcheck disable=SC2016 # $1 and $2 are the inner shell's arguments
 unshare --mount --pid --fork --kill-child --net --mount-proc="$tmp/root/proc" \
   sh -c 'ip link set lo up && exec chroot "$1" /bin/bash /tmp/kc-test/in_root.sh "$2"' \
   sh "$tmp/root" "/tmp/kc-test/$(basename "$deb")" &
