@@ -72,6 +72,7 @@ for dir in "$state" "$state/audit"; do
     fail "$dir is $(stat -c '%a %U %G' "$dir"), not 750 keyconnector keyconnector"
 done
 grep -qx "$config" /var/lib/dpkg/info/hsm-key-connector.conffiles || fail "$config is no conffile"
+[ -z "$(dpkg --verify hsm-key-connector)" ] || fail "dpkg --verify: $(dpkg --verify hsm-key-connector)"
 [ ! -e /run/systemd/system ] || fail "the root runs systemd?"
 
 step "provision the token named by $config as keyconnector"
