@@ -28,11 +28,12 @@ done
 
 tmp=$(mktemp -d /tmp/kc-package-test.XXXXXX)
 namespace=
-# Every mount lives in the namespace of unshare --kill-child: killing it ends the test's
-# processes and mounts. The directory is deleted only when nothing is mounted under it.
+# Every mount lives in the namespace of unshare --kill-child: killing it (SIGKILL: with
+# --fork it ignores SIGTERM) kills the namespace's first process, and so every process and
+# mount in it. The directory is deleted only when nothing is mounted under it.
 cleanup() {
   if [ -n "$namespace" ] && kill -0 "$namespace" 2>/dev/null; then
-    kill "$namespace" 2>/dev/null || true
+    kill -KILL "$namespace" 2>/dev/null || true
     wait "$namespace" 2>/dev/null || true
   fi
   if grep -q " $tmp/" /proc/self/mounts; then
