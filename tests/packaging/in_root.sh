@@ -3,9 +3,10 @@
 # root, chrooted, in its own mount, PID and network namespaces: 127.0.0.1 and 0.0.0.0 are
 # the namespace's own, so port 5000 is free and nothing is reachable from outside).
 # Usage: in_root.sh DEB. Installs DEB, provisions a SoftHSM token as the keyconnector user
-# with kc-setup, checks the daemon (--check, /health), the container entry point
-# (LOCAL_UID/LOCAL_GID), remove + reinstall (config and data kept), then purge: what is
-# left must be exactly what policy keeps — the user and the state in /var/lib/keyconnector.
+# with kc-setup, checks the daemon (--check, /health) and its audit log (kc-audit verify),
+# the container entry point (LOCAL_UID/LOCAL_GID), remove + reinstall (config and data
+# kept), then purge: what is left must be exactly what policy keeps — the user and the
+# state in /var/lib/keyconnector.
 set -euo pipefail
 
 deb=$1
@@ -111,6 +112,10 @@ wait_healthy "http://127.0.0.1:$port/health" "$daemon"
 stop_daemon "$daemon"
 [ -s "$state/keys.db" ] || fail "no database $state/keys.db"
 [ -s "$state/audit/audit.log" ] || fail "no audit log in $state/audit"
+"${as_keyconnector[@]}" kc-setup key export --key "$audit_uri" --pin-file "$credentials/kc-pin" \
+  --out "$scratch/audit-public.pem" >/dev/null
+"${as_keyconnector[@]}" kc-audit verify --public-key "$scratch/audit-public.pem" \
+  "$state"/audit/audit*.log >"$scratch/verify.log" 2>&1 || fail "kc-audit verify failed"
 
 step "the container entry point with LOCAL_UID=2345 LOCAL_GID=2346, listening on 0.0.0.0"
 # The test's own PIN and identity files follow the user to its new ids, as mounted
