@@ -60,7 +60,8 @@ class SystemdUnit : public ::testing::Test {
 };
 
 TEST_F(SystemdUnit, VerifiesWithoutAWarning) {
-  const auto result = runProcess({analyze_, "verify", unit_.string()});
+  // The man page Documentation= names is installed by the package, not on this host.
+  const auto result = runProcess({analyze_, "verify", "--man=no", unit_.string()});
   EXPECT_EQ(result.exitCode, 0) << result.err;
   EXPECT_EQ(result.err, "");
   EXPECT_EQ(result.out, "");
