@@ -1,5 +1,6 @@
 #include "ApiTestSupport.h"
 
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -8,21 +9,30 @@
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetSSL.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <array>
 #include <cctype>
 #include <ctime>
 #include <span>
 #include <stdexcept>
 
 #include "kc/Base64.h"
+#include "support/Subprocess.h"
 
 namespace kc::test {
 namespace {
@@ -43,8 +53,11 @@ std::string lower(std::string text) {
 }
 
 std::unique_ptr<Poco::Net::HTTPServer> serveOnLoopback(
-    Poco::Net::HTTPRequestHandlerFactory* factory, int& port) {
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+    Poco::Net::HTTPRequestHandlerFactory* factory, int& port,
+    Poco::Net::Context::Ptr tls = nullptr) {
+  Poco::Net::ServerSocket socket =
+      tls ? Poco::Net::SecureServerSocket(Poco::Net::SocketAddress("127.0.0.1", 0), 64, tls)
+          : Poco::Net::ServerSocket(Poco::Net::SocketAddress("127.0.0.1", 0));
   port = socket.address().port();
   auto params = Poco::makeAuto<Poco::Net::HTTPServerParams>();
   params->setMaxThreads(8);
@@ -61,6 +74,7 @@ class IdentityHandler : public Poco::Net::HTTPRequestHandler {
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
     std::string body;
+    std::chrono::milliseconds delay{0};
     {
       const std::lock_guard lock(state_->mutex);
       if (request.getURI() == "/identity/.well-known/openid-configuration") {
@@ -69,10 +83,13 @@ class IdentityHandler : public Poco::Net::HTTPRequestHandler {
       } else if (request.getURI() == "/identity/.well-known/openid-configuration/jwks") {
         ++fetches_;
         body = state_->jwks;
+        delay = state_->jwksDelay;
+        if (!state_->cacheControl.empty()) response.set("Cache-Control", state_->cacheControl);
       } else {
         response.setStatus(Poco::Net::HTTPResponse::HTTP_NOT_FOUND);
       }
     }
+    std::this_thread::sleep_for(delay);
     response.setContentType("application/json");
     response.sendBuffer(body.data(), body.size());
   }
@@ -208,8 +225,20 @@ std::string hmacSha256(const std::string& key, const std::string& input) {
 
 // --- identity server ---
 
-IdentityServer::IdentityServer() : state_(std::make_shared<State>()) {
-  server_ = serveOnLoopback(new IdentityFactory(state_, jwksFetches_), port_);
+IdentityServer::IdentityServer(Transport transport) : state_(std::make_shared<State>()) {
+  Poco::Net::Context::Ptr tls;
+  if (transport == Transport::kHttps) {
+    Poco::Net::initializeSSL();
+    certificateDir_ = std::make_unique<TempDir>("kc-api-identity-tls");
+    const auto key = (*certificateDir_ / "key.pem").string();
+    const auto made = runProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                  "-keyout", key, "-out", caFile(), "-days", "1", "-subj",
+                                  "/CN=identity", "-addext", "subjectAltName=IP:127.0.0.1"});
+    if (made.exitCode != 0) throw std::runtime_error("openssl req failed: " + made.err);
+    tls = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, key, caFile(), "",
+                                 Poco::Net::Context::VERIFY_NONE);
+  }
+  server_ = serveOnLoopback(new IdentityFactory(state_, jwksFetches_), port_, tls);
   const std::lock_guard lock(state_->mutex);
   state_->issuer = uri();
   state_->jwksUri = uri() + "/.well-known/openid-configuration/jwks";
@@ -218,15 +247,127 @@ IdentityServer::IdentityServer() : state_(std::make_shared<State>()) {
 
 IdentityServer::~IdentityServer() {
   stop();
+  if (certificateDir_) Poco::Net::uninitializeSSL();
 }
 
 std::string IdentityServer::uri() const {
-  return "http://127.0.0.1:" + std::to_string(port_) + "/identity";
+  return std::string(certificateDir_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) +
+         "/identity";
+}
+
+std::string IdentityServer::caFile() const {
+  return certificateDir_ ? (*certificateDir_ / "cert.pem").string() : "";
 }
 
 void IdentityServer::setJwks(std::string jwks) {
   const std::lock_guard lock(state_->mutex);
   state_->jwks = std::move(jwks);
+}
+
+void IdentityServer::setJwksUri(std::string jwksUri) {
+  const std::lock_guard lock(state_->mutex);
+  state_->jwksUri = std::move(jwksUri);
+}
+
+void IdentityServer::setCacheControl(std::string cacheControl) {
+  const std::lock_guard lock(state_->mutex);
+  state_->cacheControl = std::move(cacheControl);
+}
+
+void IdentityServer::setJwksDelay(std::chrono::milliseconds delay) {
+  const std::lock_guard lock(state_->mutex);
+  state_->jwksDelay = delay;
+}
+
+// --- CONNECT proxy ---
+
+ConnectProxy::ConnectProxy() {
+  listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      ::listen(listener_, 16) != 0 ||
+      ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    throw std::runtime_error("proxy: cannot listen on 127.0.0.1");
+  }
+  port_ = ntohs(address.sin_port);
+  acceptor_ = std::thread([this] { serve(); });
+}
+
+ConnectProxy::~ConnectProxy() {
+  stopping_ = true;
+  ::shutdown(listener_, SHUT_RDWR);
+  acceptor_.join();
+  for (auto& tunnel : tunnels_) tunnel.join();
+  ::close(listener_);
+}
+
+std::vector<std::string> ConnectProxy::targets() const {
+  const std::lock_guard lock(mutex_);
+  return targets_;
+}
+
+void ConnectProxy::serve() {
+  while (!stopping_) {
+    pollfd waiting{.fd = listener_, .events = POLLIN, .revents = 0};
+    if (::poll(&waiting, 1, 100) <= 0) continue;
+    const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    tunnels_.emplace_back([this, client] { tunnel(client); });
+  }
+}
+
+void ConnectProxy::tunnel(int client) {
+  // The request head: "CONNECT host:port HTTP/1.1" and headers, up to the blank line.
+  std::string head;
+  char c = 0;
+  while (head.size() < 8192 && head.find("\r\n\r\n") == std::string::npos &&
+         ::recv(client, &c, 1, 0) == 1) {
+    head.push_back(c);
+  }
+  const auto space = head.find(' ');
+  const auto end = head.find(' ', space + 1);
+  const std::string target =
+      head.rfind("CONNECT ", 0) == 0 ? head.substr(space + 1, end - space - 1) : "";
+  const auto colon = target.rfind(':');
+  int upstream = -1;
+  if (colon != std::string::npos && target.substr(0, colon) == "127.0.0.1") {
+    {
+      const std::lock_guard lock(mutex_);
+      targets_.push_back(target);
+    }
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(std::stoi(target.substr(colon + 1))));
+    upstream = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (::connect(upstream, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      ::close(upstream);
+      upstream = -1;
+    }
+  }
+  const std::string answer = upstream >= 0 ? "HTTP/1.1 200 Connection established\r\n\r\n"
+                                           : "HTTP/1.1 502 Bad Gateway\r\n\r\n";
+  (void)::send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
+  // Bytes both ways until either side closes.
+  std::array<pollfd, 2> ends{pollfd{.fd = client, .events = POLLIN, .revents = 0},
+                             pollfd{.fd = upstream, .events = POLLIN, .revents = 0}};
+  std::array<char, 16384> buffer{};
+  while (upstream >= 0 && !stopping_) {
+    if (::poll(ends.data(), ends.size(), 100) <= 0) continue;
+    bool closed = false;
+    for (std::size_t i = 0; i < ends.size() && !closed; ++i) {
+      if (ends[i].revents == 0) continue;
+      const auto got = ::recv(ends[i].fd, buffer.data(), buffer.size(), 0);
+      closed = got <= 0 || ::send(ends[1 - i].fd, buffer.data(), static_cast<std::size_t>(got),
+                                  MSG_NOSIGNAL) != got;
+    }
+    if (closed) break;
+  }
+  if (upstream >= 0) ::close(upstream);
+  ::close(client);
 }
 
 void IdentityServer::stop() {
@@ -347,15 +488,19 @@ HttpAnswer call(int port, const HttpCall& call) {
 
 // --- the API ---
 
-ApiServer::ApiServer(ApiServerOptions options) {
+ApiServer::ApiServer(ApiServerOptions options) : identity_(options.identityTransport) {
   api::JwksSettings jwksSettings;
   jwksSettings.identityServerUri =
       options.identityUri.empty() ? identity_.uri() : options.identityUri;
   jwksSettings.jwksFile = options.jwksFile;
+  jwksSettings.caFile = identity_.caFile();
+  jwksSettings.allowInsecureHttp = options.allowInsecureHttp;
   jwksSettings.refreshInterval = options.refreshInterval;
   jwksSettings.connectTimeout = std::chrono::seconds(5);
   jwksSettings.readTimeout = std::chrono::seconds(5);
+  if (options.adjustJwks) options.adjustJwks(jwksSettings);
   jwks_ = std::make_unique<api::JwksCache>(jwksSettings, &metrics_);
+  if (options.loadAtStart) (void)jwks_->reload();
   api::JwtSettings jwtSettings;
   jwtSettings.issuer = options.issuer;
   validator_ = std::make_unique<api::JwtValidator>(*jwks_, jwtSettings);
