@@ -112,7 +112,7 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
   }
   if (!jwks.proxy.url.empty()) {
     auto proxy = api::parseProxyUrl(jwks.proxy.url);
-    if (!proxy) return blame("HTTPS_PROXY", proxy.status());
+    if (!proxy) return proxy.status();  // names HTTPS_PROXY; exit 78
     logger().information("identity server fetched through the proxy " + proxy->host + ":" +
                          std::to_string(proxy->port) +
                          (jwks.proxy.noProxy.empty() ? "" : ", except NO_PROXY hosts"));

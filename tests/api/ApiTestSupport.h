@@ -21,6 +21,7 @@
 #include "kc/api/KeyService.h"
 #include "kc/api/Metrics.h"
 #include "kc/api/RequestHandlerFactory.h"
+#include "support/ConnectProxy.h"
 #include "support/TempDir.h"
 #include "support/UserIds.h"
 
@@ -110,31 +111,6 @@ class IdentityServer {
   std::unique_ptr<TempDir> certificateDir_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   int port_ = 0;
-};
-
-// A forward proxy on 127.0.0.1 that answers CONNECT, as HTTPS_PROXY expects: it tunnels to
-// loopback targets only and remembers each target it was asked for.
-class ConnectProxy {
- public:
-  ConnectProxy();
-  ~ConnectProxy();
-  ConnectProxy(const ConnectProxy&) = delete;
-  ConnectProxy& operator=(const ConnectProxy&) = delete;
-  int port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::vector<std::string> targets() const;  // "host:port" of every CONNECT, in order
-
- private:
-  void serve();
-  void tunnel(int client);
-
-  int listener_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  mutable std::mutex mutex_;
-  std::vector<std::string> targets_;
-  std::vector<std::thread> tunnels_;
-  std::thread acceptor_;
 };
 
 // An in-memory KeyService (the real one is tested in appliance/).
