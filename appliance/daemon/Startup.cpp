@@ -98,14 +98,35 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
 
   api::JwksSettings jwks;
   jwks.identityServerUri = config.identity.serverUri;
+  jwks.jwksUri = config.identity.jwksUri;
   jwks.jwksFile = config.identity.jwksFile.string();
   jwks.caFile = config.identity.caFile.string();
+  jwks.allowInsecureHttp = config.identity.allowInsecureHttp;
   jwks.refreshInterval = config.identity.jwksRefreshMinInterval;
+  jwks.proxy = api::HttpsProxy::fromEnvironment();
+  if (config.identity.allowInsecureHttp) {
+    logger().warning(
+        "identity.allow_insecure_http is set: the identity server's signing keys may be "
+        "fetched over plain HTTP, and whoever can alter that traffic can forge any user's "
+        "token. Use it only on a private network.");
+  }
+  if (!jwks.proxy.url.empty()) {
+    auto proxy = api::parseProxyUrl(jwks.proxy.url);
+    if (!proxy) return proxy.status();  // names HTTPS_PROXY; exit 78
+    logger().information("identity server fetched through the proxy " + proxy->host + ":" +
+                         std::to_string(proxy->port) +
+                         (jwks.proxy.noProxy.empty() ? "" : ", except NO_PROXY hosts"));
+  }
   out.jwks = std::make_unique<api::JwksCache>(jwks, out.metrics.get());
   Status loaded = out.jwks->reload();
   if (!loaded.isOk()) {
     if (!config.identity.jwksFile.empty()) {
       return blame("identity.jwks_file (" + config.identity.jwksFile.string() + ")", loaded);
+    }
+    if (loaded.code() == StatusCode::kPolicyViolation) {
+      // The identity server answered, with a URL the transport rules refuse: a setting.
+      return blame(config.identity.jwksUri.empty() ? "identity.server_uri" : "identity.jwks_uri",
+                   loaded);
     }
     // The identity server may come up after us; tokens are refused until its keys load.
     logger().warning("identity.server_uri: signing keys not loaded yet (" + loaded.message() +

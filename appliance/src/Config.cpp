@@ -150,13 +150,29 @@ Status readTls(const Reader& in, TlsSettings& out) {
   return Status::ok();
 }
 
+// The identity server's keys decide whose token is believed, so they come over TLS unless
+// identity.allow_insecure_http says the network is private.
+Status checkIdentityUrl(std::string_view key, const Value& value, bool allowInsecureHttp,
+                        std::string* out) {
+  KC_RETURN_IF_ERROR(checkHttpUrl(key, value, false, out));
+  if (allowInsecureHttp || toLower(Poco::URI(value.text).getScheme()) == "https") {
+    return Status::ok();
+  }
+  return settingError(key, value,
+                      "must be an https:// URL (tokens are checked with the keys fetched from "
+                      "it); set identity.allow_insecure_http = true to allow plain HTTP on a "
+                      "private network");
+}
+
 Status readIdentity(const Reader& in, IdentitySettings& out) {
   KC_RETURN_IF_ERROR(in.existingFile("identity.jwks_file", out.jwksFile));
   KC_RETURN_IF_ERROR(in.existingFile("identity.ca_file", out.caFile));
-  auto server = in.value("identity.server_uri");
-  if (!server) return server.status();
-  if (*server) {
-    KC_RETURN_IF_ERROR(checkHttpUrl("identity.server_uri", **server, false, &out.serverUri));
+  KC_RETURN_IF_ERROR(in.boolean("identity.allow_insecure_http", out.allowInsecureHttp));
+  for (const auto& [key, target] : {std::pair{"identity.server_uri", &out.serverUri},
+                                    std::pair{"identity.jwks_uri", &out.jwksUri}}) {
+    auto found = in.value(key);
+    if (!found) return found.status();
+    if (*found) KC_RETURN_IF_ERROR(checkIdentityUrl(key, **found, out.allowInsecureHttp, target));
   }
   KC_RETURN_IF_ERROR(in.string("identity.issuer", out.issuer));
   KC_RETURN_IF_ERROR(in.seconds("identity.clock_skew_s", out.clockSkew, 0, 3600));
@@ -378,6 +394,10 @@ Status checkDaemonRequirements(const DaemonConfig& config) {
         "identity.server_uri",
         "required (the identity server's URL, or KC_IDENTITY_SERVER_URI, or "
         "keyConnectorSettings__identityServerUri) unless identity.jwks_file is set");
+  }
+  if (!config.identity.jwksUri.empty() && !config.identity.jwksFile.empty()) {
+    return originError(origins, "identity.jwks_uri",
+                       "give identity.jwks_uri or identity.jwks_file, not both");
   }
   if (config.database.provider != storage::StoreBackend::kSqlite &&
       config.database.connectionString.empty()) {

@@ -1,5 +1,6 @@
 #include "ApiTestSupport.h"
 
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -8,6 +9,8 @@
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/NetSSL.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 #include <openssl/bio.h>
@@ -23,6 +26,7 @@
 #include <stdexcept>
 
 #include "kc/Base64.h"
+#include "support/Subprocess.h"
 
 namespace kc::test {
 namespace {
@@ -43,8 +47,11 @@ std::string lower(std::string text) {
 }
 
 std::unique_ptr<Poco::Net::HTTPServer> serveOnLoopback(
-    Poco::Net::HTTPRequestHandlerFactory* factory, int& port) {
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+    Poco::Net::HTTPRequestHandlerFactory* factory, int& port,
+    Poco::Net::Context::Ptr tls = nullptr) {
+  Poco::Net::ServerSocket socket =
+      tls ? Poco::Net::SecureServerSocket(Poco::Net::SocketAddress("127.0.0.1", 0), 64, tls)
+          : Poco::Net::ServerSocket(Poco::Net::SocketAddress("127.0.0.1", 0));
   port = socket.address().port();
   auto params = Poco::makeAuto<Poco::Net::HTTPServerParams>();
   params->setMaxThreads(8);
@@ -61,6 +68,7 @@ class IdentityHandler : public Poco::Net::HTTPRequestHandler {
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
     std::string body;
+    std::chrono::milliseconds delay{0};
     {
       const std::lock_guard lock(state_->mutex);
       if (request.getURI() == "/identity/.well-known/openid-configuration") {
@@ -69,10 +77,13 @@ class IdentityHandler : public Poco::Net::HTTPRequestHandler {
       } else if (request.getURI() == "/identity/.well-known/openid-configuration/jwks") {
         ++fetches_;
         body = state_->jwks;
+        delay = state_->jwksDelay;
+        if (!state_->cacheControl.empty()) response.set("Cache-Control", state_->cacheControl);
       } else {
         response.setStatus(Poco::Net::HTTPResponse::HTTP_NOT_FOUND);
       }
     }
+    std::this_thread::sleep_for(delay);
     response.setContentType("application/json");
     response.sendBuffer(body.data(), body.size());
   }
@@ -208,8 +219,20 @@ std::string hmacSha256(const std::string& key, const std::string& input) {
 
 // --- identity server ---
 
-IdentityServer::IdentityServer() : state_(std::make_shared<State>()) {
-  server_ = serveOnLoopback(new IdentityFactory(state_, jwksFetches_), port_);
+IdentityServer::IdentityServer(Transport transport) : state_(std::make_shared<State>()) {
+  Poco::Net::Context::Ptr tls;
+  if (transport == Transport::kHttps) {
+    Poco::Net::initializeSSL();
+    certificateDir_ = std::make_unique<TempDir>("kc-api-identity-tls");
+    const auto key = (*certificateDir_ / "key.pem").string();
+    const auto made = runProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                                  "-keyout", key, "-out", caFile(), "-days", "1", "-subj",
+                                  "/CN=identity", "-addext", "subjectAltName=IP:127.0.0.1"});
+    if (made.exitCode != 0) throw std::runtime_error("openssl req failed: " + made.err);
+    tls = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, key, caFile(), "",
+                                 Poco::Net::Context::VERIFY_NONE);
+  }
+  server_ = serveOnLoopback(new IdentityFactory(state_, jwksFetches_), port_, tls);
   const std::lock_guard lock(state_->mutex);
   state_->issuer = uri();
   state_->jwksUri = uri() + "/.well-known/openid-configuration/jwks";
@@ -218,15 +241,36 @@ IdentityServer::IdentityServer() : state_(std::make_shared<State>()) {
 
 IdentityServer::~IdentityServer() {
   stop();
+  if (certificateDir_) Poco::Net::uninitializeSSL();
 }
 
 std::string IdentityServer::uri() const {
-  return "http://127.0.0.1:" + std::to_string(port_) + "/identity";
+  return std::string(certificateDir_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) +
+         "/identity";
+}
+
+std::string IdentityServer::caFile() const {
+  return certificateDir_ ? (*certificateDir_ / "cert.pem").string() : "";
 }
 
 void IdentityServer::setJwks(std::string jwks) {
   const std::lock_guard lock(state_->mutex);
   state_->jwks = std::move(jwks);
+}
+
+void IdentityServer::setJwksUri(std::string jwksUri) {
+  const std::lock_guard lock(state_->mutex);
+  state_->jwksUri = std::move(jwksUri);
+}
+
+void IdentityServer::setCacheControl(std::string cacheControl) {
+  const std::lock_guard lock(state_->mutex);
+  state_->cacheControl = std::move(cacheControl);
+}
+
+void IdentityServer::setJwksDelay(std::chrono::milliseconds delay) {
+  const std::lock_guard lock(state_->mutex);
+  state_->jwksDelay = delay;
 }
 
 void IdentityServer::stop() {
@@ -347,15 +391,19 @@ HttpAnswer call(int port, const HttpCall& call) {
 
 // --- the API ---
 
-ApiServer::ApiServer(ApiServerOptions options) {
+ApiServer::ApiServer(ApiServerOptions options) : identity_(options.identityTransport) {
   api::JwksSettings jwksSettings;
   jwksSettings.identityServerUri =
       options.identityUri.empty() ? identity_.uri() : options.identityUri;
   jwksSettings.jwksFile = options.jwksFile;
+  jwksSettings.caFile = identity_.caFile();
+  jwksSettings.allowInsecureHttp = options.allowInsecureHttp;
   jwksSettings.refreshInterval = options.refreshInterval;
   jwksSettings.connectTimeout = std::chrono::seconds(5);
   jwksSettings.readTimeout = std::chrono::seconds(5);
+  if (options.adjustJwks) options.adjustJwks(jwksSettings);
   jwks_ = std::make_unique<api::JwksCache>(jwksSettings, &metrics_);
+  if (options.loadAtStart) (void)jwks_->reload();
   api::JwtSettings jwtSettings;
   jwtSettings.issuer = options.issuer;
   validator_ = std::make_unique<api::JwtValidator>(*jwks_, jwtSettings);

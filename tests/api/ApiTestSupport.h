@@ -7,11 +7,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kc/api/JwksCache.h"
@@ -19,6 +21,8 @@
 #include "kc/api/KeyService.h"
 #include "kc/api/Metrics.h"
 #include "kc/api/RequestHandlerFactory.h"
+#include "support/ConnectProxy.h"
+#include "support/TempDir.h"
 #include "support/UserIds.h"
 
 namespace kc::test {
@@ -72,14 +76,23 @@ std::string assembleToken(const std::string& headerJson, const std::string& payl
 // HMAC-SHA256 of `input` keyed with `key`.
 std::string hmacSha256(const std::string& key, const std::string& input);
 
-// OIDC discovery and a JWKS on 127.0.0.1, the JWKS replaceable at any time.
+// OIDC discovery and a JWKS on 127.0.0.1, the JWKS replaceable at any time; over plain
+// HTTP, or over HTTPS with a self-signed certificate for 127.0.0.1 (caFile()).
 class IdentityServer {
  public:
-  IdentityServer();
+  enum class Transport { kHttp, kHttps };
+  explicit IdentityServer(Transport transport = Transport::kHttp);
   ~IdentityServer();
-  std::string uri() const;  // http://127.0.0.1:<port>/identity
+  IdentityServer(const IdentityServer&) = delete;
+  IdentityServer& operator=(const IdentityServer&) = delete;
+  std::string uri() const;  // http(s)://127.0.0.1:<port>/identity
   std::string issuer() const { return uri(); }
+  int port() const { return port_; }
+  std::string caFile() const;  // the certificate (PEM) of an HTTPS server
   void setJwks(std::string jwks);
+  void setJwksUri(std::string jwksUri);                // what discovery names
+  void setCacheControl(std::string cacheControl);      // sent with the JWKS; "" sends none
+  void setJwksDelay(std::chrono::milliseconds delay);  // a slow identity server
   int jwksFetches() const { return jwksFetches_.load(); }
   void stop();  // as if it went down
 
@@ -88,11 +101,14 @@ class IdentityServer {
     std::string jwks;
     std::string issuer;
     std::string jwksUri;
+    std::string cacheControl;
+    std::chrono::milliseconds jwksDelay{0};
   };
 
  private:
   std::shared_ptr<State> state_;
   std::atomic<int> jwksFetches_{0};
+  std::unique_ptr<TempDir> certificateDir_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   int port_ = 0;
 };
@@ -157,6 +173,12 @@ struct ApiServerOptions {
   std::string issuer;          // explicit issuer; empty: discovered
   std::string identityUri;     // empty: the built-in identity server's
   std::string trustedProxies;  // server.trusted_proxies; empty: X-Forwarded-For is ignored
+  IdentityServer::Transport identityTransport = IdentityServer::Transport::kHttp;
+  // The built-in identity server speaks plain HTTP on loopback unless identityTransport says
+  // otherwise, so the tests allow it as a private network's settings would.
+  bool allowInsecureHttp = true;
+  bool loadAtStart = true;  // reload() once, as the daemon does at start-up
+  std::function<void(api::JwksSettings&)> adjustJwks;  // refresh periods, proxy, jwksUri...
 };
 
 // The API on 127.0.0.1 with an identity server behind it.

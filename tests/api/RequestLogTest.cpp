@@ -117,5 +117,16 @@ TEST(ForwardedForTest, ClientIsTheRightMostUntrustedHopOnlyWhenThePeerIsATrusted
   }
 }
 
+// An identity server that stays down is one warning, not one per refresh or request.
+TEST_F(RequestLogTest, FailingJwksRefreshIsLoggedOnce) {
+  api_.identity().stop();
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(api_.jwks().reload().isOk());
+  int warnings = 0;
+  for (const auto& text : channel_->lines()) {
+    warnings += text.find("JWKS refresh failed") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(warnings, 1) << channel_->all();
+}
+
 }  // namespace
 }  // namespace kc::test

@@ -500,6 +500,50 @@ TEST_F(ConfigTest, IdentityServerMustBeAnHttpUrl) {
   }
 }
 
+TEST_F(ConfigTest, IdentityServerMustBeHttpsUnlessPlainHttpIsAllowed) {
+  for (const auto& [name, value] :
+       {std::pair{"KC_IDENTITY_SERVER_URI", "http://identity.example.com"},
+        std::pair{"keyConnectorSettings__identityServerUri", "http://identity:5000/"}}) {
+    Environment env = {{"KC_PKCS11_WRAP_KEY", "pkcs11:token=kc;object=kc-wrap"}, {name, value}};
+    const std::string message = errorOf("", env);
+    EXPECT_TRUE(contains(message, "identity.server_uri")) << message;
+    EXPECT_TRUE(contains(message, "https")) << message;
+    EXPECT_TRUE(contains(message, "identity.allow_insecure_http")) << message;
+
+    env["KC_IDENTITY_ALLOW_INSECURE_HTTP"] = "true";
+    auto config = load("", env);
+    ASSERT_TRUE(config) << config.status().toString();
+    EXPECT_TRUE(config->identity.allowInsecureHttp);
+    EXPECT_EQ(config->identity.serverUri, value);
+  }
+  auto config = load("", minimalEnvironment());
+  ASSERT_TRUE(config);
+  EXPECT_FALSE(config->identity.allowInsecureHttp);
+}
+
+TEST_F(ConfigTest, ExplicitJwksUriIsReadAndMustBeHttps) {
+  auto config = load("identity.jwks_uri = https://keys.example.com/jwks\n", minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->identity.jwksUri, "https://keys.example.com/jwks");
+
+  const std::string message =
+      errorOf("identity.jwks_uri = http://keys.example.com/jwks\n", minimalEnvironment());
+  EXPECT_TRUE(contains(message, "identity.jwks_uri")) << message;
+  auto allowed = load(
+      "identity.jwks_uri = http://keys.example.com/jwks\nidentity.allow_insecure_http = true\n",
+      minimalEnvironment());
+  EXPECT_TRUE(allowed) << allowed.status().toString();
+}
+
+TEST_F(ConfigTest, JwksUriAndJwksFileTogetherAreRefused) {
+  test::writeFile(dir_ / "jwks.json", R"({"keys":[]})");
+  const std::string message = errorOf(
+      "identity.jwks_file = ./jwks.json\nidentity.jwks_uri = https://keys.example.com/jwks\n",
+      minimalEnvironment());
+  EXPECT_TRUE(contains(message, "identity.jwks_uri")) << message;
+  EXPECT_TRUE(contains(message, "identity.jwks_file")) << message;
+}
+
 TEST_F(ConfigTest, UnknownKeyInTheFileIsRefusedByName) {
   const std::string message = errorOf("server.prot = 5000\n", minimalEnvironment());
   EXPECT_TRUE(contains(message, "server.prot")) << message;

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "DaemonFixture.h"
+#include "support/ConnectProxy.h"
 
 namespace kc::test {
 namespace {
@@ -233,6 +234,11 @@ class IdentityServer {
     std::lock_guard lock(mutex_);
     return fetches_;
   }
+  // What discovery names as jwks_uri; empty: <uri>/jwks.
+  void setJwksUri(std::string jwksUri) {
+    std::lock_guard lock(mutex_);
+    jwksUri_ = std::move(jwksUri);
+  }
 
  private:
   class Handler : public Poco::Net::HTTPRequestHandler {
@@ -242,8 +248,11 @@ class IdentityServer {
                        Poco::Net::HTTPServerResponse& response) override {
       std::string body;
       if (request.getURI() == "/.well-known/openid-configuration") {
-        body = R"({"issuer":")" + E2eEnvironment::get().issuer() + R"(","jwks_uri":")" +
-               server_.uri() + R"(/jwks"})";
+        std::lock_guard lock(server_.mutex_);
+        const std::string jwksUri =
+            server_.jwksUri_.empty() ? server_.uri() + "/jwks" : server_.jwksUri_;
+        body = R"({"issuer":")" + E2eEnvironment::get().issuer() + R"(","jwks_uri":")" + jwksUri +
+               R"("})";
       } else if (request.getURI() == "/jwks") {
         std::lock_guard lock(server_.mutex_);
         ++server_.fetches_;
@@ -281,17 +290,57 @@ class IdentityServer {
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   mutable std::mutex mutex_;
   std::string jwks_;
+  std::string jwksUri_;
   int fetches_ = 0;
 };
 
+// A certificate for 127.0.0.1 for an HTTPS identity server, which the daemon is told to
+// trust (identity.ca_file).
+class IdentityCertificate {
+ public:
+  IdentityCertificate() {
+    Poco::Net::initializeSSL();
+    makeSelfSignedCertificate(dir_.path(), "identity");
+  }
+  ~IdentityCertificate() { Poco::Net::uninitializeSSL(); }
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  std::string caFile() const { return (dir_ / "cert.pem").string(); }
+
+ private:
+  TempDir dir_;
+};
+
+// The settings for a daemon that finds its keys at `identity`, over HTTPS trusted through
+// `certificate`.
+std::map<std::string, std::string> identityConfig(const IdentityServer& identity,
+                                                  const IdentityCertificate& certificate) {
+  return {{"identity.jwks_file", ""},
+          {"identity.issuer", ""},
+          {"identity.server_uri", identity.uri()},
+          {"identity.ca_file", certificate.caFile()}};
+}
+
+// The identity fetch goes to loopback directly, whatever proxy the test's environment names.
+const std::map<std::string, std::string> kNoProxy = {{"no_proxy", "127.0.0.1"},
+                                                     {"NO_PROXY", "127.0.0.1"}};
+
+// The exit code and log of a start-up that must fail.
+std::pair<int, std::string> failedStart(DaemonOptions options) {
+  options.waitUntilReady = false;
+  Daemon daemon(std::move(options));
+  auto code = daemon.waitForExit(std::chrono::seconds(30));
+  if (!code) return {-1, "still running"};
+  return {*code, daemon.log()};
+}
+
 TEST(SigningKeys, KeyRotationAtTheIdentityServerIsPickedUpOnAnUnknownKid) {
   auto& environment = E2eEnvironment::get();
-  IdentityServer identity;
+  IdentityCertificate certificate;
+  IdentityServer identity(certificate.dir());
   identity.setJwks(readFile(environment.identityDir() / "jwks.json"));
-  Daemon daemon({.config = {{"identity.jwks_file", ""},
-                            {"identity.issuer", ""},
-                            {"identity.server_uri", identity.uri()},
-                            {"identity.jwks_refresh_min_interval_s", "1"}}});
+  auto config = identityConfig(identity, certificate);
+  config["identity.jwks_refresh_min_interval_s"] = "1";
+  Daemon daemon({.config = config, .env = kNoProxy});
   const std::string user = E2eEnvironment::newUserId();
   ASSERT_EQ(daemon.get("/user-keys", environment.tokenFor(user)).status, 404) << daemon.log();
 
@@ -310,12 +359,12 @@ TEST(SigningKeys, KeyRotationAtTheIdentityServerIsPickedUpOnAnUnknownKid) {
 
 TEST(SigningKeys, LastGoodKeysAreKeptWhileTheIdentityServerIsDown) {
   auto& environment = E2eEnvironment::get();
-  auto identity = std::make_unique<IdentityServer>();
+  IdentityCertificate certificate;
+  auto identity = std::make_unique<IdentityServer>(certificate.dir());
   identity->setJwks(readFile(environment.identityDir() / "jwks.json"));
-  Daemon daemon({.config = {{"identity.jwks_file", ""},
-                            {"identity.issuer", ""},
-                            {"identity.server_uri", identity->uri()},
-                            {"identity.jwks_refresh_min_interval_s", "1"}}});
+  auto config = identityConfig(*identity, certificate);
+  config["identity.jwks_refresh_min_interval_s"] = "1";
+  Daemon daemon({.config = config, .env = kNoProxy});
   const std::string user = E2eEnvironment::newUserId();
   ASSERT_EQ(daemon.get("/user-keys", environment.tokenFor(user)).status, 404);
   identity.reset();  // the identity server goes away
@@ -325,27 +374,112 @@ TEST(SigningKeys, LastGoodKeysAreKeptWhileTheIdentityServerIsDown) {
 }
 
 TEST(SigningKeys, IdentityServerOverHttpsIsTrustedThroughTheConfiguredCaFile) {
-  Poco::Net::initializeSSL();
   auto& environment = E2eEnvironment::get();
-  TempDir certificates;
-  makeSelfSignedCertificate(certificates.path(), "identity");
+  IdentityCertificate certificate;
+  IdentityServer identity(certificate.dir());
+  identity.setJwks(readFile(environment.identityDir() / "jwks.json"));
+  const std::string user = E2eEnvironment::newUserId();
+  auto config = identityConfig(identity, certificate);
+  config.erase("identity.ca_file");
   {
-    IdentityServer identity(certificates.path());
-    identity.setJwks(readFile(environment.identityDir() / "jwks.json"));
-    const std::string user = E2eEnvironment::newUserId();
-    std::map<std::string, std::string> config = {{"identity.jwks_file", ""},
-                                                 {"identity.issuer", ""},
-                                                 {"identity.server_uri", identity.uri()}};
-    {
-      Daemon untrusting({.config = config});
-      EXPECT_EQ(untrusting.get("/user-keys", environment.tokenFor(user)).status, 401)
-          << "an identity server with an unknown certificate must not be trusted";
-    }
-    config["identity.ca_file"] = (certificates / "cert.pem").string();
-    Daemon trusting({.config = config});
-    EXPECT_EQ(trusting.get("/user-keys", environment.tokenFor(user)).status, 404) << trusting.log();
+    Daemon untrusting({.config = config, .env = kNoProxy});
+    EXPECT_EQ(untrusting.get("/user-keys", environment.tokenFor(user)).status, 401)
+        << "an identity server with an unknown certificate must not be trusted";
   }
-  Poco::Net::uninitializeSSL();
+  Daemon trusting({.config = identityConfig(identity, certificate), .env = kNoProxy});
+  EXPECT_EQ(trusting.get("/user-keys", environment.tokenFor(user)).status, 404) << trusting.log();
+}
+
+TEST(SigningKeys, PlainHttpIdentityServerStopsStartUpNamingTheSetting) {
+  IdentityServer identity;  // http://127.0.0.1
+  auto [code, log] = failedStart({.config = {{"identity.jwks_file", ""},
+                                             {"identity.issuer", ""},
+                                             {"identity.server_uri", identity.uri()}},
+                                  .env = kNoProxy});
+  EXPECT_EQ(code, 78);
+  EXPECT_NE(log.find("identity.server_uri"), std::string::npos) << log;
+  EXPECT_NE(log.find("identity.allow_insecure_http"), std::string::npos) << log;
+  EXPECT_EQ(identity.jwksFetches(), 0);
+}
+
+// A private network may allow plain HTTP, and is reminded of it at every start and by --check.
+TEST(SigningKeys, AllowedPlainHttpIsWarnedAboutAtEveryStart) {
+  auto& environment = E2eEnvironment::get();
+  IdentityServer identity;
+  identity.setJwks(readFile(environment.identityDir() / "jwks.json"));
+  const std::map<std::string, std::string> config = {{"identity.jwks_file", ""},
+                                                     {"identity.issuer", ""},
+                                                     {"identity.server_uri", identity.uri()},
+                                                     {"identity.allow_insecure_http", "true"}};
+  const std::string warning = "identity.allow_insecure_http is set";
+  {
+    Daemon checked({.config = config, .env = kNoProxy, .startNow = false});
+    ProcessOptions options;
+    options.env = environment.token().childEnvironment();
+    for (const auto& [name, value] : kNoProxy) options.env[name] = value;
+    const auto check =
+        runProcess({KC_DAEMON_PATH, "--config", checked.configPath().string(), "--check"}, options);
+    EXPECT_EQ(check.exitCode, 0) << check.err;
+    EXPECT_NE((check.out + check.err).find(warning), std::string::npos) << check.err;
+  }
+  Daemon daemon({.config = config, .env = kNoProxy});
+  EXPECT_EQ(daemon.get("/user-keys", environment.tokenFor(E2eEnvironment::newUserId())).status, 404)
+      << daemon.log();
+  EXPECT_NE(daemon.log().find(warning), std::string::npos) << daemon.log();
+}
+
+// Whoever can change the discovery document must not thereby move the keys to another host.
+TEST(SigningKeys, DiscoveryNamingKeysOnAnotherHostStopsStartUpUnlessConfigured) {
+  auto& environment = E2eEnvironment::get();
+  IdentityCertificate certificate;
+  IdentityServer identity(certificate.dir());
+  identity.setJwks(readFile(environment.identityDir() / "jwks.json"));
+  const std::string port = identity.uri().substr(identity.uri().rfind(':') + 1);
+  identity.setJwksUri("https://localhost:" + port + "/jwks");
+  auto [code, log] =
+      failedStart({.config = identityConfig(identity, certificate), .env = kNoProxy});
+  EXPECT_EQ(code, 78);
+  EXPECT_NE(log.find("identity.server_uri"), std::string::npos) << log;
+  EXPECT_NE(log.find("identity.jwks_uri"), std::string::npos) << log;
+  EXPECT_EQ(identity.jwksFetches(), 0);
+
+  auto config = identityConfig(identity, certificate);
+  config["identity.jwks_uri"] = identity.uri() + "/jwks";  // the operator names the keys' URL
+  Daemon daemon({.config = config, .env = kNoProxy});
+  EXPECT_EQ(daemon.get("/user-keys", environment.tokenFor(E2eEnvironment::newUserId())).status, 404)
+      << daemon.log();
+}
+
+// The identity fetch honours HTTPS_PROXY (a CONNECT tunnel, TLS end to end) and NO_PROXY.
+TEST(SigningKeys, IdentityServerIsReachedThroughTheHttpsProxyUnlessNoProxyNamesIt) {
+  auto& environment = E2eEnvironment::get();
+  IdentityCertificate certificate;
+  IdentityServer identity(certificate.dir());
+  identity.setJwks(readFile(environment.identityDir() / "jwks.json"));
+  const std::string target = identity.uri().substr(identity.uri().rfind('/') + 1);
+  const std::string user = E2eEnvironment::newUserId();
+  {
+    ConnectProxy proxy;
+    // Both spellings, so that no proxy setting of the test's own environment interferes.
+    Daemon daemon({.config = identityConfig(identity, certificate),
+                   .env = {{"HTTPS_PROXY", proxy.url()},
+                           {"https_proxy", proxy.url()},
+                           {"NO_PROXY", ""},
+                           {"no_proxy", ""}}});
+    EXPECT_EQ(daemon.get("/user-keys", environment.tokenFor(user)).status, 404) << daemon.log();
+    EXPECT_EQ(proxy.targets(), (std::vector<std::string>{target, target})) << daemon.log();
+    EXPECT_NE(daemon.log().find("through the proxy 127.0.0.1:" + std::to_string(proxy.port())),
+              std::string::npos)
+        << daemon.log();
+  }
+  ConnectProxy proxy;
+  Daemon daemon({.config = identityConfig(identity, certificate),
+                 .env = {{"HTTPS_PROXY", proxy.url()},
+                         {"https_proxy", proxy.url()},
+                         {"NO_PROXY", "localhost, 127.0.0.1"},
+                         {"no_proxy", "localhost, 127.0.0.1"}}});
+  EXPECT_EQ(daemon.get("/user-keys", environment.tokenFor(user)).status, 404) << daemon.log();
+  EXPECT_TRUE(proxy.targets().empty());
 }
 
 }  // namespace

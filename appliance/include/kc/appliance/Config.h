@@ -53,10 +53,12 @@ struct TlsSettings {
 };
 
 struct IdentitySettings {
-  std::string serverUri;           // required unless jwksFile
+  std::string serverUri;           // required unless jwksFile; https unless allowInsecureHttp
   std::string issuer;              // empty: the one discovery reports
+  std::string jwksUri;             // the JWKS URL, trusted on any host; empty: from discovery
   std::filesystem::path jwksFile;  // air-gapped sites: a JWKS file instead of discovery
   std::filesystem::path caFile;    // PEM bundle to trust for the identity server
+  bool allowInsecureHttp = false;  // http:// identity URLs, for a private network only
   std::chrono::seconds clockSkew{300};
   std::chrono::seconds jwksRefreshMinInterval{60};
 };
