@@ -85,6 +85,11 @@ void Metrics::addDatabaseError() {
   ++databaseErrors_;
 }
 
+void Metrics::addHealthCheck() {
+  const std::lock_guard lock(mutex_);
+  ++healthChecks_;
+}
+
 void Metrics::addJwksRefresh(bool success) {
   const std::lock_guard lock(mutex_);
   ++(success ? jwksRefreshSuccesses_ : jwksRefreshFailures_);
@@ -145,6 +150,9 @@ std::string Metrics::render() const {
   out += "# HELP kc_database_errors_total Failed database operations.\n";
   out += "# TYPE kc_database_errors_total counter\n";
   out += "kc_database_errors_total " + std::to_string(databaseErrors_) + "\n";
+  out += "# HELP kc_health_checks_total Health checks of the token and the database.\n";
+  out += "# TYPE kc_health_checks_total counter\n";
+  out += "kc_health_checks_total " + std::to_string(healthChecks_) + "\n";
   out +=
       "# HELP kc_jwks_refreshes_total Loads of the identity server's signing keys, by outcome.\n";
   out += "# TYPE kc_jwks_refreshes_total counter\n";

@@ -19,9 +19,12 @@
 #include <istream>
 #include <vector>
 
+#include "Responses.h"
 #include "Routes.h"
 #include "UserKeyBody.h"
+#include "WriteDeadline.h"
 #include "kc/api/ErrorMapping.h"
+#include "kc/api/HealthCache.h"
 #include "kc/api/JwtValidator.h"
 #include "kc/api/Metrics.h"
 
@@ -93,39 +96,6 @@ std::string pathOf(const std::string& target) {
   }
 }
 
-bool queryAsksForJson(const std::string& target) {
-  try {
-    for (const auto& [name, value] : Poco::URI(target).getQueryParameters()) {
-      if (name == "format" && value == "json") return true;
-    }
-  } catch (const Poco::Exception&) {
-  }
-  return false;
-}
-
-std::string jsonEscape(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(c));
-          out += buffer;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
 // "2026-11-25T15:00:00.123Z"
 std::string utcNowIso8601() {
   const auto now = std::chrono::system_clock::now();
@@ -165,8 +135,14 @@ constexpr long kLingerSeconds = 1;
 }  // namespace
 
 RequestHandler::RequestHandler(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
-                               const ApiSettings& settings, const CorsPolicy& cors)
-    : keys_(keys), validator_(validator), metrics_(metrics), settings_(settings), cors_(cors) {}
+                               const ApiSettings& settings, const CorsPolicy& cors,
+                               HealthCache& health)
+    : keys_(keys),
+      validator_(validator),
+      metrics_(metrics),
+      settings_(settings),
+      cors_(cors),
+      health_(health) {}
 
 void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) {
   const auto started = std::chrono::steady_clock::now();
@@ -209,6 +185,9 @@ void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerRespons
     }
   } catch (const std::exception& e) {
     logger().error("request " + context_.requestId + " failed: " + e.what());
+    // A send that failed (a write timeout, a reset) leaves the connection in no state to
+    // answer another request on it: Poco closes it after this handler.
+    response.setKeepAlive(false);
     if (!response.sent()) {
       sendMessage(response, 500,
                   clientMessageFor(Status(StatusCode::kInternal, ""), 500, context_.requestId));
@@ -229,6 +208,18 @@ void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerRespons
     logger().error(line);
   } else {
     logger().information(line);
+  }
+  finishAnswer(response);
+}
+
+void RequestHandler::finishAnswer(HTTPServerResponse& response) {
+  if (unflushed_ == nullptr) return;
+  try {
+    const WriteDeadline deadline(*request_, settings_.writeTimeout);
+    flushAnswer(*unflushed_);
+  } catch (const std::exception& e) {
+    logger().warning("request " + context_.requestId + ": answer not delivered: " + e.what());
+    response.setKeepAlive(false);  // Poco closes the connection after this handler
   }
 }
 
@@ -260,27 +251,10 @@ void RequestHandler::answerTime(HTTPServerResponse& response) {
 }
 
 void RequestHandler::answerHealth(HTTPServerRequest& request, HTTPServerResponse& response) {
-  const HealthReport report = keys_.checkHealth();
+  const HealthReport report = health_.report();
   const int status = report.healthy ? 200 : 503;
-  for (const auto& component : report.components) {
-    if (!component.healthy) {
-      logger().warning("health: " + component.name + " unhealthy: " + component.detail);
-    }
-  }
-  if (!queryAsksForJson(request.getURI())) {
-    return send(response, status, kText, report.healthy ? "Healthy" : "Unhealthy");
-  }
-  std::string body = std::string("{\"status\":\"") + (report.healthy ? "Healthy" : "Unhealthy") +
-                     "\",\"components\":[";
-  for (std::size_t i = 0; i < report.components.size(); ++i) {
-    const auto& component = report.components[i];
-    if (i) body += ',';
-    body += "{\"name\":\"" + jsonEscape(component.name) +
-            "\",\"healthy\":" + (component.healthy ? "true" : "false") + ",\"detail\":\"" +
-            jsonEscape(component.detail) + "\"}";
-  }
-  body += "]}";
-  send(response, status, kJson, body);
+  if (!queryAsksForJson(request.getURI())) return send(response, status, kText, healthText(report));
+  send(response, status, kJson, healthJson(report, settings_.healthDetail));
 }
 
 bool RequestHandler::authenticate(HTTPServerRequest& request, HTTPServerResponse& response) {
@@ -387,7 +361,7 @@ void RequestHandler::answerFailure(const Status& status, HTTPServerResponse& res
 void RequestHandler::send(HTTPServerResponse& response, int status, const std::string& contentType,
                           const std::string& body) {
   status_ = status;
-  response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+  setStatusLine(response, status);
   if (hasBody_ && !bodyRead_) {
     // Drop a body we did not need if it is within the limit (one declared larger is never
     // read); a body left unread would be taken for the next request on this connection.
@@ -396,14 +370,20 @@ void RequestHandler::send(HTTPServerResponse& response, int status, const std::s
                 discard(request_->stream(), settings_.maxBodyBytes);
     if (!bodyRead_) response.setKeepAlive(false);
   }
+  if (!contentType.empty()) response.setContentType(contentType);
+  const WriteDeadline deadline(*request_, settings_.writeTimeout);
   if (status == 204) {
     response.send().flush();  // no body and, as RFC 9110 wants, no Content-Length
     return;
   }
-  if (!contentType.empty()) response.setContentType(contentType);
   response.setContentLength(static_cast<std::streamsize>(body.size()));
-  response.sendBuffer(body.data(), body.size());
-  if (hasBody_ && !bodyRead_) lingerOnUnreadBody();
+  std::ostream& out = sendAnswer(response, body);
+  if (hasBody_ && !bodyRead_) {
+    flushAnswer(out);
+    lingerOnUnreadBody();
+  } else {
+    unflushed_ = &out;  // flushed after the log line (finishAnswer), as Poco would
+  }
 }
 
 void RequestHandler::lingerOnUnreadBody() {

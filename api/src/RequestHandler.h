@@ -5,6 +5,7 @@
 
 #include <Poco/Net/HTTPRequestHandler.h>
 
+#include <ostream>
 #include <string>
 
 #include "Cors.h"
@@ -18,7 +19,7 @@ struct Route;
 class RequestHandler : public Poco::Net::HTTPRequestHandler {
  public:
   RequestHandler(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
-                 const ApiSettings& settings, const CorsPolicy& cors);
+                 const ApiSettings& settings, const CorsPolicy& cors, HealthCache& health);
 
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override;
@@ -42,6 +43,8 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
 
   void send(Poco::Net::HTTPServerResponse& response, int status, const std::string& contentType,
             const std::string& body);
+  // Sends the end of the answer send() left in Poco's buffer, within the write timeout.
+  void finishAnswer(Poco::Net::HTTPServerResponse& response);
   // Drops what arrives of a body left unread, for a moment, before the connection closes.
   void lingerOnUnreadBody();
   void sendMessage(Poco::Net::HTTPServerResponse& response, int status, const std::string& message);
@@ -51,11 +54,13 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   Metrics& metrics_;
   const ApiSettings& settings_;
   const CorsPolicy& cors_;
+  HealthCache& health_;
   Poco::Net::HTTPServerRequest* request_ = nullptr;
   RequestContext context_;
   int status_ = 0;  // what was answered, for the log and the metrics
   bool bodyRead_ = false;
   bool hasBody_ = false;
+  std::ostream* unflushed_ = nullptr;  // the answer's stream, its last part still buffered
 };
 
 }  // namespace kc::api

@@ -3,22 +3,28 @@
 #include <memory>
 
 #include "RequestHandler.h"
+#include "kc/api/HealthCache.h"
 
 namespace kc::api {
 
 RequestHandlerFactory::RequestHandlerFactory(KeyService& keys, const JwtValidator& validator,
-                                             Metrics& metrics, ApiSettings settings)
+                                             Metrics& metrics, ApiSettings settings,
+                                             std::shared_ptr<HealthCache> health)
     : keys_(keys),
       validator_(validator),
       metrics_(metrics),
       settings_(std::move(settings)),
-      cors_(std::make_unique<CorsPolicy>(settings_.webVaultOrigin)) {}
+      cors_(std::make_unique<CorsPolicy>(settings_.webVaultOrigin)),
+      health_(health ? std::move(health)
+                     : std::make_shared<HealthCache>(keys, HealthCache::kDefaultMaxAge, &metrics)) {
+}
 
 RequestHandlerFactory::~RequestHandlerFactory() = default;
 
 Poco::Net::HTTPRequestHandler* RequestHandlerFactory::createRequestHandler(
     const Poco::Net::HTTPServerRequest&) {
-  return new RequestHandler(keys_, validator_, metrics_, settings_, *cors_);  // Poco deletes it
+  return new RequestHandler(keys_, validator_, metrics_, settings_, *cors_,
+                            *health_);  // Poco deletes it
 }
 
 }  // namespace kc::api

@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <ctime>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -38,6 +39,8 @@
 #include "SystemdNotify.h"
 #include "Watchdog.h"
 #include "kc/Version.h"
+#include "kc/api/AdminRequestHandlerFactory.h"
+#include "kc/api/HealthCache.h"
 #include "kc/api/RequestHandlerFactory.h"
 
 namespace kc::daemon {
@@ -103,6 +106,39 @@ Status reloadCertificate(Poco::Net::Context& context, const appliance::TlsSettin
                   "tls.certificate/tls.private_key: cannot load " + tls.certificate.string());
   }
   return Status::ok();
+}
+
+// The admin listener (server.admin_address, server.admin_port): GET /metrics and the
+// detailed /health, plain HTTP; none when server.admin_port is 0. Started and accepting.
+Result<std::unique_ptr<Poco::Net::HTTPServer>> startAdminListener(
+    const appliance::DaemonConfig& config, api::Metrics& metrics,
+    std::shared_ptr<api::HealthCache> health) {
+  if (config.server.adminPort == 0) return std::unique_ptr<Poco::Net::HTTPServer>();
+  Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
+  params->setMaxThreads(2);  // monitoring, not traffic
+  params->setMaxQueued(16);
+  params->setTimeout(Poco::Timespan(config.server.readTimeout.count(), 0));
+  params->setServerName("keyconnectord");
+  api::AdminSettings settings;
+  settings.serveMetrics = config.server.metrics;
+  settings.writeTimeout = config.server.writeTimeout;
+  try {
+    const Poco::Net::SocketAddress address(config.server.adminAddress, config.server.adminPort);
+    Poco::Net::ServerSocket socket;
+    // No SO_REUSEPORT (Poco's default): a port another process listens on is an error, not a
+    // port shared with it.
+    socket.bind(address, /*reuseAddress=*/true, /*reusePort=*/false);
+    socket.listen(16);
+    auto server = std::make_unique<Poco::Net::HTTPServer>(
+        new api::AdminRequestHandlerFactory(metrics, std::move(health), settings), socket, params);
+    server->start();
+    daemonLogger().information("admin listener (/metrics, /health) on http://" +
+                               address.toString());
+    return server;
+  } catch (const Poco::Exception& e) {
+    return Status(StatusCode::kInvalidArgument,
+                  "server.admin_address / server.admin_port: " + e.displayText());
+  }
 }
 
 // Poco's table of options, each line indented by two spaces.
@@ -208,15 +244,21 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
 
     api::ApiSettings apiSettings;
     apiSettings.webVaultOrigin = config.webVault.origin;
-    apiSettings.serveMetrics = config.server.metrics;
+    apiSettings.serveMetrics = config.server.metrics && config.server.publicMetrics;
+    apiSettings.healthDetail = config.server.publicHealthDetail;
+    apiSettings.writeTimeout = config.server.writeTimeout;
     apiSettings.trustedProxies = config.server.trustedProxies;
     if (!config.server.trustedProxies.empty()) {
       daemonLogger().information("client addresses from X-Forwarded-For through trusted proxies " +
                                  config.server.trustedProxies.describe());
     }
+    auto health = std::make_shared<api::HealthCache>(
+        *components.service, api::HealthCache::kDefaultMaxAge, components.metrics.get());
+    auto admin = startAdminListener(config, *components.metrics, health);
+    if (!admin) return fail(EXIT_CONFIG, admin.status());
     Poco::Net::HTTPServer server(
         new api::RequestHandlerFactory(*components.service, *components.validator,
-                                       *components.metrics, apiSettings),
+                                       *components.metrics, apiSettings, health),
         *socket, params);
     server.start();
     const std::string serving =
@@ -251,6 +293,7 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
       daemonLogger().warning(std::to_string(server.currentConnections()) +
                              " connection(s) still open after the drain timeout");
     }
+    if (*admin) (*admin)->stopAll(true);
     components.service->close();  // the refusal summaries of the last interval
     Status sealed = components.audit->close();
     if (!sealed.isOk())

@@ -132,6 +132,19 @@ Status readServer(const Reader& in, ServerSettings& out) {
   KC_RETURN_IF_ERROR(in.seconds("server.read_timeout_s", out.readTimeout, 1, 3600));
   KC_RETURN_IF_ERROR(in.seconds("server.write_timeout_s", out.writeTimeout, 1, 3600));
   KC_RETURN_IF_ERROR(in.boolean("server.metrics", out.metrics));
+  KC_RETURN_IF_ERROR(in.boolean("server.public_metrics", out.publicMetrics));
+  KC_RETURN_IF_ERROR(in.boolean("server.public_health_detail", out.publicHealthDetail));
+  auto adminAddress = in.value("server.admin_address");
+  if (!adminAddress) return adminAddress.status();
+  if (*adminAddress) {
+    if ((*adminAddress)->text.find_first_of(" \t") != std::string::npos) {
+      return settingError(
+          "server.admin_address", **adminAddress,
+          "expected an address or host name" + quoted("server.admin_address", **adminAddress));
+    }
+    out.adminAddress = (*adminAddress)->text;
+  }
+  KC_RETURN_IF_ERROR(in.number("server.admin_port", out.adminPort, 0, 65535));
   auto proxies = in.value("server.trusted_proxies");
   if (!proxies) return proxies.status();
   if (*proxies) {

@@ -24,6 +24,7 @@
 #include <ctime>
 #include <span>
 #include <stdexcept>
+#include <thread>
 
 #include "kc/Base64.h"
 #include "support/Subprocess.h"
@@ -317,6 +318,13 @@ Status MemoryKeyService::depositUserKey(const api::RequestContext& context, cons
 }
 
 api::HealthReport MemoryKeyService::checkHealth() {
+  ++healthChecks_;
+  std::chrono::milliseconds delay;
+  {
+    const std::lock_guard lock(mutex_);
+    delay = healthCheckDelay_;
+  }
+  std::this_thread::sleep_for(delay);
   const std::lock_guard lock(mutex_);
   api::HealthReport report;
   report.healthy = healthy_;
@@ -356,6 +364,11 @@ void MemoryKeyService::failWith(Status status) {
 void MemoryKeyService::setHealthy(bool healthy) {
   const std::lock_guard lock(mutex_);
   healthy_ = healthy;
+}
+
+void MemoryKeyService::setHealthCheckDelay(std::chrono::milliseconds delay) {
+  const std::lock_guard lock(mutex_);
+  healthCheckDelay_ = delay;
 }
 
 api::RequestContext MemoryKeyService::lastContext() {
@@ -412,11 +425,20 @@ ApiServer::ApiServer(ApiServerOptions options) : identity_(options.identityTrans
   auto proxies = api::TrustedProxies::parse(options.trustedProxies);
   if (!proxies) throw std::runtime_error("trustedProxies: " + proxies.status().message());
   apiSettings.trustedProxies = std::move(*proxies);
+  apiSettings.serveMetrics = options.publicMetrics;
+  apiSettings.healthDetail = options.publicHealthDetail;
+  apiSettings.writeTimeout = options.writeTimeout;
+  health_ = std::make_shared<api::HealthCache>(keys_, api::HealthCache::kDefaultMaxAge, &metrics_);
   server_ = serveOnLoopback(
-      new api::RequestHandlerFactory(keys_, *validator_, metrics_, apiSettings), port_);
+      new api::RequestHandlerFactory(keys_, *validator_, metrics_, apiSettings, health_), port_);
+  admin_ = serveOnLoopback(
+      new api::AdminRequestHandlerFactory(
+          metrics_, health_, {.serveMetrics = true, .writeTimeout = options.writeTimeout}),
+      adminPort_);
 }
 
 ApiServer::~ApiServer() {
+  if (admin_) admin_->stopAll(true);
   if (server_) server_->stopAll(true);
 }
 

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "kc/api/AdminRequestHandlerFactory.h"
+#include "kc/api/HealthCache.h"
 #include "kc/api/JwksCache.h"
 #include "kc/api/JwtValidator.h"
 #include "kc/api/KeyService.h"
@@ -127,6 +129,10 @@ class MemoryKeyService : public api::KeyService {
   std::optional<std::string> get(const UserId& userId);
   void failWith(Status status);  // every key call fails so until cleared with OK
   void setHealthy(bool healthy);
+  // Each health check takes `delay` (a slow token or database).
+  void setHealthCheckDelay(std::chrono::milliseconds delay);
+  // How many health checks were asked of the service.
+  int healthChecks() const { return healthChecks_.load(); }
   api::RequestContext lastContext();
   struct Refusal {
     int status;
@@ -140,6 +146,8 @@ class MemoryKeyService : public api::KeyService {
   std::map<UserId, std::string> keys_;
   Status failure_;
   bool healthy_ = true;
+  std::chrono::milliseconds healthCheckDelay_{0};
+  std::atomic<int> healthChecks_{0};
   api::RequestContext lastContext_;
   std::vector<Refusal> refusals_;
 };
@@ -179,9 +187,13 @@ struct ApiServerOptions {
   bool allowInsecureHttp = true;
   bool loadAtStart = true;  // reload() once, as the daemon does at start-up
   std::function<void(api::JwksSettings&)> adjustJwks;  // refresh periods, proxy, jwksUri...
+  bool publicMetrics = false;                          // server.public_metrics
+  bool publicHealthDetail = false;                     // server.public_health_detail
+  std::chrono::seconds writeTimeout{15};               // server.write_timeout_s, on both listeners
 };
 
-// The API on 127.0.0.1 with an identity server behind it.
+// The API on 127.0.0.1 with an identity server behind it, and the admin listener beside it
+// (one HealthCache for both).
 class ApiServer {
  public:
   ApiServer() : ApiServer(ApiServerOptions()) {}
@@ -189,12 +201,14 @@ class ApiServer {
   ~ApiServer();
 
   int port() const { return port_; }
+  int adminPort() const { return adminPort_; }
   IdentityServer& identity() { return identity_; }
   MemoryKeyService& keys() { return keys_; }
   api::Metrics& metrics() { return metrics_; }
   api::JwksCache& jwks() { return *jwks_; }
 
   HttpAnswer call(HttpCall request) const { return test::call(port_, request); }
+  HttpAnswer callAdmin(HttpCall request) const { return test::call(adminPort_, request); }
   // A token from signerA with default claims for `userId` (or the default subject).
   std::string token(const TokenClaims& claims) const;
   std::string token() const { return token(defaultClaims()); }
@@ -210,8 +224,11 @@ class ApiServer {
   api::Metrics metrics_;
   std::unique_ptr<api::JwksCache> jwks_;
   std::unique_ptr<api::JwtValidator> validator_;
+  std::shared_ptr<api::HealthCache> health_;
   std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::unique_ptr<Poco::Net::HTTPServer> admin_;
   int port_ = 0;
+  int adminPort_ = 0;
 };
 
 // `{"key":"<base64 of n bytes>"}` and the base64 alone.

@@ -58,9 +58,9 @@ TEST_F(UserKeysContractTest, HealthIsUnhealthy503WithoutDetailsWhenAComponentFai
   EXPECT_EQ(answer.body, "Unhealthy");
 }
 
-TEST_F(UserKeysContractTest, HealthJsonVariantListsComponents) {
+TEST_F(UserKeysContractTest, HealthJsonVariantOnTheAdminListenerListsComponentsWithDetail) {
   api_.keys().setHealthy(false);
-  const auto answer = api_.call({.method = "GET", .path = "/health?format=json"});
+  const auto answer = api_.callAdmin({.method = "GET", .path = "/health?format=json"});
   EXPECT_EQ(answer.status, 503);
   EXPECT_NE(answer.body.find(R"("status":"Unhealthy")"), std::string::npos) << answer.body;
   EXPECT_NE(answer.body.find(R"({"name":"token","healthy":false,"detail":"slot 0 not present"})"),

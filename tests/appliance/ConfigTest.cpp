@@ -86,6 +86,30 @@ TEST_F(ConfigTest, TrustedProxiesAndRefusalLimitsDefaultToNoneAnd20PerMinute) {
   EXPECT_EQ(config->audit.refusalInterval, std::chrono::seconds(60));
 }
 
+TEST_F(ConfigTest, TheAdminListenerIsOnLoopbackAndMetricsAndHealthDetailAreNotPublic) {
+  auto config = load("", minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->server.adminAddress, "127.0.0.1");
+  EXPECT_EQ(config->server.adminPort, 5010);
+  EXPECT_TRUE(config->server.metrics);
+  EXPECT_FALSE(config->server.publicMetrics);
+  EXPECT_FALSE(config->server.publicHealthDetail);
+}
+
+TEST_F(ConfigTest, AdminListenerSettingsAreReadAndPortZeroTurnsItOff) {
+  auto config = load(
+      "server.admin_address = ::1\nserver.admin_port = 0\nserver.public_metrics = true\n"
+      "server.public_health_detail = true\n",
+      minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->server.adminAddress, "::1");
+  EXPECT_EQ(config->server.adminPort, 0);
+  EXPECT_TRUE(config->server.publicMetrics);
+  EXPECT_TRUE(config->server.publicHealthDetail);
+  const std::string message = errorOf("server.admin_port = 70000\n", minimalEnvironment());
+  EXPECT_TRUE(contains(message, "server.admin_port")) << message;
+}
+
 TEST_F(ConfigTest, TrustedProxiesAndRefusalLimitsAreRead) {
   auto config = load(
       "server.trusted_proxies = 10.0.0.0/8, ::1\n"

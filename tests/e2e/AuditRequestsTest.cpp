@@ -123,7 +123,7 @@ TEST(AuditRequests, AFloodOfRefusedTokensCostsBoundedRecordsAndDelaysNoKeyReleas
   EXPECT_LT(releaseTime, 2s) << "a key release waited behind the flood";
   ASSERT_GT(refused.load(), 4 * kPerClient * 4) << "the flood was too small to test anything";
 
-  const auto metrics = daemon.get("/metrics");
+  const auto metrics = daemon.getAdmin("/metrics");
   EXPECT_NE(metrics.body.find("kc_audit_refusals_summarised_total "), std::string::npos);
   EXPECT_NE(metrics.body.find("kc_audit_records_total "), std::string::npos);
   EXPECT_NE(metrics.body.find("kc_audit_bytes_total "), std::string::npos);

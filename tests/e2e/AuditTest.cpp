@@ -194,6 +194,7 @@ TEST(Audit, NoKeyIsReleasedWhileTheLogCannotBeWrittenAndServiceResumesAfter) {
   ASSERT_GE(refusedAt, 0) << "the full disk never stopped a release";
   auto refused = daemon.get("/user-keys", token);
   EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(refused.header("Retry-After"), "5");
   EXPECT_EQ(refused.body.find(key), std::string::npos) << "a key left unaudited";
   EXPECT_EQ(daemon.get("/health").status, 503);
   EXPECT_EQ(daemon.sendKey("PUT", token, keyBody(randomKeyBase64(32))).status, 503);

@@ -138,7 +138,7 @@ TEST_F(Contract, CorsPreflightEchoesOnlyTheWebVaultOrigin) {
 TEST_F(Contract, MetricsCountRequestsAndTokenOperations) {
   ASSERT_EQ(daemon().sendKey("PUT", token_, keyBody(randomKeyBase64(32))).status, 200);
   ASSERT_EQ(daemon().get("/user-keys", token_).status, 200);
-  auto metrics = daemon().get("/metrics");
+  auto metrics = daemon().getAdmin("/metrics");
   ASSERT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("kc_http_requests_total"), std::string::npos);
   EXPECT_NE(metrics.body.find("kc_token_operation_duration_seconds"), std::string::npos);
@@ -147,7 +147,7 @@ TEST_F(Contract, MetricsCountRequestsAndTokenOperations) {
 
 TEST(Metrics, CanBeTurnedOff) {
   Daemon daemon({.config = {{"server.metrics", "false"}}});
-  EXPECT_EQ(daemon.get("/metrics").status, 404);
+  EXPECT_EQ(daemon.getAdmin("/metrics").status, 404);
   EXPECT_EQ(daemon.get("/alive").status, 200);
 }
 

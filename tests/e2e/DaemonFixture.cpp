@@ -82,8 +82,10 @@ std::string E2eEnvironment::newUserId() {
 
 Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   port_ = freeLoopbackPort();
+  adminPort_ = freeLoopbackPort();
   if (options_.sharedConfigFile) {
     options_.env["KC_SERVER_PORT"] = std::to_string(port_);
+    options_.env["KC_SERVER_ADMIN_PORT"] = std::to_string(adminPort_);
     options_.env["KC_AUDIT_DIRECTORY"] = auditDir().string();
     options_.env["KC_DATABASE_SQLITE_PATH"] = databasePath().string();
   } else {
@@ -97,7 +99,7 @@ Daemon::~Daemon() {
 }
 
 void Daemon::writeConfig() {
-  writeFile(configPath(), daemonConfigText(options_, dir_.path(), port_));
+  writeFile(configPath(), daemonConfigText(options_, dir_.path(), port_, adminPort_));
 }
 
 void Daemon::setConfig(const std::string& key, const std::string& value) {
@@ -114,11 +116,12 @@ std::size_t Daemon::auditCount(const std::string& op) const {
 }
 
 std::string daemonConfigText(const DaemonOptions& options, const std::filesystem::path& dir,
-                             int port) {
+                             int port, int adminPort) {
   auto& environment = E2eEnvironment::get();
   std::map<std::string, std::string> config = {
       {"server.address", "127.0.0.1"},
       {"server.port", std::to_string(port)},
+      {"server.admin_port", std::to_string(adminPort)},
       {"server.workers", "8"},
       {"identity.jwks_file", (environment.identityDir() / "jwks.json").string()},
       {"identity.issuer", environment.issuer()},
@@ -222,7 +225,8 @@ std::string Daemon::log() const {
 }
 
 HttpResponse Daemon::send(const HttpRequest& request) const {
-  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port_));
+  Poco::Net::HTTPClientSession session(
+      "127.0.0.1", static_cast<Poco::UInt16>(request.admin ? adminPort_ : port_));
   session.setTimeout(Poco::Timespan(30, 0));
   Poco::Net::HTTPRequest httpRequest(request.method, request.path,
                                      Poco::Net::HTTPMessage::HTTP_1_1);
@@ -251,6 +255,10 @@ HttpResponse Daemon::get(const std::string& path, const std::string& bearer) con
   request.headers["Accept"] = "application/json";
   if (!bearer.empty()) request.headers["Authorization"] = "Bearer " + bearer;
   return send(request);
+}
+
+HttpResponse Daemon::getAdmin(const std::string& path) const {
+  return send({.method = "GET", .path = path, .admin = true});
 }
 
 HttpResponse Daemon::sendKey(const std::string& method, const std::string& bearer,

@@ -31,6 +31,7 @@ struct HttpRequest {
   std::string path = "/";
   std::map<std::string, std::string> headers;
   std::optional<std::string> body;
+  bool admin = false;  // to the admin listener (/metrics, the detailed /health)
 };
 
 // What every daemon of a test process shares: the token with its wrapping and audit keys,
@@ -81,10 +82,11 @@ struct DaemonOptions {
   std::vector<std::string> launcher;
 };
 
-// The properties the fixture writes for a daemon in `dir` listening on `port`, as file text:
-// for a file several instances share (DaemonOptions::sharedConfigFile).
+// The properties the fixture writes for a daemon in `dir` listening on `port` (and its admin
+// listener on `adminPort`), as file text: for a file several instances share
+// (DaemonOptions::sharedConfigFile), where KC_SERVER_ADMIN_PORT then sets each one's.
 std::string daemonConfigText(const DaemonOptions& options, const std::filesystem::path& dir,
-                             int port);
+                             int port, int adminPort = 0);
 
 class Daemon {
  public:
@@ -94,6 +96,7 @@ class Daemon {
   Daemon& operator=(const Daemon&) = delete;
 
   int port() const { return port_; }
+  int adminPort() const { return adminPort_; }
   // The process id of the running daemon.
   pid_t pid() const { return process_->pid(); }
   const std::filesystem::path& dir() const { return dir_.path(); }
@@ -113,6 +116,8 @@ class Daemon {
 
   HttpResponse send(const HttpRequest& request) const;
   HttpResponse get(const std::string& path, const std::string& bearer = {}) const;
+  // GET on the admin listener.
+  HttpResponse getAdmin(const std::string& path) const;
   HttpResponse sendKey(const std::string& method, const std::string& bearer,
                        const std::string& jsonBody) const;
 
@@ -132,6 +137,7 @@ class Daemon {
   DaemonOptions options_;
   TempDir dir_{"kc-e2e-daemon"};
   int port_ = 0;
+  int adminPort_ = 0;
   std::unique_ptr<BackgroundProcess> process_;
 };
 

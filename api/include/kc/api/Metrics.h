@@ -51,6 +51,9 @@ class Metrics {
   // kc_database_errors_total.
   void addDatabaseError();
 
+  // kc_health_checks_total: health checks that reached the token and the database.
+  void addHealthCheck();
+
   // kc_jwks_refreshes_total{outcome}: "success" or "failure".
   void addJwksRefresh(bool success);
 
@@ -78,6 +81,7 @@ class Metrics {
   std::function<std::uint64_t()> tokenPoolWaitsSource_;
   std::function<AuditCounters()> auditSource_;
   std::uint64_t databaseErrors_ = 0;
+  std::uint64_t healthChecks_ = 0;
   std::uint64_t jwksRefreshSuccesses_ = 0;
   std::uint64_t jwksRefreshFailures_ = 0;
 };

@@ -9,10 +9,12 @@
 //   server.start();  ...  server.stopAll(true);
 //
 // (Poco takes ownership of the factory and the params.) The referenced objects must outlive
-// the server.
+// the server. GET /metrics and the health report's detail belong on the admin listener
+// (AdminRequestHandlerFactory.h), which shares the HealthCache passed to both.
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -22,6 +24,7 @@
 namespace kc::api {
 
 class CorsPolicy;
+class HealthCache;
 class KeyService;
 class JwtValidator;
 class Metrics;
@@ -34,13 +37,22 @@ struct ApiSettings {
   // The proxies whose X-Forwarded-For names the client (TrustedProxies.h); none: the peer
   // address is the client and X-Forwarded-For is ignored.
   TrustedProxies trustedProxies;
-  bool serveMetrics = true;  // GET /metrics; restrict it at the proxy if it must not be public
+  // GET /metrics on this port too (server.public_metrics); otherwise 404, and the admin
+  // listener serves it.
+  bool serveMetrics = false;
+  // /health?format=json names each component's detail (module path, key label, database
+  // errors, file paths); otherwise only names and states. The admin listener always does.
+  bool healthDetail = false;
+  // The longest one answer may take to be sent (server.write_timeout_s): a client that does
+  // not take it in time is disconnected (WriteDeadline), so it cannot hold a worker.
+  std::chrono::seconds writeTimeout{15};
 };
 
 class RequestHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
+  // `health`: the cache the admin listener shares; none: one of its own over `keys`.
   RequestHandlerFactory(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
-                        ApiSettings settings);
+                        ApiSettings settings, std::shared_ptr<HealthCache> health = nullptr);
   ~RequestHandlerFactory() override;
 
   // A new handler for `request`; Poco deletes it after the response.
@@ -53,6 +65,7 @@ class RequestHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
   Metrics& metrics_;
   const ApiSettings settings_;
   std::unique_ptr<const CorsPolicy> cors_;
+  std::shared_ptr<HealthCache> health_;
 };
 
 }  // namespace kc::api

@@ -38,7 +38,15 @@ struct ServerSettings {
   std::chrono::seconds keepAliveTimeout{15};
   std::chrono::seconds readTimeout{15};
   std::chrono::seconds writeTimeout{15};
-  bool metrics = true;  // serve GET /metrics (Prometheus) on the API port
+  bool metrics = true;  // serve GET /metrics (Prometheus) on the admin listener
+  // GET /metrics on the API port too (existing Prometheus setups); otherwise 404 there.
+  bool publicMetrics = false;
+  // /health?format=json on the API port names each component's detail (module path, key
+  // label, database errors, paths); otherwise only on the admin listener.
+  bool publicHealthDetail = false;
+  // The admin listener: /metrics and the detailed /health, plain HTTP, no CORS, no JWT.
+  std::string adminAddress = "127.0.0.1";
+  std::uint16_t adminPort = 5010;  // 0: no admin listener
   // server.trusted_proxies: the proxies whose X-Forwarded-For names the client; none: the peer
   // address is the client.
   api::TrustedProxies trustedProxies;

@@ -1,0 +1,115 @@
+#include "WriteDeadline.h"
+
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/StreamSocket.h>
+#include <sys/socket.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace kc::api {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The armed deadlines and the thread that enforces them. A socket is shut down only while
+// its deadline is armed, under the lock its disarming takes, so the thread never touches a
+// descriptor the connection has closed (and the system may have reused).
+class DeadlineWatch {
+ public:
+  static DeadlineWatch& instance() {
+    static DeadlineWatch watch;
+    return watch;
+  }
+
+  std::uint64_t arm(int fd, Clock::time_point deadline) {
+    const std::lock_guard lock(mutex_);
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    const std::uint64_t ticket = ++lastTicket_;
+    armed_.emplace(ticket, Entry{fd, deadline});
+    changed_.notify_one();
+    return ticket;
+  }
+
+  void disarm(std::uint64_t ticket) {
+    const std::lock_guard lock(mutex_);
+    armed_.erase(ticket);
+    expired_.erase(ticket);
+  }
+
+  bool expired(std::uint64_t ticket) const {
+    const std::lock_guard lock(mutex_);
+    return expired_.contains(ticket);
+  }
+
+  ~DeadlineWatch() {
+    {
+      const std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  struct Entry {
+    int fd;
+    Clock::time_point deadline;
+  };
+
+  DeadlineWatch() = default;
+
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      Clock::time_point next = Clock::time_point::max();
+      const auto now = Clock::now();
+      for (auto it = armed_.begin(); it != armed_.end();) {
+        if (it->second.deadline <= now) {
+          ::shutdown(it->second.fd, SHUT_RDWR);
+          expired_.insert(it->first);
+          it = armed_.erase(it);
+        } else {
+          next = std::min(next, it->second.deadline);
+          ++it;
+        }
+      }
+      if (next == Clock::time_point::max()) {
+        changed_.wait(lock);
+      } else {
+        changed_.wait_until(lock, next);
+      }
+    }
+  }
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::uint64_t, Entry> armed_;  // guarded by mutex_
+  std::set<std::uint64_t> expired_;       // guarded by mutex_: shut down, not yet disarmed
+  std::uint64_t lastTicket_ = 0;          // guarded by mutex_
+  bool stopping_ = false;                 // guarded by mutex_
+  std::thread thread_;                    // started by the first arm(), under mutex_
+};
+
+}  // namespace
+
+WriteDeadline::WriteDeadline(Poco::Net::HTTPServerRequest& request, std::chrono::seconds timeout) {
+  auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
+  if (impl == nullptr) return;
+  const int fd = impl->socket().impl()->sockfd();
+  if (fd < 0) return;
+  ticket_ = DeadlineWatch::instance().arm(fd, Clock::now() + timeout);
+}
+
+WriteDeadline::~WriteDeadline() {
+  if (ticket_ != 0) DeadlineWatch::instance().disarm(ticket_);
+}
+
+bool WriteDeadline::expired() const {
+  return ticket_ != 0 && DeadlineWatch::instance().expired(ticket_);
+}
+
+}  // namespace kc::api
