@@ -168,6 +168,16 @@ RequestHandler::RequestHandler(KeyService& keys, const JwtValidator& validator, 
                                const ApiSettings& settings, const CorsPolicy& cors)
     : keys_(keys), validator_(validator), metrics_(metrics), settings_(settings), cors_(cors) {}
 
+RequestHandler::RequestHandler(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
+                               const ApiSettings& settings, const CorsPolicy& cors,
+                               HeadRefusal refusal)
+    : keys_(keys),
+      validator_(validator),
+      metrics_(metrics),
+      settings_(settings),
+      cors_(cors),
+      refusal_(std::move(refusal)) {}
+
 void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) {
   const auto started = std::chrono::steady_clock::now();
   // Our own id, always: a client's X-Request-Id may repeat or collide, so it is only
@@ -192,8 +202,13 @@ void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerRespons
     }
     cors_.apply(request, response);
 
-    const Route* route = matchRoute(path);
-    if (route == nullptr) {
+    const Route* route = refusal_ ? nullptr : matchRoute(path);
+    if (refusal_) {
+      logger().information("request " + context_.requestId + " refused (" +
+                           std::to_string(refusal_->status) + "): " + refusal_->reason);
+      keys_.recordRefusal(context_, refusal_->status, refusal_->reason);
+      sendMessage(response, refusal_->status, refusal_->reason);
+    } else if (route == nullptr) {
       sendMessage(response, 404, "Not found.");
     } else {
       routeLabel = route->path;

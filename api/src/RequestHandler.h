@@ -5,6 +5,7 @@
 
 #include <Poco/Net/HTTPRequestHandler.h>
 
+#include <optional>
 #include <string>
 
 #include "Cors.h"
@@ -19,6 +20,10 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
  public:
   RequestHandler(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
                  const ApiSettings& settings, const CorsPolicy& cors);
+  // A handler that answers every request with `refusal` (RequestHandlerFactory::
+  // createRefusalHandler), recording it with the KeyService.
+  RequestHandler(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
+                 const ApiSettings& settings, const CorsPolicy& cors, HeadRefusal refusal);
 
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override;
@@ -56,6 +61,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   int status_ = 0;  // what was answered, for the log and the metrics
   bool bodyRead_ = false;
   bool hasBody_ = false;
+  std::optional<HeadRefusal> refusal_;
 };
 
 }  // namespace kc::api

@@ -21,4 +21,8 @@ Poco::Net::HTTPRequestHandler* RequestHandlerFactory::createRequestHandler(
   return new RequestHandler(keys_, validator_, metrics_, settings_, *cors_);  // Poco deletes it
 }
 
+Poco::Net::HTTPRequestHandler* RequestHandlerFactory::createRefusalHandler(HeadRefusal refusal) {
+  return new RequestHandler(keys_, validator_, metrics_, settings_, *cors_, std::move(refusal));
+}
+
 }  // namespace kc::api

@@ -37,6 +37,13 @@ struct ApiSettings {
   bool serveMetrics = true;  // GET /metrics; restrict it at the proxy if it must not be public
 };
 
+// A request the server refused before routing it (HttpFront.h): 431 for a head over the
+// limit, 400 for a malformed one. `reason` is our own fixed text, sent and audited.
+struct HeadRefusal {
+  int status = 400;
+  std::string reason;
+};
+
 class RequestHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   RequestHandlerFactory(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
@@ -46,6 +53,11 @@ class RequestHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
   // A new handler for `request`; Poco deletes it after the response.
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest& request) override;
+
+  // A handler that answers `refusal` with the headers every answer carries (X-Request-Id,
+  // Cache-Control, CORS for the web vault), a log line and an audit record (KeyService::
+  // recordRefusal); for a request built from what could be read of its head.
+  Poco::Net::HTTPRequestHandler* createRefusalHandler(HeadRefusal refusal);
 
  private:
   KeyService& keys_;
