@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <thread>
@@ -87,6 +88,17 @@ bool closedWithin(Poco::Net::StreamSocket& socket, milliseconds timeout) {
     }
   }
   return false;
+}
+
+// `body` in two chunks and the last.
+std::string chunked(const std::string& body) {
+  auto chunk = [](std::string_view part) {
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", part.size());
+    return std::string(size) + std::string(part) + "\r\n";
+  };
+  const std::string_view all(body);
+  return chunk(all.substr(0, 10)) + chunk(all.substr(10)) + "0\r\n\r\n";
 }
 
 std::size_t countLinesWith(const std::vector<std::string>& lines, const std::string& a,
@@ -211,9 +223,12 @@ TEST(RequestHead, KeepAliveServesSeveralRequestsOnOneConnection) {
           "\r\n\r\n" + body,
       "GET /user-keys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n\r\n",
       "GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+      "PUT /user-keys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+          "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+          chunked(body),
       "GET /now HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
   };
-  const std::vector<int> expected = {200, 200, 200, 404, 200};
+  const std::vector<int> expected = {200, 200, 200, 404, 200, 200};
   for (std::size_t i = 0; i < requests.size(); ++i) {
     sendAll(socket, requests[i]);
     const auto response = readResponse(socket, pending);
@@ -236,6 +251,20 @@ TEST(RequestHead, ConnectionsPerClientAddressAreCapped) {
   EXPECT_EQ(daemon.get("/alive").status, 200);
   EXPECT_NE(daemon.log().find("server.max_connections_per_client"), std::string::npos)
       << daemon.log();
+}
+
+TEST(RequestHead, TrustedProxyIsNotCappedAsOneClient) {
+  Daemon daemon({.config = {{"server.max_connections_per_client", "2"},
+                            {"server.trusted_proxies", "127.0.0.1"}}});
+  std::vector<Poco::Net::StreamSocket> held;
+  for (int i = 0; i < 4; ++i) held.push_back(connectTo(daemon));
+  std::string pending;
+  for (auto& socket : held) {
+    sendAll(socket, "GET /alive HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    const auto response = readResponse(socket, pending);
+    ASSERT_TRUE(response) << daemon.log();
+    EXPECT_EQ(response->status, 200);
+  }
 }
 
 }  // namespace
