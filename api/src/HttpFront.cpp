@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -86,35 +87,52 @@ class ThrottledLog {
   std::size_t count_ = 0;
 };
 
-// The number of open connections of each peer address, for the per-client cap.
+// Open connections, in all and of each peer address, for the caps.
 class ClientSlots {
  public:
-  // Takes one of `address`'s slots; false when it holds `limit` already.
-  bool acquire(const std::string& address, std::size_t limit) {
+  enum class Refusal { kNone, kTotal, kClient };
+  // Takes a slot for a connection of `address` (empty: exempt from the per-client cap);
+  // refused when `total` connections are open, or `perClient` of the address.
+  Refusal acquire(const std::string& address, std::size_t perClient, std::size_t total) {
     const std::lock_guard lock(mutex_);
-    std::size_t& open = open_[address];
-    if (open >= limit) return false;
-    ++open;
-    return true;
+    if (total_ >= total) return Refusal::kTotal;
+    if (!address.empty()) {
+      std::size_t& open = open_[address];
+      if (open >= perClient) return Refusal::kClient;
+      ++open;
+    }
+    ++total_;
+    return Refusal::kNone;
   }
   void release(const std::string& address) {
     const std::lock_guard lock(mutex_);
+    --total_;
+    if (address.empty()) return;
     const auto it = open_.find(address);
     if (it != open_.end() && --it->second == 0) open_.erase(it);
   }
 
  private:
   std::mutex mutex_;
+  std::size_t total_ = 0;                              // guarded by mutex_
   std::unordered_map<std::string, std::size_t> open_;  // guarded by mutex_
 };
+
+// How many connections may be open at once: the file descriptors the process may hold, less
+// a reserve for the audit log, the database, the token and the identity server.
+std::size_t connectionBudget() {
+  constexpr std::size_t kReserve = 256;
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur == RLIM_INFINITY) return 65536;
+  const auto limit = static_cast<std::size_t>(files.rlim_cur);
+  return limit > 2 * kReserve ? limit - kReserve : limit / 2;
+}
 
 // One open connection and what the acceptor has read of its next head.
 struct Connection {
   Connection(StreamSocket s, SocketAddress p, std::string slot, ClientSlots& all)
       : socket(std::move(s)), peer(std::move(p)), slotAddress(std::move(slot)), slots(all) {}
-  ~Connection() {
-    if (!slotAddress.empty()) slots.release(slotAddress);
-  }
+  ~Connection() { slots.release(slotAddress); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -378,8 +396,10 @@ class HttpFront::Impl {
       const std::string host = peer.host().toString();
       // A trusted proxy speaks for many clients: it is not capped as one.
       const bool exempt = settings_.trustedProxies.contains(host);
-      if (!exempt && !slots_.acquire(host, settings_.maxConnectionsPerClient)) {
-        overCap_.note(host);
+      const auto refused = slots_.acquire(exempt ? std::string() : host,
+                                          settings_.maxConnectionsPerClient, maxConnections_);
+      if (refused != ClientSlots::Refusal::kNone) {
+        (refused == ClientSlots::Refusal::kClient ? overCap_ : overBudget_).note(host);
         continue;  // `socket` closes it
       }
       auto connection = std::make_unique<Connection>(std::move(socket), peer,
@@ -617,6 +637,7 @@ class HttpFront::Impl {
   std::atomic<bool> stopping_{false};
   std::atomic<std::size_t> active_{0};
   ClientSlots slots_;
+  const std::size_t maxConnections_ = connectionBudget();
 
   // The acceptor thread's own.
   std::thread acceptor_;
@@ -625,6 +646,7 @@ class HttpFront::Impl {
   ThrottledLog overCap_{"refused connections over server.max_connections_per_client"};
   ThrottledLog busy_{"answered 503: every worker busy and server.max_queued requests waiting"};
   ThrottledLog outOfFiles_{"cannot accept: out of file descriptors"};
+  ThrottledLog overBudget_{"refused connections: as many open as file descriptors allow"};
 
   std::mutex queueMutex_;
   std::condition_variable queueReady_;

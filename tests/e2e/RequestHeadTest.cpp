@@ -253,6 +253,21 @@ TEST(RequestHead, ConnectionsPerClientAddressAreCapped) {
       << daemon.log();
 }
 
+TEST(RequestHead, OpenConnectionsStayWithinTheFileDescriptorLimit) {
+  // 400 descriptors: 200 for connections (half, below twice the reserve of 256).
+  Daemon daemon({.config = {{"server.max_connections_per_client", "100000"}},
+                 .launcher = {"/bin/sh", "-c", "ulimit -n 400; exec \"$0\" \"$@\""}});
+  std::vector<Poco::Net::StreamSocket> held;
+  for (int i = 0; i < 200; ++i) held.push_back(connectTo(daemon));
+  auto over = connectTo(daemon);
+  EXPECT_TRUE(closedWithin(over, milliseconds(2000)));
+  held.resize(150);
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(daemon.get("/alive").status, 200);
+  EXPECT_NE(daemon.log().find("as many open as file descriptors allow"), std::string::npos)
+      << daemon.log();
+}
+
 TEST(RequestHead, TrustedProxyIsNotCappedAsOneClient) {
   Daemon daemon({.config = {{"server.max_connections_per_client", "2"},
                             {"server.trusted_proxies", "127.0.0.1"}}});

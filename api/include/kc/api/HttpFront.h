@@ -18,6 +18,8 @@
 //   - at most `maxConnectionsPerClient` open connections per peer address; more are closed
 //     at once. A trusted proxy's address is exempt: it carries many clients' connections,
 //     and capping it would cap them all (the proxy limits its own clients).
+//   - in all, as many connections as the file-descriptor limit allows less 256 kept for the
+//     audit log, the database, the token and the identity server; more are closed at once.
 // Bodies are read by the worker with `readTimeout` per read, answers written with
 // `writeTimeout`. Pipelined requests (a next head sent before the answer) close the
 // connection after the answer, which HTTP/1.1 clients retry.
