@@ -25,9 +25,9 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -134,8 +134,8 @@ std::size_t connectionBudget() {
 
 // One open connection and what the acceptor has read of its next head.
 struct Connection {
-  Connection(StreamSocket s, SocketAddress p, std::string slot, ClientSlots& all)
-      : socket(std::move(s)), peer(std::move(p)), slotAddress(std::move(slot)), slots(all) {}
+  Connection(const StreamSocket& s, const SocketAddress& p, std::string slot, ClientSlots& all)
+      : socket(s), peer(p), slotAddress(std::move(slot)), slots(all) {}
   ~Connection() { slots.release(slotAddress); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -285,10 +285,10 @@ class FrontRequest final : public Poco::Net::HTTPServerRequest {
 
 class HttpFront::Impl {
  public:
-  Impl(std::unique_ptr<RequestHandlerFactory> factory, Poco::Net::ServerSocket socket,
+  Impl(std::unique_ptr<RequestHandlerFactory> factory, const Poco::Net::ServerSocket& socket,
        FrontSettings settings)
       : factory_(std::move(factory)),
-        listener_(std::move(socket)),
+        listener_(socket),
         settings_(std::move(settings)),
         params_(new HTTPServerParams) {
     params_->setServerName(settings_.serverName);
@@ -390,7 +390,7 @@ class HttpFront::Impl {
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EMFILE || errno == ENFILE) {
-          outOfFiles_.note(std::string("accept: ") + std::strerror(errno));
+          outOfFiles_.note("accept: " + std::generic_category().message(errno));
           std::this_thread::sleep_for(std::chrono::milliseconds(10));  // no busy loop
         }
         return;
@@ -496,20 +496,18 @@ class HttpFront::Impl {
     epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
     auto connection = std::move(waiting_[fd]);
     waiting_.erase(fd);
-    {
-      const std::lock_guard lock(queueMutex_);
-      if (queue_.size() < std::max<std::size_t>(settings_.maxQueued, 1)) {
-        ++active_;
-        queue_.push_back(std::move(connection));
-      }
+    std::unique_lock lock(queueMutex_);
+    if (queue_.size() >= std::max<std::size_t>(settings_.maxQueued, 1)) {
+      lock.unlock();
+      busy_.note(connection->peer.host().toString());
+      [[maybe_unused]] const auto sent =
+          ::send(fd, kBusyAnswer.data(), kBusyAnswer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      return;  // `connection` closes
     }
-    if (!connection) {
-      queueReady_.notify_one();
-      return;
-    }
-    busy_.note(connection->peer.host().toString());
-    [[maybe_unused]] const auto sent =
-        ::send(fd, kBusyAnswer.data(), kBusyAnswer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ++active_;
+    queue_.push_back(std::move(connection));
+    lock.unlock();
+    queueReady_.notify_one();
   }
 
   void closeExpired() {
@@ -560,8 +558,9 @@ class HttpFront::Impl {
       if (giveBack) {
         const std::lock_guard lock(returnedMutex_);
         returned_.push_back(std::move(connection));
+      } else {
+        connection.reset();  // closes it
       }
-      connection.reset();
       --active_;
       if (giveBack) wakeAcceptor();
     }
@@ -697,9 +696,9 @@ class HttpFront::Impl {
   std::vector<std::unique_ptr<Connection>> returned_;  // guarded by returnedMutex_
 };
 
-HttpFront::HttpFront(std::unique_ptr<RequestHandlerFactory> factory, Poco::Net::ServerSocket socket,
-                     FrontSettings settings)
-    : impl_(std::make_unique<Impl>(std::move(factory), std::move(socket), std::move(settings))) {}
+HttpFront::HttpFront(std::unique_ptr<RequestHandlerFactory> factory,
+                     const Poco::Net::ServerSocket& socket, FrontSettings settings)
+    : impl_(std::make_unique<Impl>(std::move(factory), socket, std::move(settings))) {}
 
 HttpFront::~HttpFront() = default;
 

@@ -55,7 +55,7 @@ struct FrontSettings {
 class HttpFront {
  public:
   // Serves `socket` (plain TCP, listening) with `factory`'s handlers once started.
-  HttpFront(std::unique_ptr<RequestHandlerFactory> factory, Poco::Net::ServerSocket socket,
+  HttpFront(std::unique_ptr<RequestHandlerFactory> factory, const Poco::Net::ServerSocket& socket,
             FrontSettings settings);
   ~HttpFront();  // stops, closing every connection
   HttpFront(const HttpFront&) = delete;
