@@ -268,6 +268,37 @@ TEST(RequestHead, OpenConnectionsStayWithinTheFileDescriptorLimit) {
       << daemon.log();
 }
 
+TEST(RequestHead, ExpectContinueIsAnsweredBeforeTheBody) {
+  Daemon daemon;
+  const std::string token = E2eEnvironment::get().tokenFor(E2eEnvironment::newUserId());
+  const std::string body = keyBody(randomKeyBase64());
+  auto socket = connectTo(daemon);
+  sendAll(socket, "PUT /user-keys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+                      "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                      "Content-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n");
+  std::string pending;
+  const auto interim = readResponse(socket, pending);
+  ASSERT_TRUE(interim) << daemon.log();
+  EXPECT_EQ(interim->status, 100);
+  sendAll(socket, body);
+  const auto response = readResponse(socket, pending);
+  ASSERT_TRUE(response) << daemon.log();
+  EXPECT_EQ(response->status, 200) << response->head;
+}
+
+TEST(RequestHead, HeadRequestIsAnsweredAndTheConnectionClosed) {
+  Daemon daemon;
+  auto socket = connectTo(daemon);
+  sendAll(socket, "HEAD /alive HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  std::string pending;
+  const auto response = readResponse(socket, pending);
+  ASSERT_TRUE(response) << daemon.log();
+  EXPECT_EQ(response->status, 405) << response->head;
+  EXPECT_TRUE(response->hasHeader("\r\nConnection: Close\r\n")) << response->head;
+  EXPECT_TRUE(closedWithin(socket, milliseconds(2000)));
+}
+
 TEST(RequestHead, TrustedProxyIsNotCappedAsOneClient) {
   Daemon daemon({.config = {{"server.max_connections_per_client", "2"},
                             {"server.trusted_proxies", "127.0.0.1"}}});
