@@ -4,7 +4,6 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/String.h>
@@ -19,6 +18,7 @@
 #include <istream>
 #include <vector>
 
+#include "ConnectionSocket.h"
 #include "Responses.h"
 #include "Routes.h"
 #include "UserKeyBody.h"
@@ -144,6 +144,17 @@ RequestHandler::RequestHandler(KeyService& keys, const JwtValidator& validator, 
       cors_(cors),
       health_(health) {}
 
+RequestHandler::RequestHandler(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
+                               const ApiSettings& settings, const CorsPolicy& cors,
+                               HealthCache& health, HeadRefusal refusal)
+    : keys_(keys),
+      validator_(validator),
+      metrics_(metrics),
+      settings_(settings),
+      cors_(cors),
+      health_(health),
+      refusal_(std::move(refusal)) {}
+
 void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) {
   const auto started = std::chrono::steady_clock::now();
   // Our own id, always: a client's X-Request-Id may repeat or collide, so it is only
@@ -168,8 +179,13 @@ void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerRespons
     }
     cors_.apply(request, response);
 
-    const Route* route = matchRoute(path);
-    if (route == nullptr) {
+    const Route* route = refusal_ ? nullptr : matchRoute(path);
+    if (refusal_) {
+      logger().information("request " + context_.requestId + " refused (" +
+                           std::to_string(refusal_->status) + "): " + refusal_->reason);
+      keys_.recordRefusal(context_, refusal_->status, refusal_->reason);
+      sendMessage(response, refusal_->status, refusal_->reason);
+    } else if (route == nullptr) {
       sendMessage(response, 404, "Not found.");
     } else {
       routeLabel = route->path;
@@ -390,10 +406,10 @@ void RequestHandler::lingerOnUnreadBody() {
   // Closing a socket with unread input makes the kernel reset the connection, and a client
   // still sending its (oversized) body may lose the answer it was sent. So, as web servers
   // do, read and drop what keeps arriving for a short while before the connection closes.
-  auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(request_);
-  if (impl == nullptr) return;
+  auto* socket = connectionOf(*request_);
+  if (socket == nullptr) return;
   try {
-    impl->socket().setReceiveTimeout(Poco::Timespan(kLingerSeconds, 0));
+    socket->setReceiveTimeout(Poco::Timespan(kLingerSeconds, 0));
   } catch (...) {
     return;
   }

@@ -5,6 +5,7 @@
 
 #include <Poco/Net/HTTPRequestHandler.h>
 
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -20,6 +21,11 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
  public:
   RequestHandler(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
                  const ApiSettings& settings, const CorsPolicy& cors, HealthCache& health);
+  // A handler that answers every request with `refusal` (RequestHandlerFactory::
+  // createRefusalHandler), recording it with the KeyService.
+  RequestHandler(KeyService& keys, const JwtValidator& validator, Metrics& metrics,
+                 const ApiSettings& settings, const CorsPolicy& cors, HealthCache& health,
+                 HeadRefusal refusal);
 
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override;
@@ -61,6 +67,7 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
   bool bodyRead_ = false;
   bool hasBody_ = false;
   std::ostream* unflushed_ = nullptr;  // the answer's stream, its last part still buffered
+  std::optional<HeadRefusal> refusal_;
 };
 
 }  // namespace kc::api

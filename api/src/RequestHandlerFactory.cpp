@@ -27,4 +27,9 @@ Poco::Net::HTTPRequestHandler* RequestHandlerFactory::createRequestHandler(
                             *health_);  // Poco deletes it
 }
 
+Poco::Net::HTTPRequestHandler* RequestHandlerFactory::createRefusalHandler(HeadRefusal refusal) {
+  return new RequestHandler(keys_, validator_, metrics_, settings_, *cors_, *health_,
+                            std::move(refusal));
+}
+
 }  // namespace kc::api

@@ -1,6 +1,5 @@
 #include "WriteDeadline.h"
 
-#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/StreamSocket.h>
 #include <sys/socket.h>
 
@@ -9,6 +8,8 @@
 #include <mutex>
 #include <set>
 #include <thread>
+
+#include "ConnectionSocket.h"
 
 namespace kc::api {
 namespace {
@@ -97,9 +98,9 @@ class DeadlineWatch {
 }  // namespace
 
 WriteDeadline::WriteDeadline(Poco::Net::HTTPServerRequest& request, std::chrono::seconds timeout) {
-  auto* impl = dynamic_cast<Poco::Net::HTTPServerRequestImpl*>(&request);
-  if (impl == nullptr) return;
-  const int fd = impl->socket().impl()->sockfd();
+  auto* socket = connectionOf(request);
+  if (socket == nullptr) return;
+  const int fd = socket->impl()->sockfd();
   if (fd < 0) return;
   ticket_ = DeadlineWatch::instance().arm(fd, Clock::now() + timeout);
 }

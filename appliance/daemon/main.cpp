@@ -41,6 +41,7 @@
 #include "kc/Version.h"
 #include "kc/api/AdminRequestHandlerFactory.h"
 #include "kc/api/HealthCache.h"
+#include "kc/api/HttpFront.h"
 #include "kc/api/RequestHandlerFactory.h"
 
 namespace kc::daemon {
@@ -141,6 +142,21 @@ Result<std::unique_ptr<Poco::Net::HTTPServer>> startAdminListener(
   }
 }
 
+api::FrontSettings frontSettings(const appliance::ServerSettings& server) {
+  api::FrontSettings front;
+  front.workers = server.workers;
+  front.maxQueued = server.maxQueued;
+  front.keepAlive = server.keepAlive;
+  front.maxKeepAliveRequests = server.maxKeepAliveRequests;
+  front.keepAliveTimeout = server.keepAliveTimeout;
+  front.headTimeout = server.headTimeout;
+  front.readTimeout = server.readTimeout;
+  front.writeTimeout = server.writeTimeout;
+  front.maxConnectionsPerClient = server.maxConnectionsPerClient;
+  front.trustedProxies = server.trustedProxies;
+  return front;
+}
+
 // Poco's table of options, each line indented by two spaces.
 class OptionTable final : public Poco::Util::HelpFormatter {
  public:
@@ -216,7 +232,7 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
 
  private:
   int serve(const appliance::DaemonConfig& config, Components& components) {
-    auto* params = new Poco::Net::HTTPServerParams;
+    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(static_cast<int>(config.server.workers));
     params->setMaxQueued(static_cast<int>(config.server.maxQueued));
     params->setKeepAlive(config.server.keepAlive);
@@ -256,11 +272,23 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
         *components.service, api::HealthCache::kDefaultMaxAge, components.metrics.get());
     auto admin = startAdminListener(config, *components.metrics, health);
     if (!admin) return fail(EXIT_CONFIG, admin.status());
-    Poco::Net::HTTPServer server(
-        new api::RequestHandlerFactory(*components.service, *components.validator,
-                                       *components.metrics, apiSettings, health),
-        *socket, params);
-    server.start();
+    auto factory = std::make_unique<api::RequestHandlerFactory>(
+        *components.service, *components.validator, *components.metrics, apiSettings, health);
+    // Plain HTTP: our front end reads the request heads (HttpFront.h). TLS: Poco's server,
+    // which reads them itself (see README: Slow clients and long heads).
+    std::optional<api::HttpFront> front;
+    std::optional<Poco::Net::HTTPServer> tlsServer;
+    if (config.tls.enabled()) {
+      tlsServer.emplace(factory.release(), *socket, params);
+      tlsServer->start();
+    } else {
+      front.emplace(std::move(factory), *socket, frontSettings(config.server));
+      front->start();
+    }
+    const auto openConnections = [&] {
+      return front ? front->activeConnections()
+                   : static_cast<std::size_t>(tlsServer->currentConnections());
+    };
     const std::string serving =
         std::string("listening on ") + (config.tls.enabled() ? "https://" : "http://") +
         address.toString() + " with " + std::to_string(config.server.workers) + " workers";
@@ -283,14 +311,15 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
 
     daemonLogger().information("stopping: no new connections; waiting for requests in flight");
     tellSystemd(notifier_.stopping("stopping: draining requests in flight"));
-    server.stopAll(false);
+    if (front) front->stopAccepting();
+    if (tlsServer) tlsServer->stopAll(false);
     const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
-    while (server.currentConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    while (openConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
       heartbeat.beat();  // a bounded wait: the watchdog keeps pinging through the drain
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (server.currentConnections() > 0) {
-      daemonLogger().warning(std::to_string(server.currentConnections()) +
+    if (openConnections() > 0) {
+      daemonLogger().warning(std::to_string(openConnections()) +
                              " connection(s) still open after the drain timeout");
     }
     if (*admin) (*admin)->stopAll(true);

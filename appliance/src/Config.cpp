@@ -131,6 +131,9 @@ Status readServer(const Reader& in, ServerSettings& out) {
   KC_RETURN_IF_ERROR(in.seconds("server.keep_alive_timeout_s", out.keepAliveTimeout, 1, 3600));
   KC_RETURN_IF_ERROR(in.seconds("server.read_timeout_s", out.readTimeout, 1, 3600));
   KC_RETURN_IF_ERROR(in.seconds("server.write_timeout_s", out.writeTimeout, 1, 3600));
+  KC_RETURN_IF_ERROR(in.seconds("server.head_timeout_s", out.headTimeout, 1, 300));
+  KC_RETURN_IF_ERROR(
+      in.number("server.max_connections_per_client", out.maxConnectionsPerClient, 1, 1000000));
   KC_RETURN_IF_ERROR(in.boolean("server.metrics", out.metrics));
   KC_RETURN_IF_ERROR(in.boolean("server.public_metrics", out.publicMetrics));
   KC_RETURN_IF_ERROR(in.boolean("server.public_health_detail", out.publicHealthDetail));

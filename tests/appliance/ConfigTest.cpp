@@ -130,6 +130,22 @@ TEST_F(ConfigTest, MalformedTrustedProxiesNameTheSettingAndTheEntry) {
                        "audit.refusal_interval_s"));
 }
 
+TEST_F(ConfigTest, HeadDeadlineAndConnectionsPerClientDefaultTo5sAnd64AndAreRead) {
+  auto defaults = load("", minimalEnvironment());
+  ASSERT_TRUE(defaults) << defaults.status().toString();
+  EXPECT_EQ(defaults->server.headTimeout, std::chrono::seconds(5));
+  EXPECT_EQ(defaults->server.maxConnectionsPerClient, 64u);
+  auto config = load("server.head_timeout_s = 3\nserver.max_connections_per_client = 8\n",
+                     minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->server.headTimeout, std::chrono::seconds(3));
+  EXPECT_EQ(config->server.maxConnectionsPerClient, 8u);
+  EXPECT_TRUE(contains(errorOf("server.head_timeout_s = 0\n", minimalEnvironment()),
+                       "server.head_timeout_s"));
+  EXPECT_TRUE(contains(errorOf("server.max_connections_per_client = 0\n", minimalEnvironment()),
+                       "server.max_connections_per_client"));
+}
+
 TEST_F(ConfigTest, FileSettingsAreRead) {
   test::writeFile(dir_ / "pin", "1234\n");
   auto config = load(

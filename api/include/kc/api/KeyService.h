@@ -67,7 +67,8 @@ class KeyService {
   virtual std::optional<std::string> auditHead() { return std::nullopt; }
 
   // A /user-keys request the HTTP layer refused before calling the service: 401 or 403
-  // (the token), 400 or 413 (the body). For the audit trail; `reason` is short and never
+  // (the token), 400 or 413 (the body); or any request whose head was refused before it was
+  // routed: 431 (too large) or 400 (malformed). For the audit trail; `reason` is short and never
   // holds the token or a key. `context.userId` is std::nullopt when the token named no user.
   virtual void recordRefusal(const RequestContext& context, int httpStatus,
                              std::string_view reason) {

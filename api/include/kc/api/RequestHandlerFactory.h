@@ -48,6 +48,13 @@ struct ApiSettings {
   std::chrono::seconds writeTimeout{15};
 };
 
+// A request the server refused before routing it (HttpFront.h): 431 for a head over the
+// limit, 400 for a malformed one. `reason` is our own fixed text, sent and audited.
+struct HeadRefusal {
+  int status = 400;
+  std::string reason;
+};
+
 class RequestHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   // `health`: the cache the admin listener shares; none: one of its own over `keys`.
@@ -58,6 +65,11 @@ class RequestHandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
   // A new handler for `request`; Poco deletes it after the response.
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest& request) override;
+
+  // A handler that answers `refusal` with the headers every answer carries (X-Request-Id,
+  // Cache-Control, CORS for the web vault), a log line and an audit record (KeyService::
+  // recordRefusal); for a request built from what could be read of its head.
+  Poco::Net::HTTPRequestHandler* createRefusalHandler(HeadRefusal refusal);
 
  private:
   KeyService& keys_;

@@ -38,6 +38,10 @@ struct ServerSettings {
   std::chrono::seconds keepAliveTimeout{15};
   std::chrono::seconds readTimeout{15};
   std::chrono::seconds writeTimeout{15};
+  // The whole request head within this of its first byte (plain HTTP; kc/api/HttpFront.h).
+  std::chrono::seconds headTimeout{5};
+  // Open connections of one peer address (trusted proxies exempt; plain HTTP).
+  std::size_t maxConnectionsPerClient = 64;
   bool metrics = true;  // serve GET /metrics (Prometheus) on the admin listener
   // GET /metrics on the API port too (existing Prometheus setups); otherwise 404 there.
   bool publicMetrics = false;
