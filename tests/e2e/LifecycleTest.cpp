@@ -200,6 +200,28 @@ TEST(Lifecycle, SighupRefusesAKeyThatWasOnceExtractable) {
   expectKeys(daemon, deposits);
 }
 
+TEST(Lifecycle, PinFromTheEnvironmentIsNotInTheRunningDaemonsEnvironment) {
+  std::string pin = readFile(E2eEnvironment::get().token().pinFile());
+  while (!pin.empty() && (pin.back() == '\n' || pin.back() == '\r')) pin.pop_back();
+  ASSERT_FALSE(pin.empty());
+  Daemon daemon({.config = {{"pkcs11.pin_file", ""}}, .env = {{"KC_PKCS11_PIN", pin}}});
+  const auto deposits = depositKeys(daemon, 1);
+  std::string environment;
+  try {
+    environment = readFile("/proc/" + std::to_string(daemon.pid()) + "/environ");
+  } catch (const std::runtime_error&) {
+    // The daemon is not dumpable: only root reads its environ.
+    GTEST_SKIP() << "/proc/<pid>/environ of the daemon is not readable by this user";
+  }
+  EXPECT_NE(environment.find("SOFTHSM2_CONF="), std::string::npos);  // the right file
+  EXPECT_EQ(environment.find(pin), std::string::npos) << "the PIN is in /proc/<pid>/environ";
+  // The PIN is kept in memory: a reload, and the keys, still work.
+  daemon.sendSignal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  expectKeys(daemon, deposits);
+  EXPECT_EQ(daemon.stop(), 0);
+}
+
 TEST(Lifecycle, UnknownSettingStopsStartUpNamingIt) {
   auto [code, log] = failedStart({.config = {{"server.prot", "5000"}}});
   EXPECT_EQ(code, 78);
