@@ -34,6 +34,7 @@
 #include <thread>
 
 #include "Logging.h"
+#include "ServedCertificate.h"
 #include "Startup.h"
 #include "SystemdNotify.h"
 #include "Watchdog.h"
@@ -89,20 +90,15 @@ Poco::Net::Context::Ptr tlsContext(const appliance::TlsSettings& tls) {
       new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
   context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
   context->preferServerCiphers();
+  Status attached = attachServedCertificate(context->sslContext());
+  if (!attached.isOk()) throw Poco::Exception(attached.message());
   return context;
 }
 
-// Loads the certificate and key files again into the running context: new connections
-// get them, established ones keep the old.
+// Loads and checks the certificate and key files again, then serves them: new connections
+// get them, established ones keep the old; a bad pair leaves the old one serving.
 Status reloadCertificate(Poco::Net::Context& context, const appliance::TlsSettings& tls) {
-  SSL_CTX* ssl = context.sslContext();
-  if (SSL_CTX_use_certificate_chain_file(ssl, tls.certificate.c_str()) != 1 ||
-      SSL_CTX_use_PrivateKey_file(ssl, tls.privateKey.c_str(), SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(ssl) != 1) {
-    return Status(StatusCode::kInvalidArgument,
-                  "tls.certificate/tls.private_key: cannot load " + tls.certificate.string());
-  }
-  return Status::ok();
+  return replaceServedCertificate(context.sslContext(), tls.certificate, tls.privateKey);
 }
 
 // Poco's table of options, each line indented by two spaces.
