@@ -277,28 +277,35 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
         return;
       }
       tellSystemd(notifier_.reloading("reloading"));
-      const bool complete = reload(config, components, context, ring);
-      tellSystemd(notifier_.ready(
-          serving + (complete ? "" : "; the last reload failed in part, see the log")));
+      const std::string failed = reload(config, components, context, ring);
+      tellSystemd(
+          notifier_.ready(serving + (failed.empty() ? ""
+                                                    : "; the last reload failed for: " + failed +
+                                                          " (kept as before, see the log)")));
     }
   }
 
   // SIGHUP's work: the wrapping keys, the identity server's signing keys and the TLS
-  // certificate. What fails to load leaves the one in use; false when anything did.
-  bool reload(const appliance::DaemonConfig& config, Components& components,
-              Poco::Net::Context::Ptr context, appliance::KeyRingSettings& ring) {
+  // certificate. What fails to load leaves the one in use; returns what failed ("" when all
+  // loaded), for systemd's STATUS=.
+  std::string reload(const appliance::DaemonConfig& config, Components& components,
+                     Poco::Net::Context::Ptr context, appliance::KeyRingSettings& ring) {
     daemonLogger().information(
         "SIGHUP: reloading the wrapping keys, the identity server's "
         "signing keys" +
         std::string(context ? " and the TLS certificate" : ""));
-    bool complete = reloadWrappingKeys(config, components, ring);
+    std::string failed;
+    auto noteFailed = [&failed](const std::string& part) {
+      failed += (failed.empty() ? "" : ", ") + part;
+    };
+    if (!reloadWrappingKeys(config, components, ring)) noteFailed("the wrapping keys");
     Status keys = components.jwks->reload();
     if (keys.isOk()) {
       daemonLogger().information("signing keys reloaded");
     } else {
       daemonLogger().error("signing keys not reloaded, the previous ones stay in use: " +
                            keys.message());
-      complete = false;
+      noteFailed("the signing keys");
     }
     if (context) {
       Status certificate = reloadCertificate(*context, config.tls);
@@ -306,10 +313,10 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
         daemonLogger().information("TLS certificate reloaded");
       } else {
         daemonLogger().error(certificate.message() + "; the previous certificate stays in use");
-        complete = false;
+        noteFailed("the TLS certificate");
       }
     }
-    return complete;
+    return failed;
   }
 
   // Reads the configuration again and, when pkcs11.wrap_key or pkcs11.previous_wrap_keys
