@@ -38,7 +38,7 @@ namespace {
 constexpr std::size_t kSmallestBlock = 16;
 constexpr std::size_t kLargestBlock = 4096;
 constexpr std::size_t kClasses = 9;  // 16 B .. 4 KiB
-constexpr std::size_t kSlabBytes = 64 * 1024;
+constexpr std::size_t kSlabBytes = std::size_t{64} * 1024;
 
 struct FreeBlock {
   FreeBlock* next;

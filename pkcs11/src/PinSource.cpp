@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <system_error>
 
 namespace kc::pkcs11 {
 namespace {
@@ -87,7 +88,8 @@ std::string PinSource::describe() const {
 
 void PinSource::moveOutOfEnvironment() const {
   if (kind_ != Kind::kEnvironment) return;
-  const char* value = std::getenv(where_.c_str());
+  // Called before other threads start (see the header), so the environment is ours alone.
+  const char* value = std::getenv(where_.c_str());  // NOLINT(concurrency-mt-unsafe)
   if (value == nullptr || *value == '\0') return;
   SecretBytes pin = SecretBytes::fromString(value);
   dropTrailingNewline(pin);
@@ -104,7 +106,7 @@ void PinSource::moveOutOfEnvironment() const {
       explicit_bzero(text, std::strlen(text));
     }
   }
-  unsetenv(where_.c_str());
+  unsetenv(where_.c_str());  // NOLINT(concurrency-mt-unsafe): before other threads start
 }
 
 Result<SecretBytes> PinSource::read() const {
@@ -129,7 +131,7 @@ Result<SecretBytes> PinSource::read() const {
                     describe() + " is a symbolic link; name the file itself");
     }
     return Status(StatusCode::kInvalidArgument,
-                  "cannot open " + describe() + ": " + std::strerror(saved));
+                  "cannot open " + describe() + ": " + std::generic_category().message(saved));
   }
   // Checked on the opened file, so what is read is what was checked.
   Status checked = checkPinFile(fd, describe());

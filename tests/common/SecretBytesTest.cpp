@@ -89,7 +89,7 @@ TEST(SecretBytes, FreedMemoryIsWipedBeforeItIsReused) {
 TEST(SecretBytes, EveryPageOfALargeSecretIsLockedAndReleasedWithIt) {
   const auto before = secureMemoryStats().largeBytes;
   {
-    SecretBytes secret(3 * 4096);
+    SecretBytes secret(std::size_t{3} * 4096);
     EXPECT_TRUE(lockedAndNotDumped(secret.data()));
     EXPECT_TRUE(lockedAndNotDumped(secret.data() + secret.size() - 1));
     EXPECT_GT(secureMemoryStats().largeBytes, before);
@@ -110,7 +110,7 @@ TEST(SecretBytes, WithoutLockablePagesSecretsStillWorkAndTheRefusalIsCounted) {
     const rlimit zero{0, 0};
     if (syscall(SYS_capset, &header, none) != 0 || setrlimit(RLIMIT_MEMLOCK, &zero) != 0) _exit(3);
     const auto before = secureMemoryStats().refusedLocks;
-    SecretBytes large(3 * 4096);  // pages of its own: a fresh lock, refused
+    SecretBytes large(std::size_t{3} * 4096);  // pages of its own: a fresh lock, refused
     large.data()[large.size() - 1] = 7;
     SecretBytes secret = SecretBytes::fromString("still kept");
     const bool kept = large.data()[large.size() - 1] == 7 && secret.size() == 10;
