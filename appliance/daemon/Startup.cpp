@@ -68,6 +68,9 @@ void logKeyRing(const appliance::KeyRing& ring) {
 }  // namespace
 
 Result<Components> startComponents(const appliance::DaemonConfig& config) {
+  // Before any thread starts: a PIN given in the environment leaves it (children, such as
+  // audit.archive_command, and readers of /proc/<pid>/environ never see it).
+  appliance::pinSourceFrom(config.pkcs11).moveOutOfEnvironment();
   Components out;
   auto pool = appliance::openTokenPool(config);
   if (!pool) return pool.status();

@@ -35,6 +35,7 @@
 #include <thread>
 
 #include "Logging.h"
+#include "ServedCertificate.h"
 #include "Startup.h"
 #include "SystemdNotify.h"
 #include "Watchdog.h"
@@ -93,20 +94,15 @@ Poco::Net::Context::Ptr tlsContext(const appliance::TlsSettings& tls) {
       new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
   context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
   context->preferServerCiphers();
+  Status attached = attachServedCertificate(context->sslContext());
+  if (!attached.isOk()) throw Poco::Exception(attached.message());
   return context;
 }
 
-// Loads the certificate and key files again into the running context: new connections
-// get them, established ones keep the old.
+// Loads and checks the certificate and key files again, then serves them: new connections
+// get them, established ones keep the old; a bad pair leaves the old one serving.
 Status reloadCertificate(Poco::Net::Context& context, const appliance::TlsSettings& tls) {
-  SSL_CTX* ssl = context.sslContext();
-  if (SSL_CTX_use_certificate_chain_file(ssl, tls.certificate.c_str()) != 1 ||
-      SSL_CTX_use_PrivateKey_file(ssl, tls.privateKey.c_str(), SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(ssl) != 1) {
-    return Status(StatusCode::kInvalidArgument,
-                  "tls.certificate/tls.private_key: cannot load " + tls.certificate.string());
-  }
-  return Status::ok();
+  return replaceServedCertificate(context.sslContext(), tls.certificate, tls.privateKey);
 }
 
 // The admin listener (server.admin_address, server.admin_port): GET /metrics and the
@@ -353,28 +349,35 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
         return;
       }
       tellSystemd(notifier_.reloading("reloading"));
-      const bool complete = reload(config, components, context, ring);
-      tellSystemd(notifier_.ready(
-          serving + (complete ? "" : "; the last reload failed in part, see the log")));
+      const std::string failed = reload(config, components, context, ring);
+      tellSystemd(
+          notifier_.ready(serving + (failed.empty() ? ""
+                                                    : "; the last reload failed for: " + failed +
+                                                          " (kept as before, see the log)")));
     }
   }
 
   // SIGHUP's work: the wrapping keys, the identity server's signing keys and the TLS
-  // certificate. What fails to load leaves the one in use; false when anything did.
-  bool reload(const appliance::DaemonConfig& config, Components& components,
-              Poco::Net::Context::Ptr context, appliance::KeyRingSettings& ring) {
+  // certificate. What fails to load leaves the one in use; returns what failed ("" when all
+  // loaded), for systemd's STATUS=.
+  std::string reload(const appliance::DaemonConfig& config, Components& components,
+                     Poco::Net::Context::Ptr context, appliance::KeyRingSettings& ring) {
     daemonLogger().information(
         "SIGHUP: reloading the wrapping keys, the identity server's "
         "signing keys" +
         std::string(context ? " and the TLS certificate" : ""));
-    bool complete = reloadWrappingKeys(config, components, ring);
+    std::string failed;
+    auto noteFailed = [&failed](const std::string& part) {
+      failed += (failed.empty() ? "" : ", ") + part;
+    };
+    if (!reloadWrappingKeys(config, components, ring)) noteFailed("the wrapping keys");
     Status keys = components.jwks->reload();
     if (keys.isOk()) {
       daemonLogger().information("signing keys reloaded");
     } else {
       daemonLogger().error("signing keys not reloaded, the previous ones stay in use: " +
                            keys.message());
-      complete = false;
+      noteFailed("the signing keys");
     }
     if (context) {
       Status certificate = reloadCertificate(*context, config.tls);
@@ -382,10 +385,10 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
         daemonLogger().information("TLS certificate reloaded");
       } else {
         daemonLogger().error(certificate.message() + "; the previous certificate stays in use");
-        complete = false;
+        noteFailed("the TLS certificate");
       }
     }
-    return complete;
+    return failed;
   }
 
   // Reads the configuration again and, when pkcs11.wrap_key or pkcs11.previous_wrap_keys

@@ -28,7 +28,9 @@ Result<pkcs11::RsaKeyPair> findCheckedKey(const std::shared_ptr<pkcs11::SessionP
     if (!allowNoncompliant) {
       return Status(StatusCode::kPolicyViolation,
                     "wrapping key " + uriText + ": " +
-                        pkcs11::enforceKeyPolicy(*attributes, pkcs11::KeyPurpose::kWrap).message());
+                        pkcs11::enforceKeyPolicy(*attributes, pkcs11::KeyPurpose::kWrap).message() +
+                        " (refused; policy.allow_noncompliant_key = true accepts it, for "
+                        "development only)");
     }
     for (const auto& violation : report.violations) {
       logger.warning(

@@ -9,7 +9,6 @@ std::string_view keyPurposeName(KeyPurpose purpose) {
 PolicyReport checkKeyPolicy(const KeyAttributes& key, KeyPurpose purpose) {
   PolicyReport report;
   auto refuse = [&](std::string why) { report.violations.push_back(std::move(why)); };
-  auto warn = [&](std::string why) { report.warnings.push_back(std::move(why)); };
 
   if (key.extractable) refuse("private key is extractable (CKA_EXTRACTABLE=true)");
   if (!key.sensitive) refuse("private key is not sensitive (CKA_SENSITIVE=false)");
@@ -18,13 +17,17 @@ PolicyReport checkKeyPolicy(const KeyAttributes& key, KeyPurpose purpose) {
   if (key.modulusBits < 2048) {
     refuse("RSA modulus of " + std::to_string(key.modulusBits) + " bits is below 2048");
   }
+  // A key generated extractable can be copied out and then have the flag cleared: only
+  // these two attributes, which the token never sets back to true, show that it happened.
   if (!key.alwaysSensitive) {
-    warn(
+    refuse(
         "private key was not always sensitive (CKA_ALWAYS_SENSITIVE=false): it may have "
         "existed in clear outside the token");
   }
   if (!key.neverExtractable) {
-    warn("private key was once extractable (CKA_NEVER_EXTRACTABLE=false)");
+    refuse(
+        "private key was once extractable (CKA_NEVER_EXTRACTABLE=false): a copy may exist "
+        "outside the token");
   }
   if (key.derive) refuse("private key can derive (CKA_DERIVE=true)");
 

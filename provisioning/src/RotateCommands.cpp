@@ -40,6 +40,12 @@ ExitCode refuse(const std::string& message) {
   return ExitCode::kRefusedByPolicy;
 }
 
+// A key ring the daemons would refuse: exit 1 when a key breaks the key policy.
+ExitCode reportRingError(const Status& status) {
+  if (status.code() == StatusCode::kPolicyViolation) return refuse(status.message());
+  return reportError(status);
+}
+
 // What every rotate command works on: the daemon's configuration and a logged-in pool.
 struct Rotation {
   appliance::DaemonConfig config;
@@ -193,7 +199,7 @@ ExitCode runBegin(const cli::ParsedFlags& flags) {
   auto checked = appliance::findKeyRing(
       rotation->pool,
       {wanted.wrapKey, wanted.previousWrapKeys, rotation->config.policy.allowNoncompliantKey});
-  if (!checked) return reportError(checked.status());
+  if (!checked) return reportRingError(checked.status());
   if (ExitCode applied = applySettings(*rotation, wanted); applied != ExitCode::kOk) {
     return applied;
   }
@@ -246,7 +252,7 @@ ExitCode runPromote(const cli::ParsedFlags& flags) {
   auto checked = appliance::findKeyRing(
       rotation->pool,
       {wanted.wrapKey, wanted.previousWrapKeys, rotation->config.policy.allowNoncompliantKey});
-  if (!checked) return reportError(checked.status());
+  if (!checked) return reportRingError(checked.status());
   auto audit = openAudit(*rotation);
   if (!audit) return reportError(audit.status());
 

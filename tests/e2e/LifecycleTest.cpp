@@ -155,6 +155,73 @@ TEST(Lifecycle, AuditKeyAsWrappingKeyIsRefusedByPolicy) {
   EXPECT_NE(log.find("policy"), std::string::npos) << log;
 }
 
+// A wrapping key generated extractable whose CKA_EXTRACTABLE was cleared afterwards: its
+// CKA_NEVER_EXTRACTABLE stays false. Made once per test process.
+std::string onceExtractableKeyUri() {
+  static const std::string uri = [] {
+    auto& token = E2eEnvironment::get().token();
+    generateOnceExtractableWrapKey(*token.openPool(), "e2e-once-extractable", 0x51);
+    return token.tokenUri() + ";object=e2e-once-extractable;type=private";
+  }();
+  return uri;
+}
+
+TEST(Lifecycle, KeyThatWasOnceExtractableStopsStartUpNamingKeyAndSetting) {
+  auto [code, log] = failedStart({.config = {{"pkcs11.wrap_key", onceExtractableKeyUri()}}});
+  EXPECT_EQ(code, 78) << log;
+  EXPECT_NE(log.find("e2e-once-extractable"), std::string::npos) << log;
+  EXPECT_NE(log.find("CKA_NEVER_EXTRACTABLE=false"), std::string::npos) << log;
+  EXPECT_NE(log.find("policy.allow_noncompliant_key"), std::string::npos) << log;
+}
+
+TEST(Lifecycle, AllowNoncompliantKeyStartsWithAKeyThatWasOnceExtractableAndWarns) {
+  Daemon daemon({.config = {{"pkcs11.wrap_key", onceExtractableKeyUri()},
+                            {"policy.allow_noncompliant_key", "true"}}});
+  EXPECT_EQ(daemon.get("/alive").status, 200);
+  const std::string log = daemon.log();
+  EXPECT_NE(log.find("policy.allow_noncompliant_key is set"), std::string::npos) << log;
+  EXPECT_NE(log.find("CKA_NEVER_EXTRACTABLE=false"), std::string::npos) << log;
+}
+
+TEST(Lifecycle, SighupRefusesAKeyThatWasOnceExtractable) {
+  Daemon daemon;
+  const auto deposits = depositKeys(daemon, 1);
+  daemon.setConfig("pkcs11.wrap_key", onceExtractableKeyUri());
+  daemon.sendSignal(SIGHUP);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (daemon.log().find("wrapping keys not reloaded") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const std::string log = daemon.log();
+  EXPECT_NE(log.find("wrapping keys not reloaded"), std::string::npos) << log;
+  EXPECT_NE(log.find("CKA_NEVER_EXTRACTABLE=false"), std::string::npos) << log;
+  EXPECT_EQ(daemon.auditCount("keyring.reload"), 0u);
+  expectKeys(daemon, deposits);
+}
+
+TEST(Lifecycle, PinFromTheEnvironmentIsNotInTheRunningDaemonsEnvironment) {
+  std::string pin = readFile(E2eEnvironment::get().token().pinFile());
+  while (!pin.empty() && (pin.back() == '\n' || pin.back() == '\r')) pin.pop_back();
+  ASSERT_FALSE(pin.empty());
+  Daemon daemon({.config = {{"pkcs11.pin_file", ""}}, .env = {{"KC_PKCS11_PIN", pin}}});
+  const auto deposits = depositKeys(daemon, 1);
+  std::string environment;
+  try {
+    environment = readFile("/proc/" + std::to_string(daemon.pid()) + "/environ");
+  } catch (const std::runtime_error&) {
+    // The daemon is not dumpable: only root reads its environ.
+    GTEST_SKIP() << "/proc/<pid>/environ of the daemon is not readable by this user";
+  }
+  EXPECT_NE(environment.find("SOFTHSM2_CONF="), std::string::npos);  // the right file
+  EXPECT_EQ(environment.find(pin), std::string::npos) << "the PIN is in /proc/<pid>/environ";
+  // The PIN is kept in memory: a reload, and the keys, still work.
+  daemon.sendSignal(SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  expectKeys(daemon, deposits);
+  EXPECT_EQ(daemon.stop(), 0);
+}
+
 TEST(Lifecycle, UnknownSettingStopsStartUpNamingIt) {
   auto [code, log] = failedStart({.config = {{"server.prot", "5000"}}});
   EXPECT_EQ(code, 78);

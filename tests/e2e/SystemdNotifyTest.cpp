@@ -212,6 +212,26 @@ TEST_F(SystemdNotify, ReportsReloadingThenReadyAroundSighup) {
   EXPECT_EQ(daemon.get("/health").status, 200);
 }
 
+TEST_F(SystemdNotify, StatusSaysWhichPartOfAReloadFailed) {
+  makeSelfSignedCertificate(dir_.path(), "kc-notify-first");
+  DaemonOptions options = notifying();
+  options.config = {{"tls.certificate", (dir_ / "cert.pem").string()},
+                    {"tls.private_key", (dir_ / "key.pem").string()}};
+  Daemon daemon(options);
+  ASSERT_TRUE(socket_.waitFor("READY=1", seconds(30))) << socket_.transcript() << daemon.log();
+  const std::size_t afterStart = socket_.messages().size();
+  std::filesystem::create_directories(dir_ / "other");
+  makeSelfSignedCertificate(dir_ / "other", "kc-notify-other");
+  writeFile(dir_ / "key.pem", readFile(dir_ / "other" / "key.pem"));  // not the certificate's
+  daemon.sendSignal(SIGHUP);
+  ASSERT_TRUE(socket_.waitFor("READY=1", seconds(30))) << socket_.transcript() << daemon.log();
+  const long ready = socket_.indexOf("READY=1", afterStart);
+  ASSERT_GE(ready, 0);
+  const std::string& message = socket_.messages()[static_cast<std::size_t>(ready)];
+  EXPECT_NE(message.find("the last reload failed for: the TLS certificate"), std::string::npos)
+      << socket_.transcript();
+}
+
 TEST_F(SystemdNotify, ReportsStoppingWhenSigtermStartsTheDrain) {
   Daemon daemon(notifying());
   ASSERT_TRUE(socket_.waitFor("READY=1", seconds(30))) << socket_.transcript() << daemon.log();

@@ -97,5 +97,51 @@ TEST_F(Tls, SighupPicksUpAReplacedCertificate) {
   EXPECT_NE(subject.find("kc-second"), std::string::npos) << subject << "\n" << daemon->log();
 }
 
+// Waits until the daemon's log holds `text`.
+bool logShows(Daemon& daemon, const std::string& text) {
+  for (int i = 0; i < 200; ++i) {
+    if (daemon.log().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+TEST_F(Tls, SighupWithAKeyThatDoesNotMatchKeepsTheOldCertificateServing) {
+  auto daemon = startTlsDaemon();
+  std::filesystem::create_directories(dir_ / "second");
+  std::filesystem::create_directories(dir_ / "other");
+  makeSelfSignedCertificate(dir_ / "second", "kc-second");
+  makeSelfSignedCertificate(dir_ / "other", "kc-other");
+  writeFile(dir_ / "cert.pem", readFile(dir_ / "second" / "cert.pem"));
+  writeFile(dir_ / "key.pem", readFile(dir_ / "other" / "key.pem"));
+  daemon->sendSignal(SIGHUP);
+  ASSERT_TRUE(logShows(*daemon, "the previous certificate stays in use")) << daemon->log();
+  EXPECT_NE(daemon->log().find("does not match tls.certificate"), std::string::npos)
+      << daemon->log();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(httpsAlive(daemon->port(), trusted_), 200);
+    EXPECT_NE(presentedSubject(daemon->port()).find("kc-first"), std::string::npos);
+  }
+
+  // The pair made whole: the next SIGHUP serves it.
+  writeFile(dir_ / "key.pem", readFile(dir_ / "second" / "key.pem"));
+  daemon->sendSignal(SIGHUP);
+  ASSERT_TRUE(logShows(*daemon, "TLS certificate reloaded")) << daemon->log();
+  EXPECT_NE(presentedSubject(daemon->port()).find("kc-second"), std::string::npos);
+  const auto trustedSecond = dir_ / "trusted-second.pem";
+  writeFile(trustedSecond, readFile(dir_ / "second" / "cert.pem"));
+  EXPECT_EQ(httpsAlive(daemon->port(), trustedSecond), 200);
+}
+
+TEST_F(Tls, SighupWithAnUnreadableCertificateKeepsTheOldOneServing) {
+  auto daemon = startTlsDaemon();
+  writeFile(dir_ / "cert.pem", "-----BEGIN CERTIFICATE-----\nnot base64\n");
+  daemon->sendSignal(SIGHUP);
+  ASSERT_TRUE(logShows(*daemon, "the previous certificate stays in use")) << daemon->log();
+  EXPECT_NE(daemon->log().find("tls.certificate: cannot load"), std::string::npos) << daemon->log();
+  EXPECT_EQ(httpsAlive(daemon->port(), trusted_), 200);
+  EXPECT_NE(presentedSubject(daemon->port()).find("kc-first"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kc::test

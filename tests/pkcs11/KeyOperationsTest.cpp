@@ -82,6 +82,23 @@ TEST(KeyOperations, PolicyRefusesExtractableKey) {
   EXPECT_NE(status.message().find("extractable"), std::string::npos);
 }
 
+TEST(KeyOperations, PolicyRefusesKeyWhoseExtractableFlagWasCleared) {
+  test::generateOnceExtractableWrapKey(*suitePool(), "once-extractable", 5);
+  auto uri = Pkcs11Uri::parse("pkcs11:object=once-extractable;type=private");
+  ASSERT_TRUE(uri);
+  auto key = RsaKeyPair::find(suitePool(), *uri);
+  ASSERT_TRUE(key) << key.status().toString();
+  auto attributes = key->readAttributes();
+  ASSERT_TRUE(attributes);
+  EXPECT_FALSE(attributes->extractable);
+  EXPECT_FALSE(attributes->neverExtractable);
+  Status status = enforceKeyPolicy(*attributes, KeyPurpose::kWrap);
+  EXPECT_EQ(status.code(), StatusCode::kPolicyViolation);
+  EXPECT_NE(status.message().find("CKA_NEVER_EXTRACTABLE=false"), std::string::npos)
+      << status.message();
+  EXPECT_NE(status.message().find("once-extractable"), std::string::npos);
+}
+
 TEST(KeyOperations, PolicyRefusesNonSensitiveKey) {
   test::generateRawKeyPair(*suitePool(), "not-sensitive", false, false, 4);
   auto uri = Pkcs11Uri::parse("pkcs11:object=not-sensitive;type=private");

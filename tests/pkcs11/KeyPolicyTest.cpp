@@ -74,13 +74,21 @@ TEST(KeyPolicy, RefusesShortModulus) {
   EXPECT_FALSE(checkKeyPolicy(key, KeyPurpose::kWrap).compliant());
 }
 
-TEST(KeyPolicy, WarnsButAcceptsKeyThatWasOnceExtractable) {
+TEST(KeyPolicy, RefusesKeyThatWasOnceExtractable) {
   auto key = compliantWrapKey();
   key.neverExtractable = false;
+  const auto report = checkKeyPolicy(key, KeyPurpose::kWrap);
+  ASSERT_EQ(report.violations.size(), 1u);
+  EXPECT_NE(report.violations[0].find("CKA_NEVER_EXTRACTABLE=false"), std::string::npos);
+  EXPECT_FALSE(checkKeyPolicy(key, KeyPurpose::kAudit).compliant());
+}
+
+TEST(KeyPolicy, RefusesKeyThatWasNotAlwaysSensitive) {
+  auto key = compliantWrapKey();
   key.alwaysSensitive = false;
-  auto report = checkKeyPolicy(key, KeyPurpose::kWrap);
-  EXPECT_TRUE(report.compliant());
-  EXPECT_EQ(report.warnings.size(), 2u);
+  const auto report = checkKeyPolicy(key, KeyPurpose::kWrap);
+  ASSERT_EQ(report.violations.size(), 1u);
+  EXPECT_NE(report.violations[0].find("CKA_ALWAYS_SENSITIVE=false"), std::string::npos);
 }
 
 }  // namespace

@@ -43,7 +43,7 @@ class KcSetupKeyTest : public KcSetupTest {
 // Makes a key pair that breaks the policy (an extractable private key) with plain Cryptoki
 // calls in this process, since kc-setup cannot make one.
 void generateExtractableKey(const std::string& tokenUri, const std::filesystem::path& pinPath,
-                            const std::string& label) {
+                            const std::string& label, bool clearExtractableAfterwards = false) {
   auto module = pkcs11::Module::load(KC_TEST_PKCS11_MODULE);
   ASSERT_TRUE(module.isOk()) << module.status().toString();
   pkcs11::TokenSettings settings;
@@ -53,7 +53,11 @@ void generateExtractableKey(const std::string& tokenUri, const std::filesystem::
   settings.pool.size = 1;
   auto pool = pkcs11::connectToken(settings);
   ASSERT_TRUE(pool.isOk()) << pool.status().toString();
-  generateRawKeyPair(**pool, label, /*extractable=*/true, /*sensitive=*/true, 0xD0);
+  if (clearExtractableAfterwards) {
+    generateOnceExtractableWrapKey(**pool, label, 0xD1);
+  } else {
+    generateRawKeyPair(**pool, label, /*extractable=*/true, /*sensitive=*/true, 0xD0);
+  }
 }
 
 TEST_F(KcSetupKeyTest, GenerateWrapKeyPrintsItsAttributesAndUri) {
@@ -141,6 +145,19 @@ TEST_F(KcSetupKeyTest, VerifyExitsOneForExtractableKey) {
   EXPECT_EQ(result.exitCode, 1) << result.out << result.err;
   EXPECT_EQ(field(result.out, "extractable"), "true");
   EXPECT_NE(result.out.find("violation:"), std::string::npos) << result.out;
+  EXPECT_NE(result.err.find("breaks the wrap key policy"), std::string::npos) << result.err;
+}
+
+TEST_F(KcSetupKeyTest, VerifyExitsOneForAKeyThatWasOnceExtractable) {
+  const std::string token = freshToken();
+  generateExtractableKey(token, pinFile(), "was-extractable", /*clearExtractableAfterwards=*/true);
+  const auto result = kcSetup({"key", "verify", "--token", token, "--label", "was-extractable",
+                               "--pin-file", pinFile().string()});
+  EXPECT_EQ(result.exitCode, 1) << result.out << result.err;
+  EXPECT_EQ(field(result.out, "extractable"), "false");
+  EXPECT_EQ(field(result.out, "never-extractable"), "false");
+  EXPECT_NE(result.out.find("violation: private key was once extractable"), std::string::npos)
+      << result.out;
   EXPECT_NE(result.err.find("breaks the wrap key policy"), std::string::npos) << result.err;
 }
 

@@ -327,6 +327,16 @@ TEST_F(KcSetupRotate, StepsOutOfOrderAreRefused) {
   EXPECT_EQ(second.exitCode, 1) << second.err;
 }
 
+TEST_F(KcSetupRotate, BeginRefusesANewKeyThatWasOnceExtractable) {
+  static unsigned char idByte = 0x60;
+  generateOnceExtractableWrapKey(*pool(), "new-" + suffix_, idByte++);
+  auto begin = kcSetup({"rotate", "begin", "--label", "new-" + suffix_});
+  EXPECT_EQ(begin.exitCode, 1) << begin.out << begin.err;
+  EXPECT_NE(begin.err.find("CKA_NEVER_EXTRACTABLE=false"), std::string::npos) << begin.err;
+  EXPECT_NE(begin.err.find("policy.allow_noncompliant_key"), std::string::npos) << begin.err;
+  EXPECT_EQ(readFile(config_), configText_);
+}
+
 TEST_F(KcSetupRotate, KeysSetByEnvironmentVariablesAreNotEditedAndTheToolSaysWhatToSet) {
   const std::map<std::string, std::string> env = {{"KC_PKCS11_WRAP_KEY", keyUri("old-" + suffix_)}};
   auto begun = kcSetup({"rotate", "begin", "--label", "new-" + suffix_}, env);

@@ -15,6 +15,7 @@
 #include "kc/appliance/Deployment.h"
 #include "kc/audit/AuditRecord.h"
 #include "kc/storage/UserKeyStore.h"
+#include "support/SoftHsmToken.h"
 #include "support/UserIds.h"
 
 namespace kc::test {
@@ -247,6 +248,24 @@ TEST_F(KcSetupStatusTest, MissingPreviousKeyIsReportedWithTheOtherKeysAndExitsOn
   const auto result = status(d);
   EXPECT_EQ(result.exitCode, 1);
   EXPECT_TRUE(contains(result.out, "pkcs11.previous_wrap_keys[1]: not found")) << result.out;
+}
+
+TEST_F(KcSetupStatusTest, WrappingKeyThatWasOnceExtractableBreaksThePolicyAndExitsOne) {
+  auto d = makeDeployment();
+  {
+    auto config = loadConfig(d);
+    auto pool = appliance::openTokenPool(config, 1);
+    ASSERT_TRUE(pool.isOk()) << pool.status().toString();
+    generateOnceExtractableWrapKey(**pool, "was-extractable", 0x71);
+  }
+  const std::string config = readFile(d.config);
+  writeFile(d.config, config.substr(0, config.find("pkcs11.wrap_key")) + "pkcs11.wrap_key = " +
+                          d.token + ";object=was-extractable;type=private\n" +
+                          config.substr(config.find("\n", config.find("pkcs11.wrap_key")) + 1));
+  const auto result = status(d);
+  EXPECT_EQ(result.exitCode, 1) << result.out << result.err;
+  EXPECT_TRUE(contains(result.out, "BREAKS the wrap key policy")) << result.out;
+  EXPECT_TRUE(contains(result.out, "CKA_NEVER_EXTRACTABLE=false")) << result.out;
 }
 
 TEST_F(KcSetupStatusTest, RecordsUnderAnUnconfiguredKeyAreFlaggedAsUnknown) {

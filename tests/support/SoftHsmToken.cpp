@@ -100,4 +100,47 @@ void generateRawKeyPair(pkcs11::SessionPool& pool, const std::string& label, boo
   if (!status.isOk()) throw std::runtime_error(status.toString());
 }
 
+void generateOnceExtractableWrapKey(pkcs11::SessionPool& pool, const std::string& label,
+                                    unsigned char idByte) {
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_ULONG bits = 2048;
+  unsigned char exponent[] = {1, 0, 1};
+  unsigned char id[] = {0xEE, idByte};
+  std::string text = label;
+  CK_ATTRIBUTE publicTemplate[] = {
+      {CKA_TOKEN, &yes, sizeof yes},          {CKA_PRIVATE, &no, sizeof no},
+      {CKA_LABEL, text.data(), text.size()},  {CKA_ID, id, sizeof id},
+      {CKA_MODULUS_BITS, &bits, sizeof bits}, {CKA_PUBLIC_EXPONENT, exponent, 3},
+      {CKA_ENCRYPT, &yes, sizeof yes},        {CKA_WRAP, &yes, sizeof yes},
+      {CKA_VERIFY, &no, sizeof no},           {CKA_VERIFY_RECOVER, &no, sizeof no},
+  };
+  CK_ATTRIBUTE privateTemplate[] = {
+      {CKA_TOKEN, &yes, sizeof yes},
+      {CKA_PRIVATE, &yes, sizeof yes},
+      {CKA_LABEL, text.data(), text.size()},
+      {CKA_ID, id, sizeof id},
+      {CKA_SENSITIVE, &yes, sizeof yes},
+      {CKA_EXTRACTABLE, &yes, sizeof yes},
+      {CKA_DECRYPT, &yes, sizeof yes},
+      {CKA_UNWRAP, &yes, sizeof yes},
+      {CKA_SIGN, &no, sizeof no},
+      {CKA_SIGN_RECOVER, &no, sizeof no},
+      {CKA_DERIVE, &no, sizeof no},
+  };
+  CK_OBJECT_HANDLE privateKey = CK_INVALID_HANDLE;
+  Status status = pool.run("C_GenerateKeyPair", [&](CK_SESSION_HANDLE session) {
+    CK_MECHANISM mechanism{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
+    CK_OBJECT_HANDLE publicKey = CK_INVALID_HANDLE;
+    return pool.api()->C_GenerateKeyPair(session, &mechanism, publicTemplate,
+                                         std::size(publicTemplate), privateTemplate,
+                                         std::size(privateTemplate), &publicKey, &privateKey);
+  });
+  if (!status.isOk()) throw std::runtime_error(status.toString());
+  CK_ATTRIBUTE cleared[] = {{CKA_EXTRACTABLE, &no, sizeof no}};
+  status = pool.run("C_SetAttributeValue", [&](CK_SESSION_HANDLE session) {
+    return pool.api()->C_SetAttributeValue(session, privateKey, cleared, std::size(cleared));
+  });
+  if (!status.isOk()) throw std::runtime_error(status.toString());
+}
+
 }  // namespace kc::test

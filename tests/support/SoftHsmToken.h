@@ -56,6 +56,13 @@ class SoftHsmToken {
 void generateRawKeyPair(pkcs11::SessionPool& pool, const std::string& label, bool extractable,
                         bool sensitive, unsigned char idByte);
 
+// Generates a wrapping key pair our policy would accept but for its history: generated with
+// CKA_EXTRACTABLE=true, which is then cleared with C_SetAttributeValue, so the token reports
+// CKA_EXTRACTABLE=false and CKA_NEVER_EXTRACTABLE=false (someone could have copied it out
+// first). CKA_ID {0xEE, idByte}. Throws on failure.
+void generateOnceExtractableWrapKey(pkcs11::SessionPool& pool, const std::string& label,
+                                    unsigned char idByte);
+
 // A random printable string of `length` characters (PINs, labels).
 std::string randomToken(std::size_t length);
 

@@ -1,7 +1,8 @@
 #pragma once
 // SecretBytes: a buffer for key material and PINs. It wipes itself when destroyed or
 // cleared, cannot be copied by accident (copy is explicit), and has no operator<< so it
-// cannot end up in a log line.
+// cannot end up in a log line. Its pages are locked in RAM and left out of core dumps where
+// the system allows (SecureMemory.h).
 
 #include <string.h>  // explicit_bzero
 
@@ -11,6 +12,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "kc/SecureMemory.h"
 
 namespace kc {
 
@@ -75,7 +78,7 @@ class SecretBytes {
   void wipe() {
     if (!bytes_.empty()) explicit_bzero(bytes_.data(), bytes_.size());
   }
-  std::vector<std::uint8_t> bytes_;
+  std::vector<std::uint8_t, LockedAllocator<std::uint8_t>> bytes_;
 };
 
 }  // namespace kc

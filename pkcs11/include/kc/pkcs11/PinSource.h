@@ -19,6 +19,13 @@ class PinSource {
 
   // Reads the PIN. Errors name the file or variable, never any of its contents.
   Result<SecretBytes> read() const;
+  // For an environment variable: moves the PIN out of the process environment into locked
+  // memory, where read() of any source naming that variable finds it from then on. Its value
+  // is overwritten in place (also in the initial environment block that /proc/<pid>/environ
+  // shows) and the variable unset, so neither children nor readers of /proc see it. Call
+  // before other threads start (the environment is not thread-safe). A file source, or an
+  // unset variable, is left alone.
+  void moveOutOfEnvironment() const;
   // "file /etc/kc/pin" or "environment variable KC_PIN", for messages.
   std::string describe() const;
 
