@@ -2,14 +2,13 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <array>
@@ -18,6 +17,8 @@
 #include <stdexcept>
 #include <string_view>
 #include <thread>
+
+#include "support/SecretLedger.h"
 
 extern char** environ;
 
@@ -135,6 +136,7 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
   int status = 0;
   waitpid(pid, &status, 0);
   result.exitCode = decodeWaitStatus(status);
+  keepOutput(argv.front(), result.out + result.err);
   if (auto report = sanitizerReport(result.err)) {
     ADD_FAILURE() << argv.front() << " reported a sanitizer error:\n" << *report;
   }
