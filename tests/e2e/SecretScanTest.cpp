@@ -209,6 +209,8 @@ TEST(SecretScan, NothingTheEndToEndSuitesWroteHoldsASecret) {
   std::map<std::string, int> perKind;
   for (const auto& secret : secrets) ++perKind[secret.kind];
   ASSERT_FALSE(secrets.empty()) << "no secret in " << ledger << ": did the e2e suites run?";
+  // Every e2e suite makes a SoftHSM token, whose PINs are recorded first.
+  ASSERT_GT(perKind["pin"], 0) << "no PIN in " << ledger;
 
   std::vector<fs::path> files;
   std::error_code error;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 #include <system_error>
 
 namespace kc::test {
@@ -25,11 +26,17 @@ std::string uniqueName(std::string_view stem) {
 }
 
 // One write(2) per line on an O_APPEND descriptor: suites running in parallel do not interleave.
+// Throws when the ledger cannot be written: a secret left out of it would never be looked for.
 void appendLine(const std::filesystem::path& path, const std::string& line) {
+  std::error_code ignored;
+  std::filesystem::create_directories(path.parent_path(), ignored);
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return;
-  [[maybe_unused]] const auto written = write(fd, line.data(), line.size());
+  if (fd < 0) throw std::runtime_error("cannot open the secret ledger " + path.string());
+  const auto written = write(fd, line.data(), line.size());
   close(fd);
+  if (written != static_cast<ssize_t>(line.size())) {
+    throw std::runtime_error("cannot write the secret ledger " + path.string());
+  }
 }
 
 }  // namespace

@@ -11,7 +11,8 @@
 
 namespace kc::test {
 
-// Records `value` as a secret of `kind` ("token", "user-key", "pin", "password").
+// Records `value` as a secret of `kind` ("token", "user-key", "pin", "password"); throws when
+// KC_SECRET_LEDGER is set and cannot be written.
 void recordSecret(std::string_view kind, std::string_view value);
 
 // Keeps `text`, what `program` wrote (standard output and error), under KC_TEST_OUTPUT_DIR.
