@@ -81,7 +81,7 @@ bool claimContains(const Poco::JSON::Object& claims, const std::string& name,
     return false;
   }
   if (value.type() == typeid(Poco::JSON::Array::Ptr)) {
-    const auto array = value.extract<Poco::JSON::Array::Ptr>();
+    const auto& array = value.extract<Poco::JSON::Array::Ptr>();
     for (std::size_t i = 0; i < array->size(); ++i) {
       const Poco::Dynamic::Var item = array->get(static_cast<unsigned>(i));
       if (item.type() == typeid(std::string) && matches(item.extract<std::string>())) return true;

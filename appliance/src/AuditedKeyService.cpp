@@ -137,7 +137,7 @@ void AuditedKeyService::flushEndedRefusalSummaries() {
   writeSummaries(refusals_.takeEnded(audit::nowMicros()));
 }
 
-void AuditedKeyService::writeSummaries(std::vector<RefusalSummary> summaries) {
+void AuditedKeyService::writeSummaries(const std::vector<RefusalSummary>& summaries) {
   if (summaries.empty()) return;
   std::vector<audit::AuditRecord> records;
   for (const auto& summary : summaries) {

@@ -136,7 +136,8 @@ std::string ckrName(CK_RV rv) {
     if (entry.rv == rv) return entry.name;
   }
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "CKR_0x%08lX", static_cast<unsigned long>(rv));
+  // 32 bytes hold "CKR_0x" and the 16 hex digits of any CK_RV: never truncated.
+  (void)std::snprintf(buffer, sizeof buffer, "CKR_0x%08lX", static_cast<unsigned long>(rv));
   return buffer;
 }
 

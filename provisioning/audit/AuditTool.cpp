@@ -89,6 +89,7 @@ std::string readFileOrThrow(const std::string& path) {
 
 std::vector<LogFile> readLogFiles(const std::vector<std::string>& paths) {
   std::vector<LogFile> files;
+  files.reserve(paths.size());
   for (const auto& path : paths) files.push_back({path, readFileOrThrow(path)});
   return files;
 }

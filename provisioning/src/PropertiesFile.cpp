@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include "kc/Text.h"
 
@@ -79,7 +80,7 @@ std::string encodeValue(std::string_view value) {
 }
 
 std::string errnoText() {
-  return std::strerror(errno);
+  return std::generic_category().message(errno);  // strerror's text, without its shared buffer
 }
 
 // A file descriptor closed on every path.

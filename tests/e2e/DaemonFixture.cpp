@@ -5,6 +5,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "kc/pkcs11/KeyGeneration.h"
+#include "support/SecretLedger.h"
 
 extern char** environ;
 
@@ -59,6 +61,7 @@ std::string E2eEnvironment::tokenFor(const std::string& userId,
   claims.userId = userId;
   auto token = provisioning::mintDevToken(identityDir_, claims);
   if (!token) throw std::runtime_error(token.status().toString());
+  recordSecret("token", *token);
   return *token;
 }
 
@@ -67,6 +70,7 @@ std::string E2eEnvironment::foreignTokenFor(const std::string& userId) const {
   claims.userId = userId;
   auto token = provisioning::mintDevToken(foreignIdentityDir_, claims);
   if (!token) throw std::runtime_error(token.status().toString());
+  recordSecret("token", *token);
   return *token;
 }
 
@@ -95,7 +99,19 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
 }
 
 Daemon::~Daemon() {
+#ifdef KC_SANITIZED
+  // Only an exit of its own runs LeakSanitizer's check; SIGKILL would skip it.
+  if (process_) process_->stop(SIGTERM, std::chrono::seconds(10));
+#else
   if (process_) process_->stop(SIGKILL, std::chrono::milliseconds(100));
+#endif
+  const std::string output = log();
+  if (auto report = sanitizerReport(output)) {
+    ADD_FAILURE() << "keyconnectord reported a sanitizer error:\n" << *report;
+  }
+  // Its log and audit trail, for the scan that no secret shows in them (SecretScanTest).
+  keepFiles(dir_ / "daemon.log");
+  keepFiles(auditDir());
 }
 
 void Daemon::writeConfig() {
@@ -286,6 +302,7 @@ std::string randomKeyBase64(std::size_t bytes) {
   std::random_device device;
   std::string raw(bytes, '\0');
   for (char& c : raw) c = static_cast<char>(device());
+  recordSecret("user-key", raw);
   std::ostringstream out;
   Poco::Base64Encoder encoder(out);
   encoder.rdbuf()->setLineLength(0);

@@ -20,6 +20,7 @@
 #include "kc/pkcs11/Module.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "support/DatabaseServers.h"
+#include "support/SecretLedger.h"
 
 extern char** environ;
 
@@ -73,6 +74,13 @@ std::vector<std::string> secretsOf(const ReferenceData& data, std::vector<std::s
   more.push_back(kPfxPassword);
   more.push_back(encodeBase64(data.aesKey.view()));
   for (const auto& user : data.users) more.push_back(encodeBase64(user.key));
+  // The raw bytes, for the scan over everything the e2e suites wrote (SecretScanTest).
+  recordSecret("password", kPfxPassword);
+  const auto aesKey = data.aesKey.view();
+  recordSecret("reference-key", {reinterpret_cast<const char*>(aesKey.data()), aesKey.size()});
+  for (const auto& user : data.users) {
+    recordSecret("user-key", {reinterpret_cast<const char*>(user.key.data()), user.key.size()});
+  }
   return more;
 }
 

@@ -1,9 +1,12 @@
 // Runs a libFuzzer target without libFuzzer: every file of the given corpus directories
 // (or files), then --iterations=N deterministic mutations of them (bit flips, byte
-// insertions and deletions, truncations, splices). Exits non-zero only if the target
+// insertions and deletions, truncations, splices), stopping early after --max-seconds=S when
+// given (a time-bounded run in CI; the mutations come in the same order, so --iterations=N
+// with N from the progress lines replays a failure). Exits non-zero only if the target
 // crashes, which the operating system or a sanitizer reports. For ctest; real fuzzing
 // uses the libFuzzer build (-DKC_FUZZ=ON with clang).
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -85,10 +88,15 @@ std::vector<std::uint8_t> mutate(std::vector<std::uint8_t> input,
 
 int main(int argc, char** argv) {
   long iterations = 0;
+  long maxSeconds = 0;  // 0: no time bound
   std::vector<std::vector<std::uint8_t>> corpus;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--iterations=", 13) == 0) {
       iterations = std::strtol(argv[i] + 13, nullptr, 10);
+      continue;
+    }
+    if (std::strncmp(argv[i], "--max-seconds=", 14) == 0) {
+      maxSeconds = std::strtol(argv[i] + 14, nullptr, 10);
       continue;
     }
     const std::filesystem::path path(argv[i]);
@@ -103,9 +111,16 @@ int main(int argc, char** argv) {
   if (corpus.empty()) corpus.emplace_back();
   for (const auto& seed : corpus) run(seed);
   std::mt19937_64 random(0x6b632d66757a7aULL);  // fixed: a failure replays exactly
-  for (long i = 0; i < iterations; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(maxSeconds);
+  long ran = 0;
+  for (; ran < iterations; ++ran) {
+    if (ran % 10000 == 0) {
+      if (maxSeconds > 0 && std::chrono::steady_clock::now() >= deadline) break;
+      std::printf("mutation %ld\n", ran);
+      std::fflush(stdout);
+    }
     run(mutate(corpus[random() % corpus.size()], corpus, random));
   }
-  std::printf("%zu seeds and %ld mutations ran without a crash\n", corpus.size(), iterations);
+  std::printf("%zu seeds and %ld mutations ran without a crash\n", corpus.size(), ran);
   return 0;
 }

@@ -3,3 +3,7 @@
 if(TARGET kc_bitwarden)
   kc_add_fuzzer(bitwarden_reference_fuzzer SOURCES bitwarden_reference_fuzzer.cpp LIBS kc_bitwarden)
 endif()
+# ... and its RSA key: a PKCS#12/PFX or PEM file handed to the importer, parsed by OpenSSL.
+if(TARGET kc_bitwarden)
+  kc_add_fuzzer(reference_key_fuzzer SOURCES reference_key_fuzzer.cpp LIBS kc_bitwarden)
+endif()

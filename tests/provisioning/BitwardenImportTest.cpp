@@ -301,6 +301,33 @@ TEST_F(BitwardenImportTest, MissingKeyFilesAreNamed) {
   EXPECT_EQ(ReferenceKey::open(pfx).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST_F(BitwardenImportTest, KeyFilesHoldingNoRsaPrivateKeyAreRefused) {
+  const auto run = [](const std::vector<std::string>& argv) {
+    ASSERT_EQ(test::runProcess(argv).exitCode, 0) << argv[1];
+  };
+  const auto ec = dir_ / "ec.pem", cert = dir_ / "cert.pem", certOnly = dir_ / "cert-only.pfx";
+  run({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+       ec.string()});
+  auto pem = keys().pem();
+  pem.path = ec;
+  auto notRsa = ReferenceKey::open(pem);
+  ASSERT_FALSE(notRsa);
+  EXPECT_EQ(notRsa.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(notRsa.status().message().find("not RSA"), std::string::npos);
+
+  run({"openssl", "req", "-new", "-x509", "-key", ec.string(), "-subj", "/CN=kc", "-days", "1",
+       "-out", cert.string()});
+  run({"openssl", "pkcs12", "-export", "-nokeys", "-in", cert.string(), "-passout", "pass:", "-out",
+       certOnly.string()});
+  auto pfx = keys().pkcs12();
+  pfx.path = certOnly;
+  pfx.passwordFile.clear();
+  auto noKey = ReferenceKey::open(pfx);
+  ASSERT_FALSE(noKey);
+  EXPECT_EQ(noKey.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(noKey.status().message().find("no private key"), std::string::npos);
+}
+
 TEST_F(BitwardenImportTest, WrongRsaKeyDoesNotOpenTheSymmetricKey) {
   const auto data = test::makeReferenceData(keys().rsa, 2);
   test::writeReferenceJson(dir_ / "data.json", data);

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "support/SecretLedger.h"
+
 namespace kc::test {
 namespace fs = std::filesystem;
 namespace {
@@ -80,6 +82,7 @@ std::string randomPassword() {
   std::random_device device;
   std::ostringstream out;
   for (int i = 0; i < 6; ++i) out << std::hex << device();
+  recordSecret("password", out.str());
   return out.str();
 }
 

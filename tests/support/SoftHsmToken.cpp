@@ -7,6 +7,7 @@
 
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "kc/pkcs11/TokenAdmin.h"
+#include "support/SecretLedger.h"
 
 namespace kc::test {
 
@@ -25,8 +26,11 @@ SoftHsmToken::SoftHsmToken(std::string label, std::string modulePath)
   writeFile(confPath(), "directories.tokendir = " + (dir_ / "tokens").string() +
                             "\nobjectstore.backend = file\nlog.level = ERROR\n"
                             "slots.removable = false\n");
-  writeFile(pinFile(), randomToken(12) + "\n");
-  writeFile(soPinFile(), randomToken(12) + "\n");
+  const std::string userPin = randomToken(12), soPin = randomToken(12);
+  recordSecret("pin", userPin);
+  recordSecret("pin", soPin);
+  writeFile(pinFile(), userPin + "\n");
+  writeFile(soPinFile(), soPin + "\n");
   setenv("SOFTHSM2_CONF", confPath().c_str(), 1);
 
   auto module = pkcs11::Module::load(modulePath_);

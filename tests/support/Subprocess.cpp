@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,10 +10,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
+
+#include "support/SecretLedger.h"
 
 extern char** environ;
 
@@ -130,6 +136,10 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
   int status = 0;
   waitpid(pid, &status, 0);
   result.exitCode = decodeWaitStatus(status);
+  keepOutput(argv.front(), result.out + result.err);
+  if (auto report = sanitizerReport(result.err)) {
+    ADD_FAILURE() << argv.front() << " reported a sanitizer error:\n" << *report;
+  }
   return result;
 }
 
@@ -188,6 +198,17 @@ int freeLoopbackPort() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   close(fd);
   return ntohs(addr.sin_port);
+}
+
+std::optional<std::string> sanitizerReport(const std::string& output) {
+  constexpr std::array<std::string_view, 5> kMarkers = {
+      "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+      "ERROR: ThreadSanitizer", ": runtime error: "};
+  std::size_t first = std::string::npos;
+  for (const auto marker : kMarkers) first = std::min(first, output.find(marker));
+  if (first == std::string::npos) return std::nullopt;
+  const std::size_t lineStart = output.rfind('\n', first);
+  return output.substr(lineStart == std::string::npos ? 0 : lineStart + 1, 8192);
 }
 
 }  // namespace kc::test

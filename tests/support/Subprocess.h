@@ -50,6 +50,12 @@ class BackgroundProcess {
   std::optional<int> exitCode_;
 };
 
+// The first sanitizer report (AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer,
+// ThreadSanitizer) in a child's output, from its first line on; nullopt when there is none.
+// In a sanitizer build (KC_SANITIZE) the programs the tests run are instrumented too, and a
+// report from one of them is a defect even when the test's own checks pass.
+std::optional<std::string> sanitizerReport(const std::string& output);
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int freeLoopbackPort();
 

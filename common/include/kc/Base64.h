@@ -40,7 +40,7 @@ inline bool decodeInto(std::string_view text, const std::array<std::int8_t, 256>
   int bits = 0;
   std::size_t written = 0;
   for (const char c : text) {
-    const int value = table[static_cast<unsigned char>(c)];
+    const std::int8_t value = table[static_cast<unsigned char>(c)];
     if (value < 0) return false;
     accumulator = (accumulator << 6) | static_cast<std::uint32_t>(value);
     bits += 6;

@@ -104,7 +104,7 @@ class AuditedKeyService final : public api::KeyService {
  private:
   Status write(const api::RequestContext& context, audit::AuditRecord outcome,
                std::chrono::steady_clock::time_point start);
-  void writeSummaries(std::vector<RefusalSummary> summaries);
+  void writeSummaries(const std::vector<RefusalSummary>& summaries);
   void watchRefusalIntervals();
 
   std::shared_ptr<api::KeyService> inner_;
