@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kc/FileDescriptor.h"
+
 namespace kc::daemon {
 namespace {
 
@@ -21,21 +23,6 @@ std::string oneLine(std::string_view text) {
   }
   return line;
 }
-
-// Closes the descriptor it holds.
-class Descriptor {
- public:
-  explicit Descriptor(int fd) : fd_(fd) {}
-  ~Descriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 template <typename Number>
 std::optional<Number> parseNumber(const char* text) {
@@ -99,7 +86,7 @@ Status SystemdNotifier::send(std::string_view assignments) const {
   const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address_.size() +
                                              (abstract ? 0 : 1));
 
-  const Descriptor socket(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  const FileDescriptor socket(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (socket.get() < 0) return fail(std::string("socket: ") + std::strerror(errno));
   const ssize_t sent = ::sendto(socket.get(), assignments.data(), assignments.size(), MSG_NOSIGNAL,
                                 reinterpret_cast<const sockaddr*>(&peer), length);

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "kc/FileDescriptor.h"
 #include "kc/Text.h"
 
 namespace kc::setup {
@@ -83,22 +84,6 @@ std::string errnoText() {
   return std::generic_category().message(errno);  // strerror's text, without its shared buffer
 }
 
-// A file descriptor closed on every path.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 Status writeAll(int fd, std::string_view text) {
   while (!text.empty()) {
     const ssize_t written = ::write(fd, text.data(), text.size());
@@ -119,7 +104,7 @@ Status writeReplacing(const fs::path& path, std::string_view text, bool mustExis
   }
   const fs::path directory = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::string temporary = (directory / ("." + path.filename().string() + ".kc-setup-XXXXXX"));
-  Fd fd(::mkstemp(temporary.data()));
+  FileDescriptor fd(::mkstemp(temporary.data()));
   auto fail = [&](const std::string& step) {
     const std::string reason = errnoText();
     ::unlink(temporary.c_str());
@@ -141,7 +126,7 @@ Status writeReplacing(const fs::path& path, std::string_view text, bool mustExis
   if (::fsync(fd.get()) != 0) return fail("fsync");
   if (::close(fd.release()) != 0) return fail("close");
   if (::rename(temporary.c_str(), path.c_str()) != 0) return fail("rename");
-  Fd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  FileDescriptor dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() >= 0) ::fsync(dir.get());  // best effort: the rename is done either way
   return Status::ok();
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "kc/FileDescriptor.h"
 #include "kc/audit/AuditFileSystem.h"
 
 namespace kc::audit {
@@ -19,21 +20,6 @@ Status errnoStatus(std::string_view operation, const std::filesystem::path& path
   return Status(StatusCode::kUnavailable,
                 std::string(operation) + " " + path.string() + ": " + std::strerror(error));
 }
-
-// A descriptor closed when the object dies.
-class Descriptor {
- public:
-  explicit Descriptor(int fd) : fd_(fd) {}
-  ~Descriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 Result<std::uint64_t> sizeOf(int fd, const std::filesystem::path& path) {
   struct stat info {};
@@ -46,7 +32,7 @@ class PosixDirectoryLock final : public DirectoryLock {
   explicit PosixDirectoryLock(int fd) : fd_(fd) {}
 
  private:
-  Descriptor fd_;  // closing it releases the lock
+  FileDescriptor fd_;  // closing it releases the lock
 };
 
 // The pid written in a lock file, for the message that names the holder; "unknown" when
@@ -92,7 +78,7 @@ class PosixWritableFile final : public WritableFile {
   const std::filesystem::path& path() const override { return path_; }
 
  private:
-  Descriptor fd_;
+  FileDescriptor fd_;
   std::filesystem::path path_;
 };
 
@@ -122,7 +108,7 @@ class PosixAuditFileSystem final : public AuditFileSystem {
   }
 
   Result<FileTail> readTail(const std::filesystem::path& path, std::uint64_t maxBytes) override {
-    const Descriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    const FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) return errnoStatus("open", path, errno);
     auto size = sizeOf(fd.get(), path);
     if (!size) return size.status();
@@ -154,7 +140,7 @@ class PosixAuditFileSystem final : public AuditFileSystem {
   }
 
   Status syncDirectory(const std::filesystem::path& directory) override {
-    const Descriptor fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    const FileDescriptor fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd.get() < 0) return errnoStatus("open", directory, errno);
     if (::fsync(fd.get()) != 0) return errnoStatus("fsync", directory, errno);
     return Status::ok();
