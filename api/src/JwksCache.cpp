@@ -3,6 +3,7 @@
 #include <Poco/Exception.h>
 #include <Poco/Logger.h>
 #include <Poco/URI.h>
+#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <fstream>
@@ -70,7 +71,12 @@ std::string describe(std::chrono::steady_clock::duration duration) {
 }  // namespace
 
 JwksCache::JwksCache(JwksSettings settings, Metrics* metrics)
-    : settings_(std::move(settings)), metrics_(metrics), refresher_([this] { runRefresher(); }) {}
+    : settings_(std::move(settings)), metrics_(metrics) {
+  // OpenSSL initialises itself on first use; done on the refresher's thread, the error state
+  // that initialisation allocates there is never freed. So it happens here, before the thread.
+  OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
+  refresher_ = std::thread([this] { runRefresher(); });
+}
 
 JwksCache::~JwksCache() {
   {

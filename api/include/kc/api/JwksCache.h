@@ -120,7 +120,7 @@ class JwksCache {
   std::optional<Clock::time_point> nextRefresh_;  // the timer's; none: no timer
   std::uint64_t attempts_ = 0;
   int consecutiveFailures_ = 0;
-  std::thread refresher_;  // last: started after every field above is initialised
+  std::thread refresher_;  // started by the constructor, after every field above
 };
 
 }  // namespace kc::api
