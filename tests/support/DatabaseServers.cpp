@@ -184,11 +184,11 @@ std::unique_ptr<MariaDbServer> MariaDbServer::start(std::string& whyNot) {
   // "#sql" file in its tmpdir at start-up, so servers of parallel tests sharing /tmp delete
   // each other's bootstrap tables.
   fs::create_directory(dir / "tmp");
-  const auto init = runProcess(
-      {install, "--no-defaults", "--datadir=" + (dir / "data").string(), "--user=root",
-       "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
-       "--tmpdir=" + (dir / "tmp").string()},
-      {.workingDir = dir.string()});
+  const auto init =
+      runProcess({install, "--no-defaults", "--datadir=" + (dir / "data").string(), "--user=root",
+                  "--auth-root-authentication-method=normal", "--skip-test-db",
+                  "--skip-name-resolve", "--tmpdir=" + (dir / "tmp").string()},
+                 {.workingDir = dir.string()});
   if (init.exitCode != 0) {
     whyNot = "mariadb-install-db failed: " + init.err + init.out;
     return nullptr;
@@ -213,8 +213,7 @@ bool MariaDbServer::launch(std::string& whyNot) {
       std::vector<std::string>{
           "/usr/sbin/mariadbd", "--no-defaults", "--datadir=" + (dir / "data").string(),
           "--user=root", "--bind-address=127.0.0.1", "--port=" + std::to_string(port_),
-          "--tmpdir=" + (dir / "tmp").string(),
-          "--socket=" + (dir / "mysqld.sock").string(),
+          "--tmpdir=" + (dir / "tmp").string(), "--socket=" + (dir / "mysqld.sock").string(),
           "--pid-file=" + (dir / "mysqld.pid").string(), "--skip-name-resolve", "--skip-log-bin",
           "--innodb-flush-log-at-trx-commit=2", "--innodb-buffer-pool-size=64M",
           "--max-connections=300", "--log-error=" + (dir / "server.log").string()},
