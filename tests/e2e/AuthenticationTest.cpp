@@ -324,15 +324,6 @@ std::map<std::string, std::string> identityConfig(const IdentityServer& identity
 const std::map<std::string, std::string> kNoProxy = {{"no_proxy", "127.0.0.1"},
                                                      {"NO_PROXY", "127.0.0.1"}};
 
-// The exit code and log of a start-up that must fail.
-std::pair<int, std::string> failedStart(DaemonOptions options) {
-  options.waitUntilReady = false;
-  Daemon daemon(std::move(options));
-  auto code = daemon.waitForExit(std::chrono::seconds(30));
-  if (!code) return {-1, "still running"};
-  return {*code, daemon.log()};
-}
-
 TEST(SigningKeys, KeyRotationAtTheIdentityServerIsPickedUpOnAnUnknownKid) {
   auto& environment = E2eEnvironment::get();
   IdentityCertificate certificate;

@@ -311,4 +311,12 @@ std::string randomKeyBase64(std::size_t bytes) {
   return out.str();
 }
 
+std::pair<int, std::string> failedStart(DaemonOptions options) {
+  options.waitUntilReady = false;
+  Daemon daemon(std::move(options));
+  auto code = daemon.waitForExit(std::chrono::seconds(30));
+  if (!code) return {-1, "still running"};
+  return {*code, daemon.log()};
+}
+
 }  // namespace kc::test

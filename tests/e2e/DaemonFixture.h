@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kc/pkcs11/RsaKeyPair.h"
@@ -140,6 +141,10 @@ class Daemon {
   int adminPort_ = 0;
   std::unique_ptr<BackgroundProcess> process_;
 };
+
+// Starts a daemon whose start-up must fail and waits (up to 30 s) for it to exit: its exit
+// code and log, or {-1, "still running"}.
+std::pair<int, std::string> failedStart(DaemonOptions options);
 
 // A self-signed certificate for 127.0.0.1 (CN `commonName`), as dir/cert.pem and
 // dir/key.pem, made with the openssl command. Throws on failure.

@@ -43,16 +43,6 @@ void expectKeys(const Daemon& daemon, const std::vector<Deposit>& deposits) {
   }
 }
 
-// The first line of the daemon's error output, with its exit code, for a start-up that
-// must fail.
-std::pair<int, std::string> failedStart(DaemonOptions options) {
-  options.waitUntilReady = false;
-  Daemon daemon(std::move(options));
-  auto code = daemon.waitForExit(std::chrono::seconds(30));
-  if (!code) return {-1, "still running"};
-  return {*code, daemon.log()};
-}
-
 TEST(Lifecycle, SigtermStopsCleanlyWithExitZero) {
   Daemon daemon;
   depositKeys(daemon, 1);
