@@ -155,14 +155,20 @@ void AuditedKeyService::writeSummaries(const std::vector<RefusalSummary>& summar
   }
 }
 
-Status AuditedKeyService::write(const api::RequestContext& context,
-                                audit::AuditRecord outcomeRecord,
-                                std::chrono::steady_clock::time_point start) {
+std::vector<audit::AuditRecord> AuditedKeyService::recordsOf(
+    const api::RequestContext& context, audit::AuditRecord outcomeRecord,
+    std::chrono::steady_clock::time_point start) {
   std::vector<audit::AuditRecord> records = trail_->takeTokenRecords(context.requestId);
   outcomeRecord.durationMicros = microsSince(start);
   if (outcomeRecord.keyId.empty() && !records.empty()) outcomeRecord.keyId = records.back().keyId;
   records.push_back(std::move(outcomeRecord));
-  Status written = trail_->log().appendAll(std::move(records));
+  return records;
+}
+
+Status AuditedKeyService::write(const api::RequestContext& context,
+                                audit::AuditRecord outcomeRecord,
+                                std::chrono::steady_clock::time_point start) {
+  Status written = trail_->log().appendAll(recordsOf(context, std::move(outcomeRecord), start));
   if (!written.isOk()) {
     auditLogger().error("audit records of request %s (user %s) not written: %s", context.requestId,
                         userText(context), written.toString());
@@ -173,7 +179,24 @@ Status AuditedKeyService::write(const api::RequestContext& context,
 Result<SecretBytes> AuditedKeyService::fetchUserKey(const api::RequestContext& context) {
   const auto start = std::chrono::steady_clock::now();
   if (!trail_->log().healthy()) return kAuditUnavailable;
+  // The intent is synced while the store is read and the token unwraps, so a release costs the
+  // longer of the two rather than their sum; the key waits for it below.
+  audit::AuditRecord intentRecord = recordFor(context);
+  intentRecord.operation = op::kKeyReleaseIntent;
+  intentRecord.outcome = outcome::kPending;
+  std::vector<audit::AuditRecord> intentRecords;
+  intentRecords.push_back(std::move(intentRecord));
+  auto intent = trail_->log().appendStarted(std::move(intentRecords));
   auto key = inner_->fetchUserKey(context);
+  const Status intentWritten = intent.wait();
+  if (!intentWritten.isOk()) {
+    auditLogger().error("release intent of request %s (user %s) not written: %s", context.requestId,
+                        userText(context), intentWritten.toString());
+    if (key.isOk()) {
+      key->clear();
+      key = kAuditUnavailable;
+    }
+  }
   audit::AuditRecord record =
       key.isOk() ? recordFor(context) : failureRecord(context, key.status());
   if (key.isOk()) {
@@ -181,10 +204,11 @@ Result<SecretBytes> AuditedKeyService::fetchUserKey(const api::RequestContext& c
     record.outcome = outcome::kOk;
     record.httpStatus = 200;
   }
-  Status written = write(context, std::move(record), start);
-  if (!written.isOk() && key.isOk()) {
-    key->clear();
-    return kAuditUnavailable;
+  // The durable intent already covers the answer: the outcome joins the next sync.
+  Status queued = trail_->log().appendDeferred(recordsOf(context, std::move(record), start));
+  if (!queued.isOk()) {
+    auditLogger().error("outcome records of request %s (user %s) not queued: %s", context.requestId,
+                        userText(context), queued.toString());
   }
   return key;
 }

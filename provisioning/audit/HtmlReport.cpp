@@ -191,8 +191,18 @@ std::string renderHtmlReport(const VerificationReport& report,
   std::map<std::string, std::map<std::string, std::uint64_t>> outcomeByOperation;
   std::map<std::string, std::uint64_t> releasesByUser;
   std::vector<const ParsedRecord*> refusals, integrity, checkpoints;
+  // Release intents by instance and request, until a record of the same request says what
+  // happened; those left may have sent a key without recording its outcome (a crash).
+  std::map<std::pair<std::string, std::string>, const ParsedRecord*> openIntents;
   for (const auto& r : report.records) {
     const auto& a = r.record;
+    if (!a.requestId.empty()) {
+      if (a.operation == op::kKeyReleaseIntent) {
+        openIntents[{a.instance, a.requestId}] = &r;
+      } else {
+        openIntents.erase({a.instance, a.requestId});
+      }
+    }
     if (a.operation == op::kCheckpoint) {
       checkpoints.push_back(&r);
       continue;
@@ -255,6 +265,19 @@ std::string renderHtmlReport(const VerificationReport& report,
   html += "<section id=\"integrity-failures\"><h2>Integrity failures (" + number(integrity.size()) +
           ")</h2>\n";
   html += recordTable(integrity, "No integrity failures.");
+  html += "</section>\n";
+
+  std::vector<const ParsedRecord*> unresolved;
+  for (const auto& [request, record] : openIntents) unresolved.push_back(record);
+  std::sort(unresolved.begin(), unresolved.end(), [](const auto* a, const auto* b) {
+    return a->record.timeMicros < b->record.timeMicros;
+  });
+  html += "<section id=\"unresolved-intents\"><h2>Releases without an outcome (" +
+          number(unresolved.size()) +
+          ")</h2>\n<p>A release intent is durable before its key is sent; its outcome is written "
+          "after. An intent with no outcome (the daemon stopped in between) may have sent the "
+          "key.</p>\n";
+  html += recordTable(unresolved, "Every release intent has its outcome.");
   html += "</section>\n";
 
   html += "<section id=\"checkpoints\"><h2>Checkpoints (" + number(checkpoints.size()) + ")</h2>\n";

@@ -69,6 +69,32 @@ TEST_F(AuditLogTest, AppendReturnsOnlyOnceTheLineIsInTheFile) {
   EXPECT_TRUE(log->healthy());
 }
 
+TEST_F(AuditLogTest, StartedAppendIsDurableWhenItsTicketIsWaitedFor) {
+  auto log = openLog({.instance = "kc-1"});
+  auto ticket = log->appendStarted({test::sampleRecord(1)});
+  ASSERT_TRUE(ticket.wait().isOk());
+  EXPECT_NE(test::readFile(log->activePath()).find("\"request\":\"req-1\""), std::string::npos);
+}
+
+TEST_F(AuditLogTest, DeferredRecordsJoinTheNextSyncOrAreSyncedAloneSoonAfter) {
+  auto log = openLog({.instance = "kc-1"});
+  const auto before = log->stats();
+  ASSERT_TRUE(log->appendDeferred({test::sampleRecord(1)}).isOk());
+  ASSERT_TRUE(log->append(test::sampleRecord(2)).isOk());
+  EXPECT_EQ(log->stats().records, before.records + 2)
+      << "queued first, the deferred record is durable no later than the next append";
+
+  ASSERT_TRUE(log->appendDeferred({test::sampleRecord(3)}).isOk());
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (log->stats().records < before.records + 3 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(AuditLog::kDeferredDelay);
+  EXPECT_EQ(log->stats().records, before.records + 3) << "synced alone, nothing else came";
+  ASSERT_TRUE(log->close().isOk());
+  const std::string text = test::readFile(log->activePath());
+  EXPECT_LT(text.find("\"request\":\"req-1\""), text.find("\"request\":\"req-2\""));
+  EXPECT_NE(text.find("\"request\":\"req-3\""), std::string::npos);
+}
+
 TEST_F(AuditLogTest, DefaultInstanceIsHostnameWithARandomSuffix) {
   auto first = openLog({.directory = dir_.path() / "a"});
   auto second = openLog({.directory = dir_.path() / "b"});

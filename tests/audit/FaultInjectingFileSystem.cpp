@@ -38,6 +38,7 @@ Status injected(std::string_view operation, const std::filesystem::path& path, i
 struct FaultInjectingFileSystem::State {
   mutable std::mutex mutex;
   Armed append, datasync, rename;
+  std::function<void()> datasyncHook;
   Counts counts;
 };
 
@@ -69,6 +70,12 @@ class FaultInjectingFile final : public audit::WritableFile {
 
   Status datasync() override {
     std::optional<Fault> fault;
+    std::function<void()> hook;
+    {
+      std::lock_guard lock(state_->mutex);
+      hook = state_->datasyncHook;
+    }
+    if (hook) hook();
     {
       std::lock_guard lock(state_->mutex);
       ++state_->counts.datasyncs;
@@ -101,6 +108,11 @@ void FaultInjectingFileSystem::failAppend(const Fault& fault) {
 void FaultInjectingFileSystem::failDatasync(const Fault& fault) {
   std::lock_guard lock(state_->mutex);
   state_->datasync.fault = fault;
+}
+
+void FaultInjectingFileSystem::onDatasync(std::function<void()> hook) {
+  std::lock_guard lock(state_->mutex);
+  state_->datasyncHook = std::move(hook);
 }
 
 void FaultInjectingFileSystem::failRename(const Fault& fault) {

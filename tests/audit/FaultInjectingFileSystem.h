@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -48,6 +49,9 @@ class FaultInjectingFileSystem final : public audit::AuditFileSystem {
   void failAppend(const Fault& fault);
   void failDatasync(const Fault& fault);  // nothing is synced by a failing call
   void failRename(const Fault& fault);    // nothing is renamed by a failing call
+  // Runs `hook` at the start of every datasync call, outside this file system's lock (to hold
+  // a sync until a test lets it go, say). An empty hook removes it.
+  void onDatasync(std::function<void()> hook);
   // Disarm every fault.
   void clear();
   Counts counts() const;

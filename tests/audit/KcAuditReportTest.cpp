@@ -14,8 +14,9 @@
 namespace kc::audit {
 namespace {
 
-constexpr const char* kSections[] = {"verdict",  "activity",           "outcomes",   "top-users",
-                                     "refusals", "integrity-failures", "checkpoints"};
+constexpr const char* kSections[] = {
+    "verdict",  "activity",           "outcomes",           "top-users",
+    "refusals", "integrity-failures", "unresolved-intents", "checkpoints"};
 
 class ReportTest : public ::testing::Test {
  protected:
@@ -93,6 +94,66 @@ TEST_F(ReportTest, ReportOfATamperedLogLeadsWithTheFailedVerdict) {
   EXPECT_LT(verdict, page.find("id=\"activity\""));
   EXPECT_NE(page.find("TAMPERED OR DAMAGED", verdict), std::string::npos);
   EXPECT_NE(page.find("seq 11 missing"), std::string::npos);
+}
+
+// The daemon's release sequence: a key.release.intent synced before the unwrap, the token
+// operation and the outcome deferred after it. kc-audit verify and report accept it; the report
+// lists the intents no outcome follows (a daemon stopped between the two).
+TEST_F(ReportTest, ReleaseIntentsAreVerifiedAndThoseWithoutAnOutcomeAreListed) {
+  auto signer = std::make_shared<test::OpenSslSigner>();
+  const auto pem = dir_ / "intents.pem";
+  test::writeFile(pem, signer->publicKeyPem());
+  auto log = AuditLog::open({.directory = dir_ / "intents",
+                             .instance = "kc-intents",
+                             .signer = signer,
+                             .checkpointInterval = {}});
+  ASSERT_TRUE(log.isOk());
+  auto record = [](std::string_view operation, std::string_view outcome, std::string request) {
+    AuditRecord r;
+    r.operation = std::string(operation);
+    r.outcome = std::string(outcome);
+    r.userId = "00000000-0000-0000-0000-000000000001";
+    r.requestId = std::move(request);
+    return r;
+  };
+  for (const std::string request : {"rq-released", "rq-missing", "rq-cut-off"}) {
+    auto intent =
+        (*log)->appendStarted({record(op::kKeyReleaseIntent, outcome::kPending, request)});
+    ASSERT_TRUE(intent.wait().isOk());
+    if (request == "rq-cut-off") continue;
+    ASSERT_TRUE((*log)
+                    ->appendDeferred({record(op::kTokenUnwrap, outcome::kOk, request),
+                                      request == "rq-released"
+                                          ? record(op::kKeyRelease, outcome::kOk, request)
+                                          : record(op::kKeyRefused, outcome::kNotFound, request)})
+                    .isOk());
+  }
+  ASSERT_TRUE((*log)->close().isOk());  // sealed by its closing checkpoint
+  const std::string file = (dir_ / "intents" / "audit.log").string();
+  const auto ops = [&] {
+    std::vector<std::string> out;
+    for (const auto& line : test::readLines(file)) out.push_back(parseRecord(line)->operation);
+    return out;
+  }();
+  EXPECT_EQ(ops, (std::vector<std::string>{"log.open", "key.release.intent", "token.unwrap",
+                                           "key.release", "key.release.intent", "token.unwrap",
+                                           "key.refused", "key.release.intent", "checkpoint"}));
+
+  const auto verified =
+      test::runProcess({test::kcAuditPath(), "verify", "--public-key", pem.string(), file});
+  EXPECT_EQ(verified.exitCode, 0) << verified.out << verified.err;
+  const auto html = dir_ / "intents.html";
+  const auto result = test::runProcess(
+      {test::kcAuditPath(), "report", "--html", html.string(), "--public-key", pem.string(), file});
+  ASSERT_EQ(result.exitCode, 0) << result.out << result.err;
+  const std::string page = test::readFile(html);
+  const auto section = page.find("id=\"unresolved-intents\"");
+  ASSERT_NE(section, std::string::npos);
+  const std::string unresolved = page.substr(section, page.find("</section>", section) - section);
+  EXPECT_NE(unresolved.find("Releases without an outcome (1)"), std::string::npos) << unresolved;
+  EXPECT_NE(unresolved.find("rq-cut-off"), std::string::npos) << unresolved;
+  EXPECT_EQ(unresolved.find("rq-released"), std::string::npos) << unresolved;
+  EXPECT_EQ(unresolved.find("rq-missing"), std::string::npos) << unresolved;
 }
 
 TEST_F(ReportTest, ReportRendersInHeadlessChromium) {

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -226,8 +227,18 @@ std::optional<int> Daemon::waitForExit(std::chrono::seconds timeout) {
 }
 
 std::vector<std::string> Daemon::auditLines() const {
+  // A release's outcome records are synced after its answer (within AuditLog::kDeferredDelay,
+  // 20 ms): read once the file has not grown for 100 ms, at most 5 s.
+  std::string text = readFile(auditDir() / "audit.log");
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < limit) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::string again = readFile(auditDir() / "audit.log");
+    if (again == text) break;
+    text = std::move(again);
+  }
   std::vector<std::string> lines;
-  std::istringstream in(readFile(auditDir() / "audit.log"));
+  std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
 }

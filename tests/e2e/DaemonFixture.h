@@ -111,7 +111,7 @@ class Daemon {
   std::size_t auditCount(const std::string& op) const;
   std::filesystem::path databasePath() const { return dir_ / "keys.db"; }
   std::filesystem::path auditDir() const { return dir_ / "audit"; }
-  // The lines of the active audit log.
+  // The lines of the active audit log, once the deferred records of answered requests are in.
   std::vector<std::string> auditLines() const;
   std::string log() const;
 

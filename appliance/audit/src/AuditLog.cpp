@@ -301,7 +301,8 @@ Status AuditLog::append(AuditRecord record) {
   return appendAll(std::move(records));
 }
 
-Status AuditLog::appendAll(std::vector<AuditRecord> records) {
+Result<std::vector<std::shared_ptr<AuditLog::Pending>>> AuditLog::pendingFor(
+    std::vector<AuditRecord> records) {
   std::vector<std::shared_ptr<Pending>> batch;
   for (auto& record : records) {
     auto pending = std::make_shared<Pending>();
@@ -321,7 +322,39 @@ Status AuditLog::appendAll(std::vector<AuditRecord> records) {
                     "an audit record needs an operation other than checkpoint");
     batch.push_back(std::move(pending));
   }
-  return enqueue(batch);
+  return batch;
+}
+
+Status AuditLog::appendAll(std::vector<AuditRecord> records) {
+  auto batch = pendingFor(std::move(records));
+  if (!batch) return batch.status();
+  return enqueue(*batch);
+}
+
+AuditLog::AppendTicket AuditLog::appendStarted(std::vector<AuditRecord> records) {
+  AppendTicket ticket;
+  auto batch = pendingFor(std::move(records));
+  if (!batch) {
+    ticket.refused_ = batch.status();
+    return ticket;
+  }
+  ticket.refused_ = submit(*batch, false);
+  if (ticket.refused_.isOk()) {
+    ticket.log_ = this;
+    ticket.batch_ = std::move(*batch);
+  }
+  return ticket;
+}
+
+Status AuditLog::AppendTicket::wait() {
+  if (!log_) return refused_.isOk() ? Status(StatusCode::kInternal, "no records") : refused_;
+  return log_->await(batch_);
+}
+
+Status AuditLog::appendDeferred(std::vector<AuditRecord> records) {
+  auto batch = pendingFor(std::move(records));
+  if (!batch) return batch.status();
+  return submit(*batch, true);
 }
 
 Status AuditLog::checkpoint(std::string_view reason) {
@@ -334,14 +367,28 @@ Status AuditLog::enqueue(const std::shared_ptr<Pending>& pending) {
 }
 
 Status AuditLog::enqueue(const std::vector<std::shared_ptr<Pending>>& batch) {
-  std::unique_lock lock(mutex_);
+  KC_RETURN_IF_ERROR(submit(batch, false));
+  return await(batch);
+}
+
+Status AuditLog::submit(const std::vector<std::shared_ptr<Pending>>& batch, bool deferred) {
+  std::lock_guard lock(mutex_);
   if (stopping_) return Status(StatusCode::kUnavailable, "the audit log is closed");
+  const bool wasEmpty = queue_.empty();
+  if (deferred && wasEmpty) deferredDue_ = std::chrono::steady_clock::now() + kDeferredDelay;
   // Queued under one lock, so the writer takes them into the same batch and one sync.
   for (const auto& pending : batch) {
     if (pending->record.timeMicros == 0) pending->record.timeMicros = nowMicros();
     queue_.push_back(pending);
   }
-  wake_.notify_one();
+  if (!deferred) urgent_ += batch.size();
+  // Deferred records wake the writer only to set its deadline, when they are the first queued.
+  if (!deferred || wasEmpty) wake_.notify_one();
+  return Status::ok();
+}
+
+Status AuditLog::await(const std::vector<std::shared_ptr<Pending>>& batch) {
+  std::unique_lock lock(mutex_);
   committed_.wait(lock, [&] {
     for (const auto& pending : batch) {
       if (!pending->done) return false;
@@ -372,19 +419,30 @@ AuditLogStats AuditLog::stats() const {
 void AuditLog::runWriter() {
   std::unique_lock lock(mutex_);
   while (true) {
-    if (queue_.empty() && !stopping_) {
+    if (urgent_ == 0 && !stopping_) {
       const auto now = std::chrono::steady_clock::now();
+      const bool onlyDeferred = !queue_.empty();
       auto deadline = now + std::chrono::hours(24);
-      if (!healthy_) {
+      if (onlyDeferred) {
+        deadline = deferredDue_;
+      } else if (!healthy_) {
         deadline = now + std::chrono::seconds(1);
       } else if (options_.signer && options_.checkpointInterval.count() > 0) {
         deadline = nextCheckpoint_;
       }
-      wake_.wait_until(lock, deadline, [&] { return !queue_.empty() || stopping_; });
+      wake_.wait_until(lock, deadline, [&] {
+        return urgent_ > 0 || stopping_ || (!onlyDeferred && !queue_.empty());
+      });
+      // Deferred records alone wait for a batch to join until they are due.
+      if (urgent_ == 0 && !stopping_ && !queue_.empty() &&
+          std::chrono::steady_clock::now() < deferredDue_) {
+        continue;
+      }
     }
     if (!queue_.empty()) {
       auto batch = std::move(queue_);
       queue_.clear();
+      urgent_ = 0;
       lock.unlock();
       // The timer is looked at on every batch, not only when the queue runs dry: under a
       // sustained flood of records the checkpoint joins the batch that is due.

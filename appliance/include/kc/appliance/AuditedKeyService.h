@@ -1,9 +1,10 @@
 #pragma once
 // The audit trail of the key service: every key release, deposit, replacement, refusal and
 // integrity failure, and the token operation behind each, goes into the tamper-evident
-// audit log (kc/audit/AuditLog.h). Fail closed: a key is handed back only after its records
-// are durably on disk; when the log cannot be written, nothing is released or stored and
-// the answer is UNAVAILABLE (503), and the health report says the audit log is unhealthy.
+// audit log (kc/audit/AuditLog.h). Fail closed: a key is handed back only after a record
+// saying it will be is durably on disk; when the log cannot be written, nothing is released or
+// stored and the answer is UNAVAILABLE (503), and the health report says the audit log is
+// unhealthy.
 //
 // Refusals cost bounded work: the first refusals of each client per interval are recorded
 // one by one, the rest counted into one "key.refused.summary" record per client and interval
@@ -14,9 +15,13 @@
 // Each request's token operations are buffered under its request id, which the daemon
 // generates (never the client's X-Request-Id): concurrent requests never share a buffer.
 //
+// A release overlaps its audit sync with the token: a "key.release.intent" record is handed
+// to the log before the store read and unwrap, and the key leaves only once that record is
+// durable; the token operation and the outcome follow without a sync of their own. A deposit
+// writes its records after storing, made durable by one group-committed sync.
+//
 // Wiring: the AuditTrail observes the inner UserKeyService (it buffers the token operations
-// of each request); the AuditedKeyService wraps that service and writes one batch of
-// records per request, made durable by one group-committed sync.
+// of each request); the AuditedKeyService wraps that service.
 //
 //   auto trail = std::make_shared<AuditTrail>(log, metricsObserver);
 //   auto inner = std::make_shared<UserKeyService>(ring, store, trail);
@@ -77,7 +82,9 @@ class AuditedKeyService final : public api::KeyService {
   AuditedKeyService(const AuditedKeyService&) = delete;
   AuditedKeyService& operator=(const AuditedKeyService&) = delete;
 
-  // The inner fetch, then its records; the key only when they are durable.
+  // A "key.release.intent" record started, the inner fetch while it syncs, then the key only
+  // once the intent is durable (UNAVAILABLE, the key wiped, when it cannot be made so). The
+  // token operations and the outcome follow as deferred records (AuditLog::appendDeferred).
   Result<SecretBytes> fetchUserKey(const api::RequestContext& context) override;
   // Refused (UNAVAILABLE) before storing anything while the log is unhealthy.
   Status depositUserKey(const api::RequestContext& context, const SecretBytes& key,
@@ -102,6 +109,11 @@ class AuditedKeyService final : public api::KeyService {
   std::uint64_t summarisedRefusals() const { return refusals_.summarised(); }
 
  private:
+  // The request's buffered token records followed by `outcome`, its duration set.
+  std::vector<audit::AuditRecord> recordsOf(const api::RequestContext& context,
+                                            audit::AuditRecord outcome,
+                                            std::chrono::steady_clock::time_point start);
+  // recordsOf(), made durable; errors are logged.
   Status write(const api::RequestContext& context, audit::AuditRecord outcome,
                std::chrono::steady_clock::time_point start);
   void writeSummaries(const std::vector<RefusalSummary>& summaries);

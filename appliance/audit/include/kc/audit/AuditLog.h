@@ -5,7 +5,10 @@
 // Durability (fail closed): append() returns OK only after the record's line has been
 // written and fdatasync'ed. The daemon releases a key only after an OK append. Appends of
 // many threads are group-committed: one writer thread takes every pending record, writes
-// them, calls fdatasync once and then wakes all their callers.
+// them, calls fdatasync once and then wakes all their callers. appendStarted() starts the
+// same write without waiting, so a caller can work while the sync runs and wait for it
+// later; appendDeferred() queues records nobody waits for, made durable with the next batch
+// (or within kDeferredDelay, or at close) so they cost no sync of their own.
 //
 // Failure: when a write or fdatasync fails (full disk, read-only file, I/O error) the
 // records of that batch are refused with UNAVAILABLE, healthy() turns false, and the log
@@ -88,7 +91,28 @@ struct AuditLogStats {
 };
 
 class AuditLog {
+ private:
+  struct Pending;
+
  public:
+  // How long a deferred record waits for a batch to join before the writer syncs it alone.
+  static constexpr std::chrono::milliseconds kDeferredDelay{20};
+
+  // Records handed to the log by appendStarted(), being written while the caller works.
+  // It must not outlive the log.
+  class AppendTicket {
+   public:
+    // Blocks until the records are durable (OK) or refused (UNAVAILABLE): appendAll()'s
+    // answer. Call at most once.
+    Status wait();
+
+   private:
+    friend class AuditLog;
+    AuditLog* log_ = nullptr;
+    std::vector<std::shared_ptr<Pending>> batch_;
+    Status refused_;  // not handed to the log at all
+  };
+
   // Opens (or continues) the log in `options.directory` and writes a "log.open" record.
   // Fails when the directory or file cannot be written, and CONFLICT when another
   // process (or another open log) writes the directory: two writers would fork the chain.
@@ -107,6 +131,18 @@ class AuditLog {
   // Appends `records` in order, made durable together by one sync: OK only when all are.
   // For the records of one request (the token operation and the key release).
   Status appendAll(std::vector<AuditRecord> records);
+
+  // appendAll() without the wait: the writer starts on `records` now; the caller waits with
+  // the ticket. For the record that must be durable before a key leaves, synced while the
+  // token unwraps.
+  AppendTicket appendStarted(std::vector<AuditRecord> records);
+
+  // Queues `records` in order without waking the writer or waiting: they join the next batch
+  // and its sync, or are synced alone kDeferredDelay later, or at close(). For records that
+  // follow a durable one that already says what happens (a release's outcome after its
+  // intent). A failure to make them durable shows as healthy() false and in stats().failures;
+  // UNAVAILABLE only when the log is closed, INVALID_ARGUMENT as appendAll().
+  Status appendDeferred(std::vector<AuditRecord> records);
 
   // Writes a checkpoint signed by the signer and returns once it is durable. UNAVAILABLE
   // when the log is not writable, TOKEN_ERROR (or the signer's error) when signing failed.
@@ -128,11 +164,16 @@ class AuditLog {
   AuditLogStats stats() const;
 
  private:
-  struct Pending;
   explicit AuditLog(AuditLogOptions options);
   Status start();
   Status enqueue(const std::shared_ptr<Pending>& pending);
+  // submit() then await().
   Status enqueue(const std::vector<std::shared_ptr<Pending>>& batch);
+  static Result<std::vector<std::shared_ptr<Pending>>> pendingFor(std::vector<AuditRecord> records);
+  // Queues `batch` under one lock; wakes the writer unless `deferred`.
+  Status submit(const std::vector<std::shared_ptr<Pending>>& batch, bool deferred);
+  // Blocks until every record of `batch` is done; the first refusal, else OK.
+  Status await(const std::vector<std::shared_ptr<Pending>>& batch);
   void runWriter();
   void writeBatch(std::deque<std::shared_ptr<Pending>> batch);
   bool checkpointDue(std::chrono::steady_clock::time_point now) const;
@@ -156,6 +197,8 @@ class AuditLog {
   std::condition_variable wake_;       // the writer: work, or stop
   std::condition_variable committed_;  // appenders: a batch finished
   std::deque<std::shared_ptr<Pending>> queue_;
+  std::size_t urgent_ = 0;  // records in queue_ someone waits for (not deferred)
+  std::chrono::steady_clock::time_point deferredDue_;  // when queue_'s deferred records sync
   bool stopping_ = false;
   bool stopped_ = false;
   bool healthy_ = true;

@@ -60,6 +60,12 @@ inline constexpr unsigned kRecordVersion = 2;
 // Operation names ("op").
 namespace op {
 inline constexpr std::string_view kKeyRelease = "key.release";
+// Written and synced before a release's store read and unwrap, with "outcome":"pending", the
+// request's ids, user and client, "key" empty: the daemon sends a key only once this record is
+// durable. The records of the same "request" that follow (token.unwrap, then key.release,
+// key.refused or integrity.failure) say what happened; they are synced after the answer, so
+// an intent with no outcome after it (a crash in between) means the key may have been sent.
+inline constexpr std::string_view kKeyReleaseIntent = "key.release.intent";
 inline constexpr std::string_view kKeyDeposit = "key.deposit";
 inline constexpr std::string_view kKeyReplace = "key.replace";
 inline constexpr std::string_view kKeyRefused = "key.refused";
@@ -112,6 +118,8 @@ inline constexpr std::string_view kConflict = "conflict";
 // (the detail says why).
 inline constexpr std::string_view kAlreadyPresent = "already_present";
 inline constexpr std::string_view kFailed = "failed";
+// key.release.intent only: its outcome follows in a later record of the same request.
+inline constexpr std::string_view kPending = "pending";
 }  // namespace outcome
 
 struct AuditRecord {
