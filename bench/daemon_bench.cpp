@@ -7,7 +7,8 @@
 // local disk) on a loopback port, deposits keys for 64 users, then at 1, 2, 4 and 8 client
 // threads, interleaved: the token's raw RSA-OAEP decrypt rate (this process, same token and
 // key) and GET /user-keys over keep-alive connections (JWT verification, store read, unwrap
-// on the token, audit records made durable). Client and daemon share the machine's cores.
+// on the token, the audit intent record made durable). Client and daemon share the machine's
+// cores.
 
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>

@@ -5,9 +5,10 @@
 //
 // At 1, 2, 4 and 8 threads, interleaved: the token's raw RSA-OAEP decrypt rate through the
 // pool (the limit), UserKeyService::fetchUserKey (store read + envelope open on the token),
-// and the same through AuditedKeyService (plus two audit records made durable by a
-// group-committed fdatasync before the key is returned). The summary prints each as a
-// ratio of the raw token rate measured in the same run.
+// and the same through AuditedKeyService (plus a release-intent record made durable by a
+// group-committed fdatasync that runs while the token unwraps, and two records deferred into
+// the next sync). The summary prints each as a ratio of the raw token rate measured in the
+// same run.
 
 #include <benchmark/benchmark.h>
 
