@@ -199,8 +199,8 @@ std::string renderHtmlReport(const VerificationReport& report,
     if (!a.requestId.empty()) {
       if (a.operation == op::kKeyReleaseIntent) {
         openIntents[{a.instance, a.requestId}] = &r;
-      } else {
-        openIntents.erase({a.instance, a.requestId});
+      } else if (a.operation != op::kTokenUnwrap) {
+        openIntents.erase({a.instance, a.requestId});  // the outcome, not only the unwrap
       }
     }
     if (a.operation == op::kCheckpoint) {
