@@ -266,6 +266,13 @@ TEST_P(ClusterTest, EveryAcknowledgedPutSurvivesAnInstanceKilledAndRestartedUnde
   EXPECT_GE(victim.auditCount("log.open"), 2u) << "the restart did not continue the chain";
 }
 
+// The number of times `text` occurs in `log`.
+std::size_t occurrences(const std::string& log, const std::string& text) {
+  std::size_t count = 0;
+  for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++count;
+  return count;
+}
+
 // Runs `first` and `second` on two threads released at the same moment.
 template <typename First, typename Second>
 void atOnce(First&& first, Second&& second) {
@@ -277,6 +284,36 @@ void atOnce(First&& first, Second&& second) {
   ready.arrive_and_wait();
   first();
   other.join();
+}
+
+TEST_P(ClusterTest, TwoInstancesStartingAtOnceOnAnEmptyDatabaseBothServe) {
+  for (int round = 0; round < 5; ++round) {
+    DaemonOptions options = instanceOptions();
+    if (round > 0) options.connectionString = newDatabase();
+    options.startNow = false;
+    Daemon first(options);
+    Daemon second(options);
+    std::string firstFailure;
+    std::string secondFailure;
+    auto startCatching = [](Daemon& daemon, std::string& failure) {
+      try {
+        daemon.start();
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
+    };
+    atOnce([&] { startCatching(first, firstFailure); },
+           [&] { startCatching(second, secondFailure); });
+    ASSERT_EQ(firstFailure, "") << "round " << round;
+    ASSERT_EQ(secondFailure, "") << "round " << round;
+    // The schema was made once: the migration lock let one instance apply it, the other found
+    // it done.
+    EXPECT_EQ(occurrences(first.log() + second.log(), "applied schema migration 1 "), 1u)
+        << first.log() << second.log();
+    const User user = newUser();
+    ASSERT_EQ(first.sendKey("PUT", user.token, keyBody(user.key)).status, 200);
+    expectServes(second, user, "second instance");
+  }
 }
 
 TEST_P(ClusterTest, OneUserWrittenOnBothInstancesAtOnceEndsWithOneWholeValue) {
