@@ -353,6 +353,63 @@ TEST_P(ClusterTest, OneUserWrittenOnBothInstancesAtOnceEndsWithOneWholeValue) {
   }
 }
 
+// Waits up to `timeout` for the daemon's /health to answer `status`; the last answer.
+HttpResponse waitForHealth(const Daemon& daemon, int status, std::chrono::seconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  HttpResponse response;
+  while (Clock::now() < deadline) {
+    response = daemon.get("/health");
+    if (response.status == status) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  return response;
+}
+
+TEST_P(ClusterTest, DatabaseOutageShowsOnEveryInstancesHealthAndAllRecover) {
+  // What a load balancer sees: while the shared database is down every instance's /health says
+  // 503 with Retry-After, as do requests (never a 500 or a wrong key); after it, all serve.
+  Daemon first(instanceOptions());
+  Daemon second(instanceOptions());
+  const User before = newUser();
+  ASSERT_EQ(first.sendKey("PUT", before.token, keyBody(before.key)).status, 200);
+  auto crash = [this] {
+    std::string whyNot;
+    if (GetParam() == "postgresql") {
+      sharedPostgres(whyNot)->crash();
+    } else {
+      sharedMariaDb(whyNot)->crash();
+    }
+  };
+  auto restart = [this] {
+    std::string whyNot;
+    if (GetParam() == "postgresql") {
+      sharedPostgres(whyNot)->restart();
+    } else {
+      sharedMariaDb(whyNot)->restart();
+    }
+  };
+  crash();
+  for (const Daemon* daemon : {&first, &second}) {
+    const HttpResponse health = waitForHealth(*daemon, 503, 20s);
+    EXPECT_EQ(health.status, 503) << health.body;
+    EXPECT_EQ(health.header("Retry-After"), "5");
+    const HttpResponse read = daemon->get("/user-keys", before.token);
+    EXPECT_EQ(read.status, 503) << read.body;
+    EXPECT_EQ(read.header("Retry-After"), "5");
+  }
+  restart();
+  for (const Daemon* daemon : {&first, &second}) {
+    const HttpResponse health = waitForHealth(*daemon, 200, 30s);
+    EXPECT_EQ(health.status, 200) << health.body;
+  }
+  const User after = newUser();
+  ASSERT_EQ(second.sendKey("PUT", after.token, keyBody(after.key)).status, 200);
+  for (const User& user : {before, after}) {
+    expectServes(first, user, "first instance");
+    expectServes(second, user, "second instance");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(OneDatabase, ClusterTest, testing::Values("postgresql", "mysql"),
                          backendName);
 
