@@ -159,10 +159,13 @@ std::vector<std::filesystem::path> auditFiles(const std::filesystem::path& dir) 
   return files;
 }
 
-ProcessResult verifyAudit(const std::filesystem::path& dir) {
+// kc-audit verify over the audit files of every directory in `dirs`.
+ProcessResult verifyAudit(const std::vector<std::filesystem::path>& dirs) {
   std::vector<std::string> argv = {KC_AUDIT_PATH, "verify", "--public-key",
                                    E2eEnvironment::get().auditPublicKey().string()};
-  for (const auto& file : auditFiles(dir)) argv.push_back(file.string());
+  for (const auto& dir : dirs) {
+    for (const auto& file : auditFiles(dir)) argv.push_back(file.string());
+  }
   return runProcess(argv);
 }
 
@@ -181,8 +184,10 @@ std::set<std::string> auditedUsers(const Daemon& daemon, const std::string& op) 
   return users;
 }
 
+// The id of the daemon's audit chain, as kept in its audit directory.
 std::string instanceId(const Daemon& daemon) {
-  return readFile(daemon.auditDir() / "instance-id");
+  const std::string text = readFile(daemon.auditDir() / "instance-id");
+  return text.substr(0, text.find('\n'));
 }
 
 void expectServes(const Daemon& daemon, const User& user, const std::string& instance) {
@@ -207,7 +212,7 @@ TEST_P(ClusterTest, EveryAcknowledgedPutSurvivesAnInstanceKilledAndRestartedUnde
   const auto killed = Clock::now();
   ASSERT_EQ(victim.stop(SIGKILL), 128 + SIGKILL);
   // The killed run's chain as a crash leaves it, before a restart continues it.
-  const ProcessResult crashed = verifyAudit(victim.auditDir());
+  const ProcessResult crashed = verifyAudit({victim.auditDir()});
   EXPECT_EQ(crashed.exitCode, 0) << crashed.out << crashed.err;
   EXPECT_NE(crashed.out.find("are not sealed"), std::string::npos)
       << "a crash leaves an unsealed tail, reported as a warning:\n"
@@ -260,8 +265,15 @@ TEST_P(ClusterTest, EveryAcknowledgedPutSurvivesAnInstanceKilledAndRestartedUnde
   EXPECT_EQ(survivor.stop(SIGTERM), 0);
   EXPECT_EQ(victim.stop(SIGTERM), 0);
   for (const Daemon* daemon : {&survivor, &victim}) {
-    const ProcessResult verified = verifyAudit(daemon->auditDir());
+    const ProcessResult verified = verifyAudit({daemon->auditDir()});
     EXPECT_EQ(verified.exitCode, 0) << daemon->auditDir() << "\n" << verified.out << verified.err;
+  }
+  // An auditor verifies every instance's files in one run: one chain per instance.
+  const ProcessResult both = verifyAudit({survivor.auditDir(), victim.auditDir()});
+  EXPECT_EQ(both.exitCode, 0) << both.out << both.err;
+  for (const Daemon* daemon : {&survivor, &victim}) {
+    EXPECT_NE(both.out.find("instance " + instanceId(*daemon) + ":"), std::string::npos)
+        << both.out;
   }
   EXPECT_GE(victim.auditCount("log.open"), 2u) << "the restart did not continue the chain";
 }
