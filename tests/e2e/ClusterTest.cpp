@@ -206,6 +206,21 @@ TEST_P(ClusterTest, EveryAcknowledgedPutSurvivesAnInstanceKilledAndRestartedUnde
   const std::string victimInstance = instanceId(victim);
   ASSERT_NE(instanceId(survivor), victimInstance) << "each instance must have its own chain";
 
+  // The load balancer's health check of the survivor: it must never take it out of rotation.
+  std::atomic<bool> watching{true};
+  std::vector<std::string> unhealthy;
+  std::thread healthCheck([&] {
+    while (watching) {
+      try {
+        const HttpResponse health = survivor.get("/health");
+        if (health.status != 200)
+          unhealthy.push_back(std::to_string(health.status) + " " + health.body);
+      } catch (const std::exception& e) {
+        unhealthy.push_back(e.what());
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+  });
   MixedLoad load({&survivor, &victim});
   load.start(4);
   std::this_thread::sleep_for(2500ms);
@@ -230,6 +245,11 @@ TEST_P(ClusterTest, EveryAcknowledgedPutSurvivesAnInstanceKilledAndRestartedUnde
   const auto restarted = Clock::now();
   std::this_thread::sleep_for(2500ms);
   load.stop();
+  watching = false;
+  healthCheck.join();
+  EXPECT_TRUE(unhealthy.empty()) << unhealthy.size()
+                                 << " health checks of the survivor failed, first: "
+                                 << unhealthy.front();
 
   const auto outcomes = load.outcomes();
   std::size_t failedWhileDown = 0;
