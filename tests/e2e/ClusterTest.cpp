@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <latch>
 #include <mutex>
 #include <random>
@@ -412,6 +413,14 @@ TEST_P(ClusterTest, DatabaseOutageShowsOnEveryInstancesHealthAndAllRecover) {
   MariaDbServer* mariaDb = postgres == nullptr ? sharedMariaDb(whyNot) : nullptr;
   auto crash = [&] { postgres != nullptr ? postgres->crash() : mariaDb->crash(); };
   auto restart = [&] { postgres != nullptr ? postgres->restart() : mariaDb->restart(); };
+  // The server is shared with the other cases: it comes back even if this one stops early.
+  struct RestartAtExit {
+    std::function<void()> restart;
+    bool done = false;
+    ~RestartAtExit() {
+      if (!done) restart();
+    }
+  } restartAtExit{restart};
   crash();
   for (const Daemon* daemon : {&first, &second}) {
     const HttpResponse health = waitForHealth(*daemon, 503, 20s);
@@ -422,6 +431,7 @@ TEST_P(ClusterTest, DatabaseOutageShowsOnEveryInstancesHealthAndAllRecover) {
     EXPECT_EQ(read.header("Retry-After"), "5");
   }
   restart();
+  restartAtExit.done = true;
   for (const Daemon* daemon : {&first, &second}) {
     const HttpResponse health = waitForHealth(*daemon, 200, 30s);
     EXPECT_EQ(health.status, 200) << health.body;
