@@ -1,5 +1,11 @@
 #include "kc/appliance/Deployment.h"
 
+#include <Poco/Logger.h>
+
+#include <array>
+#include <chrono>
+#include <thread>
+
 #include "kc/pkcs11/Module.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "kc/pkcs11/RsaKeyPair.h"
@@ -12,10 +18,18 @@ Status blame(const std::string& setting, const Status& status) {
   return Status(status.code(), setting + ": " + status.message());
 }
 
-}  // namespace
+// Whether a failed opening of the token may succeed if repeated with the module loaded afresh.
+// A token that another process is starting on can look absent or broken for a moment: SoftHSM
+// rewrites its token file at every login, and a process reading it meanwhile finds no token
+// (kNotFound) or fails the call (CKR_GENERAL_ERROR, kTokenError). A refused PIN is never
+// repeated (each try counts toward the token's lockout), nor a malformed or ambiguous setting.
+bool worthRepeating(const Status& status) {
+  return status.code() == StatusCode::kNotFound || status.code() == StatusCode::kTokenError ||
+         status.code() == StatusCode::kUnavailable;
+}
 
-Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const DaemonConfig& config,
-                                                           std::size_t sessions) {
+Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPoolOnce(const DaemonConfig& config,
+                                                               std::size_t sessions) {
   pkcs11::TokenSettings settings = tokenSettingsFrom(config.pkcs11);
   if (sessions != 0) settings.pool.size = sessions;
   auto module = pkcs11::Module::load(settings.modulePath, settings.initArgs);
@@ -33,6 +47,25 @@ Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const DaemonConfig& c
         pool.status());
   }
   return *pool;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const DaemonConfig& config,
+                                                           std::size_t sessions) {
+  using namespace std::chrono_literals;
+  constexpr std::array kPauses = {100ms, 200ms, 400ms, 800ms, 1600ms};
+  for (const auto pause : kPauses) {
+    // The failed attempt's module is released here, so the next one loads it again: a module
+    // reads its tokens when it is initialised.
+    auto pool = openTokenPoolOnce(config, sessions);
+    if (pool || !worthRepeating(pool.status())) return pool;
+    Poco::Logger::get("kc.appliance")
+        .warning("token not ready, trying again in " + std::to_string(pause.count()) +
+                 " ms: " + pool.status().toString());
+    std::this_thread::sleep_for(pause);
+  }
+  return openTokenPoolOnce(config, sessions);
 }
 
 Result<KeyRing> openKeyRing(const DaemonConfig& config,

@@ -18,7 +18,9 @@
 namespace kc::appliance {
 
 // Loads pkcs11.module, selects the token (pkcs11.token, else the wrapping key's URI) and logs in
-// with pool `sessions` (0: pkcs11.sessions).
+// with pool `sessions` (0: pkcs11.sessions). A token not found or failing (as SoftHSM's can while
+// another process logs in to it) is tried again for about three seconds, the module loaded
+// afresh each time; a refused PIN never is.
 Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const DaemonConfig& config,
                                                            std::size_t sessions = 0);
 
