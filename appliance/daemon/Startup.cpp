@@ -138,6 +138,19 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
       }
       return waits;
     });
+    out.metrics->setClusterTokensSource([weakCluster] {
+      std::vector<api::ClusterTokenCounters> tokens;
+      if (auto alive = weakCluster.lock()) {
+        for (const auto& state : alive->states()) {
+          tokens.push_back({.name = state.name,
+                            .inRotation = state.inRotation,
+                            .operations = state.operations,
+                            .failures = state.failures,
+                            .returns = state.returns});
+        }
+      }
+      return tokens;
+    });
   }
 
   api::JwksSettings jwks;
