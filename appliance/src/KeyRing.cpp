@@ -10,6 +10,7 @@
 #include "kc/pkcs11/KeyPolicy.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "kc/pkcs11/SessionPool.h"
+#include "kc/pkcs11/TokenCluster.h"
 
 namespace kc::appliance {
 namespace {
@@ -17,24 +18,9 @@ namespace {
 // Finds the key a URI names: on one token's pool, or on every token of a cluster.
 using KeyFinder = std::function<Result<pkcs11::RsaKeyPair>(const pkcs11::Pkcs11Uri&)>;
 
-Status checkKeyPolicy(const pkcs11::RsaKeyPair& key, const std::string& uriText,
-                      bool allowNoncompliant);
-
-Result<pkcs11::RsaKeyPair> findCheckedKey(const KeyFinder& findKey, const std::string& uriText,
-                                          bool allowNoncompliant) {
-  auto uri = pkcs11::Pkcs11Uri::parse(uriText);
-  if (!uri) return uri.status();
-  auto key = findKey(*uri);
-  if (!key) return key.status();
-  // On a cluster, each token's copy of the key answers for its own attributes.
-  for (const auto& replica : key->replicas()) {
-    KC_RETURN_IF_ERROR(checkKeyPolicy(replica, uriText, allowNoncompliant));
-  }
-  return key;
-}
-
-Status checkKeyPolicy(const pkcs11::RsaKeyPair& key, const std::string& uriText,
-                      bool allowNoncompliant) {
+// Checks one token's copy of a wrapping key against the wrapping-key policy.
+Status checkWrappingPolicy(const pkcs11::RsaKeyPair& key, const std::string& uriText,
+                           bool allowNoncompliant) {
   auto attributes = key.readAttributes();
   if (!attributes) return attributes.status();
   const pkcs11::PolicyReport report =
@@ -59,6 +45,25 @@ Status checkKeyPolicy(const pkcs11::RsaKeyPair& key, const std::string& uriText,
     logger.warning("wrapping key %s (id %s): %s", uriText, key.idHex(), warning);
   }
   return Status::ok();
+}
+
+Result<pkcs11::RsaKeyPair> findCheckedKey(const KeyFinder& findKey, const std::string& uriText,
+                                          bool allowNoncompliant) {
+  auto uri = pkcs11::Pkcs11Uri::parse(uriText);
+  if (!uri) return uri.status();
+  auto key = findKey(*uri);
+  if (!key) return key.status();
+  // On a cluster, each token's copy of the key answers for its own attributes.
+  const auto replicas = key->replicas();
+  const auto cluster = key->cluster();
+  for (std::size_t i = 0; i < replicas.size(); ++i) {
+    Status checked = checkWrappingPolicy(replicas[i], uriText, allowNoncompliant);
+    if (!checked.isOk() && cluster) {
+      return Status(checked.code(), "token " + cluster->token(i).name + ": " + checked.message());
+    }
+    KC_RETURN_IF_ERROR(checked);
+  }
+  return key;
 }
 
 Result<KeyRing> findKeyRingWith(const KeyFinder& findKey, const KeyRingSettings& settings) {
