@@ -27,6 +27,7 @@ TokenCluster::~TokenCluster() {
 
 int TokenCluster::choose(int excluded) {
   const std::size_t count = tokens_.size();
+  if (count == 0) return -1;
   const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed) % count;
   int best = -1;
   int bestInFlight = std::numeric_limits<int>::max();

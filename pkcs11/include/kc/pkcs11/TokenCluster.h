@@ -53,7 +53,8 @@ struct ClusterTokenState {
 
 class TokenCluster {
  public:
-  // A cluster of `tokens` (at least one), every token in rotation, the probe thread running.
+  // A cluster of `tokens`, every token in rotation, the probe thread running. With no tokens,
+  // every operation is UNAVAILABLE.
   static std::shared_ptr<TokenCluster> create(std::vector<ClusterToken> tokens,
                                               TokenClusterOptions options = {});
   ~TokenCluster();  // stops the probe thread
