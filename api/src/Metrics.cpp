@@ -80,6 +80,11 @@ void Metrics::setAuditSource(std::function<AuditCounters()> source) {
   auditSource_ = std::move(source);
 }
 
+void Metrics::setClusterTokensSource(std::function<std::vector<ClusterTokenCounters>()> source) {
+  const std::lock_guard lock(mutex_);
+  clusterTokensSource_ = std::move(source);
+}
+
 void Metrics::addDatabaseError() {
   const std::lock_guard lock(mutex_);
   ++databaseErrors_;
@@ -113,15 +118,19 @@ void Metrics::renderHistogram(std::string& out, std::string_view name, std::stri
 std::string Metrics::render() const {
   std::function<std::uint64_t()> poolSource;
   std::function<AuditCounters()> auditSource;
+  std::function<std::vector<ClusterTokenCounters>()> clusterSource;
   {
     const std::lock_guard lock(mutex_);
     poolSource = tokenPoolWaitsSource_;
     auditSource = auditSource_;
+    clusterSource = clusterTokensSource_;
   }
   // Called outside the lock: the sources may take their own locks.
   const std::uint64_t poolWaitsFromSource = poolSource ? poolSource() : 0;
   const bool hasAudit = static_cast<bool>(auditSource);
   const AuditCounters audit = hasAudit ? auditSource() : AuditCounters{};
+  const std::vector<ClusterTokenCounters> clusterTokens =
+      clusterSource ? clusterSource() : std::vector<ClusterTokenCounters>{};
 
   const std::lock_guard lock(mutex_);
   std::string out;
@@ -147,6 +156,27 @@ std::string Metrics::render() const {
   out += "# HELP kc_token_pool_waits_total Times a request waited for a free token session.\n";
   out += "# TYPE kc_token_pool_waits_total counter\n";
   out += "kc_token_pool_waits_total " + std::to_string(poolWaitsFromSource) + "\n";
+  if (clusterSource) {
+    const auto byToken = [&](std::string_view name, std::string_view type, std::string_view help,
+                             auto value) {
+      out += "# HELP " + std::string(name) + " " + std::string(help) + "\n";
+      out += "# TYPE " + std::string(name) + " " + std::string(type) + "\n";
+      for (const auto& token : clusterTokens) {
+        out += std::string(name) + "{token=\"" + escapeLabel(token.name) + "\"} " +
+               std::to_string(value(token)) + "\n";
+      }
+    };
+    byToken("kc_token_in_rotation", "gauge", "1 while the token of the cluster is in rotation.",
+            [](const ClusterTokenCounters& t) { return t.inRotation ? 1 : 0; });
+    byToken("kc_token_operations_total", "counter", "Token operations run on the token.",
+            [](const ClusterTokenCounters& t) { return t.operations; });
+    byToken("kc_token_failures_total", "counter",
+            "Operations the token failed as unavailable, each taking it out of rotation.",
+            [](const ClusterTokenCounters& t) { return t.failures; });
+    byToken("kc_token_returns_total", "counter",
+            "Times a probe round trip put the token back in rotation.",
+            [](const ClusterTokenCounters& t) { return t.returns; });
+  }
   out += "# HELP kc_database_errors_total Failed database operations.\n";
   out += "# TYPE kc_database_errors_total counter\n";
   out += "kc_database_errors_total " + std::to_string(databaseErrors_) + "\n";

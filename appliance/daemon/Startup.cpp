@@ -35,9 +35,10 @@ class MetricsObserver final : public appliance::KeyServiceObserver {
 
 // The audit log, with checkpoints signed on the token by the audit key (never the
 // wrapping key: the signer refuses a key that can decrypt).
-Result<std::shared_ptr<audit::AuditLog>> openDaemonAuditLog(
-    const appliance::DaemonConfig& config, const std::shared_ptr<pkcs11::SessionPool>& pool) {
-  auto signer = appliance::openCheckpointSigner(config, pool);
+Result<std::shared_ptr<audit::AuditLog>> openDaemonAuditLog(const appliance::DaemonConfig& config,
+                                                            const Components& components) {
+  auto signer = components.cluster ? appliance::openCheckpointSigner(config, components.cluster)
+                                   : appliance::openCheckpointSigner(config, components.pool);
   if (!signer) return signer.status();
   if (!*signer) {
     logger().warning(
@@ -65,6 +66,31 @@ void logKeyRing(const appliance::KeyRing& ring) {
                        (previous.empty() ? "" : " (" + previous + ")"));
 }
 
+// pkcs11.tokens: every token logged in, as one cluster whose changes of rotation are logged.
+Status openCluster(const appliance::DaemonConfig& config, Components& out) {
+  pkcs11::TokenClusterOptions options;
+  options.onChange = [](const std::string& token, bool inRotation, const std::string& why) {
+    if (inRotation) {
+      logger().notice("token " + token + " is back in rotation: " + why);
+    } else {
+      logger().error("token " + token + " is out of rotation (probed in the background): " + why);
+    }
+  };
+  auto cluster = appliance::openTokenCluster(config, std::move(options));
+  if (!cluster) return cluster.status();
+  out.cluster = *cluster;
+  out.pool = out.cluster->token(0).pool;
+  logger().information("token cluster ready: " + std::to_string(out.cluster->size()) + " tokens, " +
+                       std::to_string(out.pool->size()) + " sessions each");
+  return Status::ok();
+}
+
+Result<appliance::KeyRing> openDaemonKeyRing(const appliance::DaemonConfig& config,
+                                             const Components& components) {
+  return components.cluster ? appliance::openKeyRing(config, components.cluster)
+                            : appliance::openKeyRing(config, components.pool);
+}
+
 }  // namespace
 
 Result<Components> startComponents(const appliance::DaemonConfig& config) {
@@ -72,12 +98,16 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
   // audit.archive_command, and readers of /proc/<pid>/environ never see it).
   appliance::pinSourceFrom(config.pkcs11).moveOutOfEnvironment();
   Components out;
-  auto pool = appliance::openTokenPool(config);
-  if (!pool) return pool.status();
-  out.pool = *pool;
-  logger().information("token ready: " + std::to_string(out.pool->size()) + " sessions");
+  if (!config.pkcs11.tokens.empty()) {
+    KC_RETURN_IF_ERROR(openCluster(config, out));
+  } else {
+    auto pool = appliance::openTokenPool(config);
+    if (!pool) return pool.status();
+    out.pool = *pool;
+    logger().information("token ready: " + std::to_string(out.pool->size()) + " sessions");
+  }
 
-  auto ring = appliance::openKeyRing(config, out.pool);
+  auto ring = openDaemonKeyRing(config, out);
   if (!ring) return ring.status();
   if (config.policy.allowNoncompliantKey) {
     logger().warning(
@@ -98,6 +128,30 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
     auto alive = weakPool.lock();
     return alive ? alive->stats().waits : std::uint64_t{0};
   });
+  if (out.cluster) {
+    std::weak_ptr<pkcs11::TokenCluster> weakCluster = out.cluster;
+    out.metrics->setTokenPoolWaitsSource([weakCluster] {
+      std::uint64_t waits = 0;
+      if (auto alive = weakCluster.lock()) {
+        for (std::size_t i = 0; i < alive->size(); ++i)
+          waits += alive->token(i).pool->stats().waits;
+      }
+      return waits;
+    });
+    out.metrics->setClusterTokensSource([weakCluster] {
+      std::vector<api::ClusterTokenCounters> tokens;
+      if (auto alive = weakCluster.lock()) {
+        for (const auto& state : alive->states()) {
+          tokens.push_back({.name = state.name,
+                            .inRotation = state.inRotation,
+                            .operations = state.operations,
+                            .failures = state.failures,
+                            .returns = state.returns});
+        }
+      }
+      return tokens;
+    });
+  }
 
   api::JwksSettings jwks;
   jwks.identityServerUri = config.identity.serverUri;
@@ -139,7 +193,7 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
       *out.jwks,
       api::JwtSettings{.issuer = config.identity.issuer, .clockSkew = config.identity.clockSkew});
 
-  auto audit = openDaemonAuditLog(config, out.pool);
+  auto audit = openDaemonAuditLog(config, out);
   if (!audit) return audit.status();
   out.audit = std::move(*audit);
 
@@ -169,7 +223,7 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
 }
 
 Status reloadKeyRing(const appliance::DaemonConfig& config, Components& components) {
-  auto ring = appliance::openKeyRing(config, components.pool);
+  auto ring = openDaemonKeyRing(config, components);
   if (!ring) return ring.status();
   logKeyRing(*ring);
   audit::AuditRecord record;

@@ -15,12 +15,14 @@
 #include "kc/appliance/UserKeyService.h"
 #include "kc/audit/AuditLog.h"
 #include "kc/pkcs11/SessionPool.h"
+#include "kc/pkcs11/TokenCluster.h"
 #include "kc/storage/UserKeyStore.h"
 
 namespace kc::daemon {
 
 struct Components {
-  std::shared_ptr<pkcs11::SessionPool> pool;
+  std::shared_ptr<pkcs11::SessionPool> pool;      // with pkcs11.tokens: the first token's
+  std::shared_ptr<pkcs11::TokenCluster> cluster;  // pkcs11.tokens; null for one token
   std::shared_ptr<storage::UserKeyStore> store;
   std::unique_ptr<api::Metrics> metrics;
   std::unique_ptr<api::JwksCache> jwks;

@@ -253,6 +253,34 @@ Status readPkcs11(const Reader& in, std::size_t workers, Pkcs11Settings& out) {
     // Only the reference's pkcs11SlotTokenSerialNumber sets the token in that layer.
     out.tokenSerialIgnoresCase = (*token)->layer == config::Layer::kReference;
   }
+  auto tokens = in.value("pkcs11.tokens");
+  if (!tokens) return tokens.status();
+  if (*tokens) {
+    if (*token) {
+      return settingError("pkcs11.tokens", **tokens,
+                          "give pkcs11.token (one token) or pkcs11.tokens (a cluster), not both "
+                          "(pkcs11.token from " +
+                              (*token)->origin + ")");
+    }
+    for (const auto& uri : splitUriList((*tokens)->text)) {
+      Value one = **tokens;
+      one.text = uri;
+      if (uri.empty()) {
+        return settingError("pkcs11.tokens", **tokens,
+                            "an empty entry in the comma-separated list");
+      }
+      KC_RETURN_IF_ERROR(checkKeyUri("pkcs11.tokens", one, false));
+      if (std::find(out.tokens.begin(), out.tokens.end(), uri) != out.tokens.end()) {
+        return settingError("pkcs11.tokens", **tokens, "lists " + uri + " twice");
+      }
+      out.tokens.push_back(uri);
+    }
+    if (out.tokens.size() < 2) {
+      return settingError(
+          "pkcs11.tokens", **tokens,
+          "a cluster needs at least two token URIs; for one token use pkcs11.token");
+    }
+  }
   auto wrap = in.value("pkcs11.wrap_key");
   if (!wrap) return wrap.status();
   if (*wrap) {
@@ -598,6 +626,8 @@ pkcs11::TokenSettings tokenSettingsFrom(const Pkcs11Settings& settings) {
   out.modulePath = settings.module;
   out.initArgs = settings.initArgs;
   out.uri = settings.token.empty() ? settings.wrapKey : settings.token;
+  // A cluster's tools (kc-setup) work on its first token; the daemon opens every one.
+  if (!settings.tokens.empty()) out.uri = settings.tokens.front();
   if (!settings.token.empty() && settings.tokenSerialIgnoresCase) {
     out.match = pkcs11::TokenMatch::kSerialIgnoringCase;
   }

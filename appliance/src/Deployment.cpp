@@ -4,6 +4,7 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "kc/pkcs11/Module.h"
@@ -68,9 +69,47 @@ Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const DaemonConfig& c
   return openTokenPoolOnce(config, sessions);
 }
 
+Result<std::shared_ptr<pkcs11::TokenCluster>> openTokenCluster(const DaemonConfig& config,
+                                                               pkcs11::TokenClusterOptions options,
+                                                               std::size_t sessions) {
+  pkcs11::TokenSettings settings = tokenSettingsFrom(config.pkcs11);
+  if (sessions != 0) settings.pool.size = sessions;
+  auto module = pkcs11::Module::load(settings.modulePath, settings.initArgs);
+  if (!module) return blame("pkcs11.module (" + settings.modulePath + ")", module.status());
+  std::vector<pkcs11::ClusterToken> tokens;
+  for (const auto& uriText : config.pkcs11.tokens) {
+    auto uri = pkcs11::Pkcs11Uri::parse(uriText);
+    if (!uri) return blame("pkcs11.tokens (" + uriText + ")", uri.status());
+    auto slot = (*module)->findToken(*uri, settings.match);
+    if (!slot) return blame("pkcs11.tokens (" + uriText + ")", slot.status());
+    for (const auto& other : tokens) {
+      if (other.pool->slot() == *slot) {
+        return Status(StatusCode::kInvalidArgument, "pkcs11.tokens: " + uriText + " and " +
+                                                        other.name + " select the same token");
+      }
+    }
+    auto pool = pkcs11::SessionPool::open(*module, *slot, settings.pin, settings.pool);
+    if (!pool) {
+      const std::string key = config.pkcs11.pinFile.empty() ? "pkcs11.pin_env" : "pkcs11.pin_file";
+      return blame(key + " (" + settingOrigin(config.origins, key) + ": " +
+                       settings.pin.describe() + "), token " + uriText,
+                   pool.status());
+    }
+    tokens.push_back({.name = uriText, .pool = *pool});
+  }
+  return pkcs11::TokenCluster::create(std::move(tokens), std::move(options));
+}
+
 Result<KeyRing> openKeyRing(const DaemonConfig& config,
                             const std::shared_ptr<pkcs11::SessionPool>& pool) {
   auto ring = findKeyRing(pool, keyRingSettingsFrom(config));
+  if (!ring) return blame("pkcs11.wrap_key", ring.status());
+  return ring;
+}
+
+Result<KeyRing> openKeyRing(const DaemonConfig& config,
+                            const std::shared_ptr<pkcs11::TokenCluster>& cluster) {
+  auto ring = findKeyRing(cluster, keyRingSettingsFrom(config));
   if (!ring) return blame("pkcs11.wrap_key", ring.status());
   return ring;
 }
@@ -86,16 +125,34 @@ Result<std::unique_ptr<storage::UserKeyStore>> openStore(const DaemonConfig& con
   return store;
 }
 
-Result<std::shared_ptr<audit::CheckpointSigner>> openCheckpointSigner(
-    const DaemonConfig& config, const std::shared_ptr<pkcs11::SessionPool>& pool) {
+namespace {
+
+Result<std::shared_ptr<audit::CheckpointSigner>> openSigner(
+    const DaemonConfig& config,
+    const std::function<Result<pkcs11::RsaKeyPair>(const pkcs11::Pkcs11Uri&)>& findKey) {
   if (config.pkcs11.auditKey.empty()) return std::shared_ptr<audit::CheckpointSigner>();
   auto uri = pkcs11::Pkcs11Uri::parse(config.pkcs11.auditKey);
   if (!uri) return blame("pkcs11.audit_key", uri.status());
-  auto key = pkcs11::RsaKeyPair::find(pool, *uri);
+  auto key = findKey(*uri);
   if (!key) return blame("pkcs11.audit_key", key.status());
   auto signer = audit::TokenCheckpointSigner::create(*key);
   if (!signer) return blame("pkcs11.audit_key", signer.status());
   return std::shared_ptr<audit::CheckpointSigner>(std::move(*signer));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<audit::CheckpointSigner>> openCheckpointSigner(
+    const DaemonConfig& config, const std::shared_ptr<pkcs11::SessionPool>& pool) {
+  return openSigner(
+      config, [&](const pkcs11::Pkcs11Uri& uri) { return pkcs11::RsaKeyPair::find(pool, uri); });
+}
+
+Result<std::shared_ptr<audit::CheckpointSigner>> openCheckpointSigner(
+    const DaemonConfig& config, const std::shared_ptr<pkcs11::TokenCluster>& cluster) {
+  return openSigner(config, [&](const pkcs11::Pkcs11Uri& uri) {
+    return pkcs11::RsaKeyPair::findOnCluster(cluster, uri);
+  });
 }
 
 Result<std::unique_ptr<audit::AuditLog>> openAuditLog(

@@ -3,23 +3,25 @@
 #include <Poco/Logger.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "kc/Text.h"
 #include "kc/appliance/Envelope.h"
 #include "kc/pkcs11/KeyPolicy.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "kc/pkcs11/SessionPool.h"
+#include "kc/pkcs11/TokenCluster.h"
 
 namespace kc::appliance {
 namespace {
 
-Result<pkcs11::RsaKeyPair> findCheckedKey(const std::shared_ptr<pkcs11::SessionPool>& pool,
-                                          const std::string& uriText, bool allowNoncompliant) {
-  auto uri = pkcs11::Pkcs11Uri::parse(uriText);
-  if (!uri) return uri.status();
-  auto key = pkcs11::RsaKeyPair::find(pool, *uri);
-  if (!key) return key.status();
-  auto attributes = key->readAttributes();
+// Finds the key a URI names: on one token's pool, or on every token of a cluster.
+using KeyFinder = std::function<Result<pkcs11::RsaKeyPair>(const pkcs11::Pkcs11Uri&)>;
+
+// Checks one token's copy of a wrapping key against the wrapping-key policy.
+Status checkWrappingPolicy(const pkcs11::RsaKeyPair& key, const std::string& uriText,
+                           bool allowNoncompliant) {
+  auto attributes = key.readAttributes();
   if (!attributes) return attributes.status();
   const pkcs11::PolicyReport report =
       pkcs11::checkKeyPolicy(*attributes, pkcs11::KeyPurpose::kWrap);
@@ -36,13 +38,44 @@ Result<pkcs11::RsaKeyPair> findCheckedKey(const std::shared_ptr<pkcs11::SessionP
       logger.warning(
           "DEVELOPMENT ONLY: policy.allow_noncompliant_key accepts wrapping key %s (id "
           "%s) although it breaks the key policy: %s",
-          uriText, key->idHex(), violation);
+          uriText, key.idHex(), violation);
     }
   }
   for (const auto& warning : report.warnings) {
-    logger.warning("wrapping key %s (id %s): %s", uriText, key->idHex(), warning);
+    logger.warning("wrapping key %s (id %s): %s", uriText, key.idHex(), warning);
+  }
+  return Status::ok();
+}
+
+Result<pkcs11::RsaKeyPair> findCheckedKey(const KeyFinder& findKey, const std::string& uriText,
+                                          bool allowNoncompliant) {
+  auto uri = pkcs11::Pkcs11Uri::parse(uriText);
+  if (!uri) return uri.status();
+  auto key = findKey(*uri);
+  if (!key) return key.status();
+  // On a cluster, each token's copy of the key answers for its own attributes.
+  const auto replicas = key->replicas();
+  const auto cluster = key->cluster();
+  for (std::size_t i = 0; i < replicas.size(); ++i) {
+    Status checked = checkWrappingPolicy(replicas[i], uriText, allowNoncompliant);
+    if (!checked.isOk() && cluster) {
+      return Status(checked.code(), "token " + cluster->token(i).name + ": " + checked.message());
+    }
+    KC_RETURN_IF_ERROR(checked);
   }
   return key;
+}
+
+Result<KeyRing> findKeyRingWith(const KeyFinder& findKey, const KeyRingSettings& settings) {
+  auto current = findCheckedKey(findKey, settings.currentKeyUri, settings.allowNoncompliantKeys);
+  if (!current) return current.status();
+  std::vector<pkcs11::RsaKeyPair> previous;
+  for (const auto& uri : settings.previousKeyUris) {
+    auto key = findCheckedKey(findKey, uri, settings.allowNoncompliantKeys);
+    if (!key) return key.status();
+    previous.push_back(std::move(*key));
+  }
+  return KeyRing::create(std::move(*current), std::move(previous));
 }
 
 }  // namespace
@@ -99,15 +132,15 @@ Result<SecretBytes> KeyRing::open(const UserId& userId,
 
 Result<KeyRing> findKeyRing(const std::shared_ptr<pkcs11::SessionPool>& pool,
                             const KeyRingSettings& settings) {
-  auto current = findCheckedKey(pool, settings.currentKeyUri, settings.allowNoncompliantKeys);
-  if (!current) return current.status();
-  std::vector<pkcs11::RsaKeyPair> previous;
-  for (const auto& uri : settings.previousKeyUris) {
-    auto key = findCheckedKey(pool, uri, settings.allowNoncompliantKeys);
-    if (!key) return key.status();
-    previous.push_back(std::move(*key));
-  }
-  return KeyRing::create(std::move(*current), std::move(previous));
+  return findKeyRingWith(
+      [&](const pkcs11::Pkcs11Uri& uri) { return pkcs11::RsaKeyPair::find(pool, uri); }, settings);
+}
+
+Result<KeyRing> findKeyRing(const std::shared_ptr<pkcs11::TokenCluster>& cluster,
+                            const KeyRingSettings& settings) {
+  return findKeyRingWith(
+      [&](const pkcs11::Pkcs11Uri& uri) { return pkcs11::RsaKeyPair::findOnCluster(cluster, uri); },
+      settings);
 }
 
 }  // namespace kc::appliance

@@ -7,6 +7,7 @@
 
 #include "kc/pkcs11/Module.h"
 #include "kc/pkcs11/SessionPool.h"
+#include "kc/pkcs11/TokenCluster.h"
 
 namespace kc::appliance {
 namespace {
@@ -140,7 +141,27 @@ api::HealthReport UserKeyService::checkHealth() {
   const pkcs11::RsaKeyPair& key = ring->current();
 
   api::ComponentHealth token{.name = "token"};
-  {
+  // On a cluster, one component per token (out of rotation is unhealthy) and "token" healthy
+  // while any token is in rotation: the service answers as long as one does.
+  std::vector<api::ComponentHealth> clusterTokens;
+  if (const auto cluster = key.cluster()) {
+    std::size_t inRotation = 0;
+    // Named by position: the public /health shows names, only the admin listener details.
+    for (const auto& state : cluster->states()) {
+      inRotation += state.inRotation ? 1 : 0;
+      clusterTokens.push_back(
+          {.name = "token-" + std::to_string(clusterTokens.size() + 1),
+           .healthy = state.inRotation,
+           .detail = state.name +
+                     (state.inRotation ? std::string(": in rotation")
+                                       : ": out of rotation (" + state.lastFailure + ")") +
+                     ", " + std::to_string(state.operations) + " operations, " +
+                     std::to_string(state.failures) + " failures"});
+    }
+    token.healthy = inRotation > 0;
+    token.detail = std::to_string(inRotation) + " of " + std::to_string(cluster->size()) +
+                   " tokens in rotation";
+  } else {
     auto lease = key.pool()->lease();
     token.healthy = lease.isOk();
     token.detail = lease.isOk() ? "a session on " + key.pool()->module()->path() + " answers"
@@ -164,6 +185,7 @@ api::HealthReport UserKeyService::checkHealth() {
 
   report.healthy = token.healthy && wrapping.healthy && database.healthy;
   report.components = {std::move(token), std::move(wrapping), std::move(database)};
+  for (auto& one : clusterTokens) report.components.push_back(std::move(one));
   return report;
 }
 

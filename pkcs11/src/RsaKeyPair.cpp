@@ -269,6 +269,9 @@ const std::shared_ptr<SessionPool>& RsaKeyPair::pool() const {
 }
 
 Result<OaepCiphertext> RsaKeyPair::encrypt(std::span<const std::uint8_t> plaintext) const {
+  if (replicas_) {
+    return onReplica<OaepCiphertext>([&](const RsaKeyPair& key) { return key.encrypt(plaintext); });
+  }
   OaepCiphertext out;
   out.hash = state_->oaep;
   KC_RETURN_IF_ERROR(state_->encryptWith(out.hash, plaintext, out.bytes));
@@ -277,6 +280,10 @@ Result<OaepCiphertext> RsaKeyPair::encrypt(std::span<const std::uint8_t> plainte
 
 Result<SecretBytes> RsaKeyPair::decrypt(std::span<const std::uint8_t> ciphertext,
                                         OaepHash hash) const {
+  if (replicas_) {
+    return onReplica<SecretBytes>(
+        [&](const RsaKeyPair& key) { return key.decrypt(ciphertext, hash); });
+  }
   if (ciphertext.size() != state_->modulusBytes) {
     return Status(StatusCode::kIntegrity, "RSA-OAEP decrypt: ciphertext is " +
                                               std::to_string(ciphertext.size()) + " bytes, key " +
@@ -312,6 +319,10 @@ Result<SecretBytes> RsaKeyPair::decrypt(std::span<const std::uint8_t> ciphertext
 }
 
 Result<std::vector<std::uint8_t>> RsaKeyPair::sign(std::span<const std::uint8_t> message) const {
+  if (replicas_) {
+    return onReplica<std::vector<std::uint8_t>>(
+        [&](const RsaKeyPair& key) { return key.sign(message); });
+  }
   std::vector<std::uint8_t> signature;
   KC_RETURN_IF_ERROR(state_->withKey(
       "RSA sign", [&](CK_SESSION_HANDLE session, CK_OBJECT_HANDLE priv, CK_OBJECT_HANDLE) {
@@ -329,6 +340,9 @@ Result<std::vector<std::uint8_t>> RsaKeyPair::sign(std::span<const std::uint8_t>
 }
 
 Result<KeyAttributes> RsaKeyPair::readAttributes() const {
+  if (replicas_) {
+    return onReplica<KeyAttributes>([](const RsaKeyPair& key) { return key.readAttributes(); });
+  }
   KeyAttributes out;
   out.label = state_->label;
   out.id = state_->id;
@@ -372,6 +386,9 @@ Result<KeyAttributes> RsaKeyPair::readAttributes() const {
 }
 
 Result<PublicKeyInfo> RsaKeyPair::exportPublicKey() const {
+  if (replicas_) {
+    return onReplica<PublicKeyInfo>([](const RsaKeyPair& key) { return key.exportPublicKey(); });
+  }
   std::vector<std::uint8_t> modulus, exponent;
   KC_RETURN_IF_ERROR(state_->withKey(
       "read public key", [&](CK_SESSION_HANDLE session, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE pub) {

@@ -682,6 +682,25 @@ TEST_F(ConfigTest, PreviousWrapKeysMustNotRepeatTheCurrentKey) {
   EXPECT_TRUE(contains(message, "pkcs11.previous_wrap_keys")) << message;
 }
 
+TEST_F(ConfigTest, Pkcs11TokensNamesAClusterOfAtLeastTwoTokensNotBesidePkcs11Token) {
+  auto config =
+      load("pkcs11.tokens = pkcs11:token=hsm-a, pkcs11:token=hsm-b\n", minimalEnvironment());
+  ASSERT_TRUE(config) << config.status().toString();
+  EXPECT_EQ(config->pkcs11.tokens,
+            (std::vector<std::string>{"pkcs11:token=hsm-a", "pkcs11:token=hsm-b"}));
+  EXPECT_EQ(tokenSettingsFrom(config->pkcs11).uri, "pkcs11:token=hsm-a") << "tools: the first";
+
+  std::string message = errorOf("pkcs11.tokens = pkcs11:token=hsm-a\n", minimalEnvironment());
+  EXPECT_TRUE(contains(message, "at least two")) << message;
+  message =
+      errorOf("pkcs11.tokens = pkcs11:token=hsm-a, pkcs11:token=hsm-a\n", minimalEnvironment());
+  EXPECT_TRUE(contains(message, "twice")) << message;
+  message = errorOf(
+      "pkcs11.token = pkcs11:token=hsm-a\npkcs11.tokens = pkcs11:token=hsm-a, pkcs11:token=hsm-b\n",
+      minimalEnvironment());
+  EXPECT_TRUE(contains(message, "not both")) << message;
+}
+
 TEST_F(ConfigTest, MissingFileIsNamed) {
   auto config = loadDaemonConfig(dir_ / "absent.properties", minimalEnvironment());
   ASSERT_FALSE(config);

@@ -1,5 +1,8 @@
 #pragma once
-// Control of the fault-injecting PKCS#11 module, from the test that loaded it.
+// Control of the fault-injecting PKCS#11 module, from the test that loaded it. Another process
+// (a daemon under test) is controlled through a file instead: while the file named by
+// $KC_FAULTY_PKCS11_VANISHED_FILE holds a token's label (one a line), that token behaves as removed
+// (its slot CKR_TOKEN_NOT_PRESENT, its sessions CKR_DEVICE_REMOVED); empty the file and it is back.
 
 #include <p11-kit/pkcs11.h>
 

@@ -23,6 +23,15 @@ struct AuditCounters {
   std::uint64_t summarisedRefusals = 0;  // kc_audit_refusals_summarised_total
 };
 
+// One token of a cluster (pkcs11.tokens), as the appliance reports it.
+struct ClusterTokenCounters {
+  std::string name;              // the token's URI in pkcs11.tokens
+  bool inRotation = true;        // kc_token_in_rotation{token}
+  std::uint64_t operations = 0;  // kc_token_operations_total{token}
+  std::uint64_t failures = 0;    // kc_token_failures_total{token}: took it out of rotation
+  std::uint64_t returns = 0;     // kc_token_returns_total{token}: probes that put it back
+};
+
 class Metrics {
  public:
   Metrics();
@@ -47,6 +56,11 @@ class Metrics {
   // kc_audit_refusals_summarised_total (refusals counted in a summary record instead of
   // recorded one by one), read from `source` at render time; absent until a source is set.
   void setAuditSource(std::function<AuditCounters()> source);
+
+  // kc_token_in_rotation, kc_token_operations_total, kc_token_failures_total and
+  // kc_token_returns_total, each by token, read from `source` at render time; absent until a
+  // source is set (one token: no cluster).
+  void setClusterTokensSource(std::function<std::vector<ClusterTokenCounters>()> source);
 
   // kc_database_errors_total.
   void addDatabaseError();
@@ -80,6 +94,7 @@ class Metrics {
   std::map<std::string, Histogram> tokenOperations_;
   std::function<std::uint64_t()> tokenPoolWaitsSource_;
   std::function<AuditCounters()> auditSource_;
+  std::function<std::vector<ClusterTokenCounters>()> clusterTokensSource_;
   std::uint64_t databaseErrors_ = 0;
   std::uint64_t healthChecks_ = 0;
   std::uint64_t jwksRefreshSuccesses_ = 0;

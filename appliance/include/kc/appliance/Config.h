@@ -91,6 +91,9 @@ struct Pkcs11Settings {
   std::string module = "/usr/lib/softhsm/libsofthsm2.so";
   std::string initArgs;
   std::string token;  // token URI; empty: the wrapping key's URI selects the token
+  // pkcs11.tokens: the token URIs of a cluster that holds the same keys on each token (at least
+  // two, each selecting exactly one token); empty: one token. Excludes `token`.
+  std::vector<std::string> tokens;
   // The token's serial is matched ignoring case, as the reference Key Connector matches the
   // serial it was given (keyConnectorSettings__rsaKey__pkcs11SlotTokenSerialNumber).
   bool tokenSerialIgnoresCase = false;

@@ -18,7 +18,8 @@
 
 namespace kc::pkcs11 {
 class SessionPool;
-}
+class TokenCluster;
+}  // namespace kc::pkcs11
 
 namespace kc::appliance {
 
@@ -66,6 +67,11 @@ struct KeyRingSettings {
 // never extractable, decrypt/unwrap only) and builds the ring. Errors name the key URI:
 // NOT_FOUND / CONFLICT from the lookup, POLICY_VIOLATION listing what the key breaks.
 Result<KeyRing> findKeyRing(const std::shared_ptr<pkcs11::SessionPool>& pool,
+                            const KeyRingSettings& settings);
+
+// The same on every token of `cluster` (pkcs11.tokens): each key must be the same key on every
+// token (RsaKeyPair::findOnCluster) and pass the policy on each.
+Result<KeyRing> findKeyRing(const std::shared_ptr<pkcs11::TokenCluster>& cluster,
                             const KeyRingSettings& settings);
 
 }  // namespace kc::appliance
