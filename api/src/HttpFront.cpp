@@ -182,7 +182,9 @@ class FrontSession final : public HTTPServerSession {
   // What was read past the request, for the connection's next one (a pipelined request).
   std::string takeBuffered() {
     std::string rest(static_cast<std::size_t>(buffered()), '\0');
-    if (!rest.empty()) rest.resize(static_cast<std::size_t>(read(rest.data(), rest.size())));
+    if (!rest.empty())
+      rest.resize(
+          static_cast<std::size_t>(read(rest.data(), static_cast<std::streamsize>(rest.size()))));
     return rest;
   }
 };
