@@ -504,6 +504,21 @@ TEST_F(TlsFront, HandshakeNotFinishedInTheHeadDeadlineIsClosed) {
       << std::chrono::duration_cast<milliseconds>(took).count() << " ms";
 }
 
+TEST_F(TlsFront, ClientsClosingMidHandshakeOrSpeakingPlainHttpAreDropped) {
+  auto daemon = startTlsDaemon({{"server.workers", "2"}});
+  for (int i = 0; i < 20; ++i) {  // half a ClientHello, then gone
+    auto gone = connectTo(*daemon);
+    sendAll(gone, std::string_view("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11));
+    gone.close();
+  }
+  auto plain = connectTo(*daemon);
+  sendAll(plain, "GET /alive HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  EXPECT_TRUE(closedWithin(plain, milliseconds(2000)));
+  const auto started = Clock::now();
+  EXPECT_EQ(httpsAlive(*daemon), 200);
+  EXPECT_LT(Clock::now() - started, seconds(1));
+}
+
 TEST_F(TlsFront, KeepAliveAndPipelinedRequestsOnOneConnection) {
   auto daemon = startTlsDaemon();
   const std::string token = E2eEnvironment::get().tokenFor(E2eEnvironment::newUserId());
