@@ -4,7 +4,7 @@ add_executable(slow_clients_bench ${CMAKE_CURRENT_LIST_DIR}/slow_clients_bench.c
   ${PROJECT_SOURCE_DIR}/tests/e2e/DaemonFixture.cpp)
 target_include_directories(slow_clients_bench PRIVATE ${PROJECT_SOURCE_DIR}/tests/e2e)
 target_link_libraries(slow_clients_bench PRIVATE kc_pkcs11 kc_setup_cli kc_test_support
-  Poco::Net Poco::Foundation)
+  Poco::Net Poco::NetSSL Poco::Foundation)
 target_compile_definitions(slow_clients_bench PRIVATE KC_DAEMON_PATH="$<TARGET_FILE:keyconnectord>")
 add_dependencies(slow_clients_bench keyconnectord)
 kc_warnings(slow_clients_bench)

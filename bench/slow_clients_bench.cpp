@@ -2,15 +2,21 @@
 // legitimate keep-alive clients, alone and then beside 500 connections that each send half a
 // request head and then a byte a second (reconnecting when the daemon closes them at
 // server.head_timeout_s), from 50 loopback addresses (10 each, under the per-client cap).
+// With --tls=1 the daemon serves HTTPS, the legitimate clients speak it, and the slow
+// connections send half a TLS ClientHello, then a byte a second (the handshake is cut at the
+// same deadline).
 //
-//   build/bench/slow_clients_bench [--slow=500] [--requests=4000]
+//   build/bench/slow_clients_bench [--slow=500] [--requests=4000] [--tls=1]
 //
 // Prints p50 and p99 of both runs and their ratios (the machines are shared and noisy: the
 // ratio, measured in one run, is the figure).
 
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SSLManager.h>
 #include <Poco/StreamCopier.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,6 +31,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +44,26 @@ using Clock = std::chrono::steady_clock;
 using kc::test::Daemon;
 using kc::test::E2eEnvironment;
 
+// A client session to the daemon: HTTPS (not checking the test's own certificate) with `tls`.
+std::unique_ptr<Poco::Net::HTTPClientSession> sessionTo(const Daemon& daemon, bool tls) {
+  const auto port = static_cast<Poco::UInt16>(daemon.port());
+  if (!tls) return std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1", port);
+  static const Poco::Net::Context::Ptr context = new Poco::Net::Context(
+      Poco::Net::Context::TLS_CLIENT_USE, "", "", "", Poco::Net::Context::VERIFY_NONE);
+  return std::make_unique<Poco::Net::HTTPSClientSession>("127.0.0.1", port, context);
+}
+
+// Sends `request` (with `body`) on `session`; the answer's status, its body in `answer`.
+int exchange(Poco::Net::HTTPClientSession& session, Poco::Net::HTTPRequest& request,
+             const std::string& body, std::string& answer) {
+  if (!body.empty()) request.setContentLength(static_cast<std::streamsize>(body.size()));
+  session.sendRequest(request) << body;
+  Poco::Net::HTTPResponse response;
+  answer.clear();
+  Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+  return static_cast<int>(response.getStatus());
+}
+
 constexpr int kClientThreads = 4;
 constexpr int kSlowAddresses = 50;
 
@@ -45,12 +72,14 @@ struct Latencies {
   double p99 = 0;
 };
 
-Latencies measure(const Daemon& daemon, const std::vector<std::string>& tokens, int requests) {
+Latencies measure(const Daemon& daemon, const std::vector<std::string>& tokens, int requests,
+                  bool tls) {
   std::vector<std::vector<double>> perThread(kClientThreads);
   std::vector<std::thread> threads;
   for (int t = 0; t < kClientThreads; ++t) {
     threads.emplace_back([&, t] {
-      Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(daemon.port()));
+      const auto connection = sessionTo(daemon, tls);
+      Poco::Net::HTTPClientSession& session = *connection;
       session.setKeepAlive(true);
       session.setTimeout(Poco::Timespan(60, 0));
       std::string body;
@@ -60,12 +89,9 @@ Latencies measure(const Daemon& daemon, const std::vector<std::string>& tokens, 
         request.setKeepAlive(true);
         request.set("Authorization",
                     "Bearer " + tokens[static_cast<std::size_t>(i + t) % tokens.size()]);
-        session.sendRequest(request);
-        Poco::Net::HTTPResponse response;
-        body.clear();
-        Poco::StreamCopier::copyToString(session.receiveResponse(response), body);
-        if (response.getStatus() != Poco::Net::HTTPResponse::HTTP_OK) {
-          std::cerr << "GET /user-keys answered " << response.getStatus() << "\n";
+        const int status = exchange(session, request, "", body);
+        if (status != Poco::Net::HTTPResponse::HTTP_OK) {
+          std::cerr << "GET /user-keys answered " << status << "\n";
           std::exit(1);
         }
         perThread[static_cast<std::size_t>(t)].push_back(
@@ -87,7 +113,8 @@ Latencies measure(const Daemon& daemon, const std::vector<std::string>& tokens, 
 // second; one the daemon closes is opened again.
 class SlowClients {
  public:
-  SlowClients(int port, int count) : port_(port), fds_(static_cast<std::size_t>(count), -1) {
+  SlowClients(int port, int count, bool tls)
+      : port_(port), tls_(tls), fds_(static_cast<std::size_t>(count), -1) {
     thread_ = std::thread([this] { run(); });
   }
   ~SlowClients() {
@@ -115,8 +142,11 @@ class SlowClients {
       ::close(fd);
       return -1;
     }
-    constexpr std::string_view kHalf = "GET /alive HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
-    if (::send(fd, kHalf.data(), kHalf.size(), MSG_NOSIGNAL) < 0) {
+    // TLS: a handshake record's header promising 512 bytes, and the start of a ClientHello.
+    constexpr std::string_view kHalfHandshake("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+    constexpr std::string_view kHalfHead = "GET /alive HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+    const std::string_view half = tls_ ? kHalfHandshake : kHalfHead;
+    if (::send(fd, half.data(), half.size(), MSG_NOSIGNAL) < 0) {
       ::close(fd);
       return -1;
     }
@@ -151,6 +181,7 @@ class SlowClients {
   }
 
   const int port_;
+  const bool tls_;
   std::vector<int> fds_;
   std::atomic<bool> stop_{false};
   std::atomic<int> open_{0};
@@ -171,40 +202,63 @@ int flag(int argc, char** argv, const std::string& name, int fallback) {
 int main(int argc, char** argv) {
   const int slow = flag(argc, argv, "--slow", 500);
   const int requests = flag(argc, argv, "--requests", 4000);
+  const bool tls = flag(argc, argv, "--tls", 0) != 0;
   rlimit files{};
   getrlimit(RLIMIT_NOFILE, &files);
   files.rlim_cur = files.rlim_max;  // the slow connections' descriptors, here and in the daemon
   setrlimit(RLIMIT_NOFILE, &files);
 
-  Daemon daemon{kc::test::DaemonOptions{
-      .config = {{"server.workers", "16"}, {"pkcs11.sessions", "8"}, {"log.level", "warning"}}}};
+  Poco::Net::initializeSSL();
+  kc::test::TempDir certificates;
+  kc::test::DaemonOptions options{
+      .config = {{"server.workers", "16"}, {"pkcs11.sessions", "8"}, {"log.level", "warning"}}};
+  if (tls) {
+    kc::test::makeSelfSignedCertificate(certificates.path(), "kc-bench");
+    options.config["tls.certificate"] = (certificates / "cert.pem").string();
+    options.config["tls.private_key"] = (certificates / "key.pem").string();
+    options.waitUntilReady = false;  // it waits for plain HTTP
+  }
+  Daemon daemon{options};
   std::vector<std::string> tokens;
   for (int i = 0; i < 16; ++i) {
     tokens.push_back(E2eEnvironment::get().tokenFor(E2eEnvironment::newUserId()));
-    const auto response =
-        daemon.sendKey("PUT", tokens.back(), kc::test::keyBody(kc::test::randomKeyBase64(64)));
-    if (response.status != 200) throw std::runtime_error("deposit failed: " + response.body);
+    std::string answer;
+    int status = 0;
+    for (int attempt = 0; attempt < 200 && status == 0; ++attempt) {  // until it listens
+      try {
+        Poco::Net::HTTPRequest put("PUT", "/user-keys", Poco::Net::HTTPMessage::HTTP_1_1);
+        put.set("Authorization", "Bearer " + tokens.back());
+        put.setContentType("application/json");
+        status = exchange(*sessionTo(daemon, tls), put,
+                          kc::test::keyBody(kc::test::randomKeyBase64(64)), answer);
+      } catch (const Poco::Exception&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    if (status != 200) throw std::runtime_error("deposit failed: " + answer);
   }
-  measure(daemon, tokens, requests / 4);  // warm-up
-  const Latencies baseline = measure(daemon, tokens, requests);
+  measure(daemon, tokens, requests / 4, tls);  // warm-up
+  const Latencies baseline = measure(daemon, tokens, requests, tls);
   Latencies loaded;
   int held = 0;
   long reconnects = 0;
   {
-    SlowClients clients(daemon.port(), slow);
+    SlowClients clients(daemon.port(), slow, tls);
     // Into the first generation's head deadline (5 s), so the run sees them cut and replaced.
     std::this_thread::sleep_for(std::chrono::seconds(4));
-    loaded = measure(daemon, tokens, requests);
+    loaded = measure(daemon, tokens, requests, tls);
     held = clients.open();
     reconnects = clients.reconnects();
   }
   std::printf(
-      "GET /user-keys latency, %d keep-alive clients, %d requests each run\n"
+      "GET /user-keys latency over %s, %d keep-alive clients, %d requests each run\n"
       "                       p50 ms   p99 ms\n"
       "alone                %7.2f  %7.2f\n"
       "beside %4d slow     %7.2f  %7.2f   (%d open at the end, %ld reconnected)\n"
       "ratio loaded/alone   %7.2f  %7.2f\n",
-      kClientThreads, requests, baseline.p50, baseline.p99, slow, loaded.p50, loaded.p99, held,
-      reconnects, loaded.p50 / baseline.p50, loaded.p99 / baseline.p99);
+      tls ? "HTTPS" : "HTTP", kClientThreads, requests, baseline.p50, baseline.p99, slow,
+      loaded.p50, loaded.p99, held, reconnects, loaded.p50 / baseline.p50,
+      loaded.p99 / baseline.p99);
+  Poco::Net::uninitializeSSL();
   return 0;
 }

@@ -14,8 +14,10 @@
 #include <Poco/Net/HTTPStream.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/StreamSocketImpl.h>
+#include <Poco/NullStream.h>
 #include <Poco/Timestamp.h>
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -33,6 +35,7 @@
 #include <vector>
 
 #include "ConnectionSocket.h"
+#include "FrontSocket.h"
 #include "RequestHead.h"
 #include "kc/Text.h"
 #include "kc/api/RequestHandlerFactory.h"
@@ -136,17 +139,24 @@ std::size_t connectionBudget() {
 // One open connection and what the acceptor has read of its next head.
 struct Connection {
   Connection(const StreamSocket& s, const SocketAddress& p, std::string slot, ClientSlots& all)
-      : socket(s), peer(p), slotAddress(std::move(slot)), slots(all) {}
+      : socket(s),
+        io(static_cast<FrontSocket&>(*socket.impl())),
+        peer(p),
+        slotAddress(std::move(slot)),
+        slots(all),
+        handshaking(io.tls()) {}
   ~Connection() { slots.release(slotAddress); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   StreamSocket socket;
+  FrontSocket& io;  // socket's, with what was read past the last head
   SocketAddress peer;
   std::string slotAddress;  // the capped address; empty for an exempt peer
   ClientSlots& slots;
   std::string head;  // the bytes of the next head read so far
   Clock::time_point deadline;
+  bool handshaking;          // TLS: the handshake is not done yet
   bool idle = true;          // kept alive and no byte of a next request yet
   bool draining = false;     // answered and shut for sending: the acceptor drops what arrives
   std::size_t drained = 0;   // bytes dropped so far
@@ -169,14 +179,24 @@ class FrontSession final : public HTTPServerSession {
   FrontSession(const FrontSession&) = delete;
   FrontSession& operator=(const FrontSession&) = delete;
   using HTTPServerSession::buffered;
+  // What was read past the request, for the connection's next one (a pipelined request).
+  std::string takeBuffered() {
+    std::string rest(static_cast<std::size_t>(buffered()), '\0');
+    if (!rest.empty())
+      rest.resize(
+          static_cast<std::size_t>(read(rest.data(), static_cast<std::streamsize>(rest.size()))));
+    return rest;
+  }
 };
 
 // The answer to one request, written to the session as Poco's own server writes it (Poco's
-// HTTPServerResponseImpl writes no body unless tied to Poco's own request class). A HEAD
-// request's answer carries its body too; the connection closes after it (see answer()).
+// HTTPServerResponseImpl writes no body unless tied to Poco's own request class). The answer
+// to a HEAD request (`headOnly`) has the headers GET's would have, Content-Length included,
+// and no body: what a handler writes of one is dropped.
 class FrontResponse final : public HTTPServerResponse {
  public:
-  explicit FrontResponse(HTTPServerSession& session) : session_(session) {}
+  FrontResponse(HTTPServerSession& session, bool headOnly)
+      : session_(session), headOnly_(headOnly) {}
 
   void sendContinue() override {
     Poco::Net::HTTPHeaderOutputStream out(session_);
@@ -184,7 +204,13 @@ class FrontResponse final : public HTTPServerResponse {
   }
   std::ostream& send() override {
     expectUnsent();
-    if (getChunkedTransferEncoding()) {
+    if (headOnly_) {
+      {
+        Poco::Net::HTTPHeaderOutputStream head(session_);
+        write(head);
+      }
+      stream_ = std::make_unique<Poco::NullOutputStream>();
+    } else if (getChunkedTransferEncoding()) {
       Poco::Net::HTTPHeaderOutputStream head(session_);
       write(head);
       stream_ = std::make_unique<Poco::Net::HTTPChunkedOutputStream>(session_);
@@ -210,7 +236,9 @@ class FrontResponse final : public HTTPServerResponse {
     setChunkedTransferEncoding(false);
     stream_ = std::make_unique<Poco::Net::HTTPHeaderOutputStream>(session_);
     write(*stream_);
-    stream_->write(static_cast<const char*>(buffer), static_cast<std::streamsize>(length));
+    if (!headOnly_) {
+      stream_->write(static_cast<const char*>(buffer), static_cast<std::streamsize>(length));
+    }
   }
   void redirect(const std::string& uri, HTTPStatus status) override {
     expectUnsent();
@@ -234,6 +262,7 @@ class FrontResponse final : public HTTPServerResponse {
     if (stream_) throw Poco::IllegalStateException("the answer was sent already");
   }
   HTTPServerSession& session_;
+  const bool headOnly_;
   std::unique_ptr<std::ostream> stream_;  // flushed when destroyed
 };
 
@@ -271,7 +300,9 @@ class FrontRequest final : public Poco::Net::HTTPServerRequest, public RequestCo
   const SocketAddress& serverAddress() const override { return server_; }
   const HTTPServerParams& serverParams() const override { return params_; }
   HTTPServerResponse& response() const override { return response_; }
-  bool secure() const override { return false; }
+  bool secure() const override {
+    return static_cast<FrontSocket&>(*session_.socket().impl()).tls();
+  }
   Poco::Net::StreamSocket& connection() override { return session_.socket(); }
 
  private:
@@ -302,6 +333,7 @@ class HttpFront::Impl {
     epoll_ = epoll_create1(EPOLL_CLOEXEC);
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epoll_ < 0 || wake_ < 0) throw Poco::SystemException("epoll/eventfd", errno);
+    if (settings_.tls != nullptr) SSL_CTX_up_ref(settings_.tls);
   }
 
   ~Impl() {
@@ -315,6 +347,7 @@ class HttpFront::Impl {
     for (auto& worker : workers_) worker.join();
     ::close(epoll_);
     ::close(wake_);
+    if (settings_.tls != nullptr) SSL_CTX_free(settings_.tls);
   }
 
   void start() {
@@ -397,7 +430,13 @@ class HttpFront::Impl {
         }
         return;
       }
-      StreamSocket socket(new Poco::Net::StreamSocketImpl(fd));
+      StreamSocket socket;
+      try {
+        socket = StreamSocket(new FrontSocket(fd, settings_.tls));  // closes `fd` if it throws
+      } catch (const Poco::Exception& e) {
+        logger().warning("cannot take a connection: " + e.displayText());
+        continue;
+      }
       const SocketAddress peer(reinterpret_cast<const sockaddr*>(&address), length);
       const std::string host = peer.host().toString();
       // A trusted proxy speaks for many clients: it is not capped as one.
@@ -420,7 +459,8 @@ class HttpFront::Impl {
   void wait(std::unique_ptr<Connection> connection) {
     const int fd = connection->socket.impl()->sockfd();
     epoll_event event{};
-    event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+    // TLS reads can need the connection writable (a handshake, a renegotiation).
+    event.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (connection->io.tls() ? EPOLLOUT : 0U);
     event.data.fd = fd;
     if (epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) != 0) return;  // closes it
     waiting_[fd] = std::move(connection);
@@ -448,40 +488,48 @@ class HttpFront::Impl {
     }
   }
 
-  // Reads what has arrived of the head on `fd`, without reading past its end: the bytes are
-  // peeked, and only the head's are taken. Hands the connection to a worker once the head is
-  // whole or over the limit; closes it when the client did.
+  // Reads what has arrived of the head on `fd` (after the TLS handshake, if that is not
+  // done), putting back what it read past the head's end. Hands the connection to a worker
+  // once the head is whole or over the limit; closes it when the client did.
   void readHead(int fd) {
     const auto found = waiting_.find(fd);
     if (found == waiting_.end()) return;
     Connection& connection = *found->second;
     std::string& head = connection.head;
     char chunk[8192];
+    if (connection.handshaking) {
+      switch (connection.io.handshake()) {
+        case FrontSocket::Progress::kWaiting:
+          return;
+        case FrontSocket::Progress::kFailed:
+          return forget(fd);  // closed mid-handshake, or not TLS at all
+        case FrontSocket::Progress::kDone:
+          connection.handshaking = false;
+      }
+    }
     while (connection.draining) {
-      const ssize_t got = ::recv(fd, chunk, sizeof chunk, 0);
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-      if (got <= 0) return forget(fd);
+      const long got = connection.io.readAvailable(chunk, sizeof chunk);
+      if (got < 0) return;
+      if (got == 0) return forget(fd);
       connection.drained += static_cast<std::size_t>(got);
       if (connection.drained >= kMaxLingerBytes) return forget(fd);
     }
     while (true) {
       const std::size_t want = std::min(sizeof chunk, settings_.maxHeadBytes - head.size());
-      const ssize_t got = ::recv(fd, chunk, want, MSG_PEEK);
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-      if (got <= 0) return forget(fd);  // closed or reset by the client
+      const long got = connection.io.readAvailable(chunk, want);
+      if (got < 0) return;
+      if (got == 0) return forget(fd);  // closed or reset by the client
       if (connection.idle) {
         connection.idle = false;
         connection.deadline = Clock::now() + settings_.headTimeout;
       }
       const std::size_t before = head.size();
       head.append(chunk, static_cast<std::size_t>(got));
-      const auto end = findHeadEnd(head, before >= 3 ? before - 3 : 0);
-      const std::size_t take = end ? *end - before : static_cast<std::size_t>(got);
-      head.resize(before + take);
-      if (::recv(fd, chunk, take, 0) != static_cast<ssize_t>(take)) return forget(fd);
-      if (end) return handOver(fd);
+      if (const auto end = findHeadEnd(head, before >= 3 ? before - 3 : 0)) {
+        connection.io.putBack(std::string_view(head).substr(*end));
+        head.resize(*end);
+        return handOver(fd);
+      }
       if (head.size() >= settings_.maxHeadBytes) {
         connection.tooLarge = true;
         return handOver(fd);
@@ -502,8 +550,7 @@ class HttpFront::Impl {
     if (queue_.size() >= std::max<std::size_t>(settings_.maxQueued, 1)) {
       lock.unlock();
       busy_.note(connection->peer.host().toString());
-      [[maybe_unused]] const auto sent =
-          ::send(fd, kBusyAnswer.data(), kBusyAnswer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      connection->io.sendAvailable(kBusyAnswer);
       return;  // `connection` closes
     }
     ++active_;
@@ -579,24 +626,29 @@ class HttpFront::Impl {
       const std::lock_guard lock(queueMutex_);
       if (!queue_.empty()) return false;
     }
-    const int fd = connection.socket.impl()->sockfd();
-    pollfd ready{fd, POLLIN, 0};
-    if (::poll(&ready, 1, static_cast<int>(kFollowUp.count())) != 1) return false;
+    FrontSocket& io = connection.io;
+    if (io.available() == 0) {
+      pollfd ready{io.sockfd(), POLLIN, 0};
+      if (::poll(&ready, 1, static_cast<int>(kFollowUp.count())) != 1) return false;
+    }
     std::string& head = connection.head;
     head.resize(settings_.maxHeadBytes);
-    const ssize_t got = ::recv(fd, head.data(), head.size(), MSG_PEEK | MSG_DONTWAIT);
-    const auto end =
-        got > 0 ? findHeadEnd(std::string_view(head).substr(0, static_cast<std::size_t>(got)))
-                : std::nullopt;
+    std::size_t have = 0;
+    std::optional<std::size_t> end;
+    while (!end && have < head.size()) {
+      const long got = io.readAvailable(head.data() + have, head.size() - have);
+      if (got <= 0) break;  // nothing more yet, or closed: the acceptor sees which
+      end = findHeadEnd(std::string_view(head).substr(0, have + static_cast<std::size_t>(got)),
+                        have >= 3 ? have - 3 : 0);
+      have += static_cast<std::size_t>(got);
+    }
     if (!end) {
-      head.clear();  // the acceptor reads it from the start
+      io.putBack(std::string_view(head).substr(0, have));  // the acceptor reads it again
+      head.clear();
       return false;
     }
+    io.putBack(std::string_view(head).substr(*end, have - *end));
     head.resize(*end);
-    std::string taken(*end, '\0');
-    if (::recv(fd, taken.data(), taken.size(), MSG_DONTWAIT) != static_cast<ssize_t>(*end)) {
-      throw Poco::IOException("a peeked head could not be read");  // the connection closes
-    }
     return true;
   }
 
@@ -605,7 +657,7 @@ class HttpFront::Impl {
   // closes.
   AfterAnswer answer(Connection& connection) {
     StreamSocket& socket = connection.socket;
-    socket.setBlocking(true);
+    if (!connection.io.tls()) socket.setBlocking(true);  // TLS waits in FrontSocket
     socket.setReceiveTimeout(Poco::Timespan(settings_.readTimeout.count(), 0));
     socket.setSendTimeout(Poco::Timespan(settings_.writeTimeout.count(), 0));
     if (connection.tooLarge) {
@@ -622,12 +674,10 @@ class HttpFront::Impl {
     bool keep = false;
     bool bodyRead = true;
     {
-      FrontResponse response(session);
+      FrontResponse response(session, head->method == Poco::Net::HTTPRequest::HTTP_HEAD);
       FrontRequest request(*head, response, session, connection.peer, serverAddress_, *params_);
-      // A HEAD request's answer would carry a body here: the connection ends after it.
       const bool last = !settings_.keepAlive || stopping_ ||
-                        connection.answered >= settings_.maxKeepAliveRequests ||
-                        request.getMethod() == Poco::Net::HTTPRequest::HTTP_HEAD;
+                        connection.answered >= settings_.maxKeepAliveRequests;
       prepare(response, request.getVersion(), !last && request.getKeepAlive());
       std::unique_ptr<Poco::Net::HTTPRequestHandler> handler(
           factory_->createRequestHandler(request));
@@ -637,9 +687,9 @@ class HttpFront::Impl {
       keep = bodyRead && response.getKeepAlive() && response.sent();
     }  // the answer is flushed here
     if (!bodyRead) return AfterAnswer::kDrain;
-    // Bytes Poco read past the body are a pipelined request: not ours to parse, so the
-    // connection ends after the answer.
-    return keep && session.buffered() == 0 ? AfterAnswer::kKeepAlive : AfterAnswer::kClose;
+    // Bytes Poco read past the body are the start of the next (pipelined) request.
+    connection.io.putBack(session.takeBuffered());
+    return keep ? AfterAnswer::kKeepAlive : AfterAnswer::kClose;
   }
 
   // Answers a head we would not take through the handlers' refusal path (the connection is
@@ -652,7 +702,7 @@ class HttpFront::Impl {
     });
     FrontSession session(connection.socket, params_);
     {
-      FrontResponse response(session);
+      FrontResponse response(session, false);
       FrontRequest request(partial, response, session, connection.peer, serverAddress_, *params_);
       prepare(response, Poco::Net::HTTPMessage::HTTP_1_1, false);
       std::unique_ptr<Poco::Net::HTTPRequestHandler> handler(

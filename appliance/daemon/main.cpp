@@ -15,7 +15,6 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/SSLManager.h>
-#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
@@ -228,25 +227,12 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
 
  private:
   int serve(const appliance::DaemonConfig& config, Components& components) {
-    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(static_cast<int>(config.server.workers));
-    params->setMaxQueued(static_cast<int>(config.server.maxQueued));
-    params->setKeepAlive(config.server.keepAlive);
-    params->setMaxKeepAliveRequests(static_cast<int>(config.server.maxKeepAliveRequests));
-    params->setKeepAliveTimeout(Poco::Timespan(config.server.keepAliveTimeout.count(), 0));
-    params->setTimeout(Poco::Timespan(config.server.readTimeout.count(), 0));
-    params->setServerName("keyconnectord");
-
     const Poco::Net::SocketAddress address(config.server.address, config.server.port);
     Poco::Net::Context::Ptr context;
     std::optional<Poco::Net::ServerSocket> socket;
     try {
-      if (config.tls.enabled()) {
-        context = tlsContext(config.tls);
-        socket.emplace(Poco::Net::SecureServerSocket(address, 64, context));
-      } else {
-        socket.emplace(address, 64);
-      }
+      if (config.tls.enabled()) context = tlsContext(config.tls);
+      socket.emplace(address, 64);
     } catch (const Poco::Exception& e) {
       return fail(EXIT_CONFIG,
                   Status(StatusCode::kInvalidArgument,
@@ -270,21 +256,12 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
     if (!admin) return fail(EXIT_CONFIG, admin.status());
     auto factory = std::make_unique<api::RequestHandlerFactory>(
         *components.service, *components.validator, *components.metrics, apiSettings, health);
-    // Plain HTTP: our front end reads the request heads (HttpFront.h). TLS: Poco's server,
-    // which reads them itself (see README: Slow clients and long heads).
-    std::optional<api::HttpFront> front;
-    std::optional<Poco::Net::HTTPServer> tlsServer;
-    if (config.tls.enabled()) {
-      tlsServer.emplace(factory.release(), *socket, params);
-      tlsServer->start();
-    } else {
-      front.emplace(std::move(factory), *socket, frontSettings(config.server));
-      front->start();
-    }
-    const auto openConnections = [&] {
-      return front ? front->activeConnections()
-                   : static_cast<std::size_t>(tlsServer->currentConnections());
-    };
+    // Our front end reads the request heads, after the TLS handshake if any (HttpFront.h).
+    api::FrontSettings settings = frontSettings(config.server);
+    if (context) settings.tls = context->sslContext();
+    api::HttpFront front(std::move(factory), *socket, std::move(settings));
+    front.start();
+    const auto openConnections = [&] { return front.activeConnections(); };
     const std::string serving =
         std::string("listening on ") + (config.tls.enabled() ? "https://" : "http://") +
         address.toString() + " with " + std::to_string(config.server.workers) + " workers";
@@ -307,8 +284,7 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
 
     daemonLogger().information("stopping: no new connections; waiting for requests in flight");
     tellSystemd(notifier_.stopping("stopping: draining requests in flight"));
-    if (front) front->stopAccepting();
-    if (tlsServer) tlsServer->stopAll(false);
+    front.stopAccepting();
     const auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
     while (openConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
       heartbeat.beat();  // a bounded wait: the watchdog keeps pinging through the drain

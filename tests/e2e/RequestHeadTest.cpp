@@ -1,10 +1,18 @@
 // The daemon's front end (kc/api/HttpFront.h) over real sockets: request heads are waited for
 // without a worker, under a total deadline and a 32 KiB cap, with a cap on connections per
-// client address; long tokens reach our JWT check; keep-alive serves several requests.
+// client address; long tokens reach our JWT check; keep-alive serves several requests, and
+// pipelined ones in order. Over TLS alike: the handshake is waited for without a worker too.
 
 #include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
+#include <Poco/StreamCopier.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -46,9 +54,10 @@ struct RawResponse {
   bool hasHeader(const std::string& line) const { return head.find(line) != std::string::npos; }
 };
 
-// Reads one response (a Content-Length body) off `socket`; `pending` keeps what was read past
-// it. None when the connection closed first.
-std::optional<RawResponse> readResponse(Poco::Net::StreamSocket& socket, std::string& pending) {
+// Reads one response (a Content-Length body, none for a HEAD request's) off `socket`; `pending`
+// keeps what was read past it. None when the connection closed first.
+std::optional<RawResponse> readResponse(Poco::Net::StreamSocket& socket, std::string& pending,
+                                        bool headRequest = false) {
   socket.setReceiveTimeout(Poco::Timespan(10, 0));
   char buffer[4096];
   auto fill = [&] {
@@ -66,7 +75,7 @@ std::optional<RawResponse> readResponse(Poco::Net::StreamSocket& socket, std::st
   response.status = std::stoi(response.head.substr(9, 3));
   std::size_t length = 0;
   const auto at = response.head.find("Content-Length: ");
-  if (at != std::string::npos) length = std::stoul(response.head.substr(at + 16));
+  if (at != std::string::npos && !headRequest) length = std::stoul(response.head.substr(at + 16));
   while (pending.size() < length)
     if (!fill()) return std::nullopt;
   response.body = pending.substr(0, length);
@@ -81,7 +90,8 @@ bool closedWithin(Poco::Net::StreamSocket& socket, milliseconds timeout) {
   while (Clock::now() < until) {
     try {
       socket.setReceiveTimeout(Poco::Timespan(0, 100 * 1000));
-      if (socket.receiveBytes(buffer, sizeof buffer) <= 0) return true;
+      // Negative: a TLS socket's timeout (a plain one's throws).
+      if (socket.receiveBytes(buffer, sizeof buffer) == 0) return true;
     } catch (const Poco::TimeoutException&) {
     } catch (const Poco::Exception&) {
       return true;  // reset
@@ -287,16 +297,75 @@ TEST(RequestHead, ExpectContinueIsAnsweredBeforeTheBody) {
   EXPECT_EQ(response->status, 200) << response->head;
 }
 
-TEST(RequestHead, HeadRequestIsAnsweredAndTheConnectionClosed) {
+TEST(RequestHead, HeadRequestIsAnsweredWithoutABodyAndTheConnectionKept) {
   Daemon daemon;
   auto socket = connectTo(daemon);
   sendAll(socket, "HEAD /alive HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   std::string pending;
-  const auto response = readResponse(socket, pending);
+  const auto response = readResponse(socket, pending, true);
   ASSERT_TRUE(response) << daemon.log();
   EXPECT_EQ(response->status, 405) << response->head;
-  EXPECT_TRUE(response->hasHeader("\r\nConnection: Close\r\n")) << response->head;
-  EXPECT_TRUE(closedWithin(socket, milliseconds(2000)));
+  EXPECT_FALSE(response->hasHeader("Connection: Close")) << response->head;
+  // No body follows the head: the next bytes on the connection are the next answer's.
+  sendAll(socket, "GET /alive HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  const auto next = readResponse(socket, pending);
+  ASSERT_TRUE(next) << "the connection closed after the HEAD answer\n" << daemon.log();
+  EXPECT_EQ(next->status, 200) << next->head;
+  EXPECT_TRUE(pending.empty()) << pending;
+}
+
+std::string getRequest(const std::string& path) {
+  return "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+}
+
+std::string putKeyRequest(const std::string& token, const std::string& body) {
+  return "PUT /user-keys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+}
+
+std::string putKeyChunkedRequest(const std::string& token, const std::string& body) {
+  return "PUT /user-keys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+         "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked(body);
+}
+
+// Sends `requests` in one write, each before any answer, and expects their answers in order
+// with the connection kept.
+void expectPipelinedAnswers(Poco::Net::StreamSocket& socket,
+                            const std::vector<std::string>& requests,
+                            const std::vector<int>& statuses, const std::string& log) {
+  std::string all;
+  for (const auto& request : requests) all += request;
+  sendAll(socket, all);
+  std::string pending;
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    const auto response = readResponse(socket, pending);
+    ASSERT_TRUE(response) << "answer " << i << ": the connection closed\n" << log;
+    EXPECT_EQ(response->status, statuses[i]) << response->head;
+    EXPECT_FALSE(response->hasHeader("Connection: Close")) << response->head;
+  }
+  EXPECT_TRUE(pending.empty()) << pending;
+}
+
+TEST(RequestHead, PipelinedRequestsAreAnsweredInOrderOnTheConnection) {
+  Daemon daemon;
+  const std::string token = E2eEnvironment::get().tokenFor(E2eEnvironment::newUserId());
+  auto socket = connectTo(daemon);
+  expectPipelinedAnswers(socket, {getRequest("/alive"), getRequest("/alive")}, {200, 200},
+                         daemon.log());
+  expectPipelinedAnswers(socket,
+                         {getRequest("/alive"), getRequest("/nowhere"), getRequest("/alive")},
+                         {200, 404, 200}, daemon.log());
+  // Requests with a body: what follows the body arrived with it, and is the next request
+  // (a chunked body is read through a buffer, which takes what follows too).
+  expectPipelinedAnswers(socket,
+                         {putKeyRequest(token, keyBody(randomKeyBase64())), getRequest("/alive")},
+                         {200, 200}, daemon.log());
+  expectPipelinedAnswers(
+      socket,
+      {getRequest("/alive"), putKeyChunkedRequest(token, keyBody(randomKeyBase64())),
+       getRequest("/nowhere")},
+      {200, 200, 404}, daemon.log());
 }
 
 TEST(RequestHead, TrustedProxyIsNotCappedAsOneClient) {
@@ -311,6 +380,171 @@ TEST(RequestHead, TrustedProxyIsNotCappedAsOneClient) {
     ASSERT_TRUE(response) << daemon.log();
     EXPECT_EQ(response->status, 200);
   }
+}
+
+// The same front end serving HTTPS: the handshake, like the head, costs no worker and has the
+// head deadline counted from accept.
+class TlsFront : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { Poco::Net::initializeSSL(); }
+  static void TearDownTestSuite() { Poco::Net::uninitializeSSL(); }
+
+  // Starts a daemon serving HTTPS with `config` besides the certificate, once it answers.
+  std::unique_ptr<Daemon> startTlsDaemon(std::map<std::string, std::string> config = {}) {
+    makeSelfSignedCertificate(dir_.path(), "kc-front");
+    config["tls.certificate"] = (dir_ / "cert.pem").string();
+    config["tls.private_key"] = (dir_ / "key.pem").string();
+    auto daemon =
+        std::make_unique<Daemon>(DaemonOptions{.config = config, .waitUntilReady = false});
+    for (int i = 0; i < 200; ++i) {
+      try {
+        if (httpsAlive(*daemon) == 200) return daemon;
+      } catch (const std::exception&) {
+      }
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    ADD_FAILURE() << "no HTTPS answer; log:\n" << daemon->log();
+    return daemon;
+  }
+
+  // A TLS connection, handshake done (the certificate is not checked: a test's own).
+  Poco::Net::SecureStreamSocket connectTls(const Daemon& daemon) {
+    Poco::Net::SecureStreamSocket socket(
+        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(daemon.port())), context_);
+    socket.completeHandshake();
+    return socket;
+  }
+
+  int httpsAlive(const Daemon& daemon) {
+    Poco::Net::HTTPSClientSession session("127.0.0.1", static_cast<Poco::UInt16>(daemon.port()),
+                                          context_);
+    session.setTimeout(Poco::Timespan(20, 0));
+    Poco::Net::HTTPRequest request("GET", "/alive", Poco::Net::HTTPMessage::HTTP_1_1);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    std::string body;
+    Poco::StreamCopier::copyToString(session.receiveResponse(response), body);
+    return static_cast<int>(response.getStatus());
+  }
+
+  TempDir dir_;
+  Poco::Net::Context::Ptr context_ = new Poco::Net::Context(
+      Poco::Net::Context::TLS_CLIENT_USE, "", "", "", Poco::Net::Context::VERIFY_NONE);
+};
+
+TEST_F(TlsFront, TwentyKiBAuthorizationReachesTheTokenCheck) {
+  auto daemon = startTlsDaemon();
+  auto socket = connectTls(*daemon);
+  sendAll(socket, "GET /user-keys HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: " + std::string(kOrigin) +
+                      "\r\nAuthorization: Bearer " + std::string(20 * 1024, 'a') + "\r\n\r\n");
+  std::string pending;
+  const auto response = readResponse(socket, pending);
+  ASSERT_TRUE(response) << daemon->log();
+  EXPECT_EQ(response->status, 401) << response->head;
+  EXPECT_TRUE(response->hasHeader("\r\nX-Request-Id: ")) << response->head;
+  EXPECT_TRUE(response->hasHeader("\r\nCache-Control: no-store\r\n")) << response->head;
+  EXPECT_TRUE(response->hasHeader("\r\nAccess-Control-Allow-Origin: " + std::string(kOrigin)))
+      << response->head;
+  EXPECT_NE(daemon->log().find("token too long"), std::string::npos) << daemon->log();
+}
+
+TEST_F(TlsFront, OversizedHeadIsAnswered431WithOurHeaders) {
+  auto daemon = startTlsDaemon();
+  auto socket = connectTls(*daemon);
+  sendAll(socket,
+          "GET /user-keys HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: big-tls-head\r\n"
+          "Authorization: Bearer " +
+              std::string(40 * 1024, 'a') + "\r\n\r\n");
+  std::string pending;
+  const auto response = readResponse(socket, pending);
+  ASSERT_TRUE(response) << daemon->log();
+  EXPECT_EQ(response->status, 431) << response->head;
+  EXPECT_TRUE(response->hasHeader("\r\nX-Request-Id: ")) << response->head;
+  EXPECT_TRUE(response->hasHeader("\r\nX-Client-Request-Id: big-tls-head\r\n")) << response->head;
+  EXPECT_TRUE(closedWithin(socket, milliseconds(3000)));
+  EXPECT_EQ(countLinesWith(daemon->auditLines(), "\"key.refused\"", "big-tls-head"), 1U);
+}
+
+TEST_F(TlsFront, UnfinishedHandshakesAndHalfSentHeadsDoNotHoldTheWorkers) {
+  auto daemon = startTlsDaemon({{"server.workers", "4"}, {"server.read_timeout_s", "10"}});
+  std::vector<Poco::Net::StreamSocket> stalled;  // TCP only: no handshake, or half a record
+  for (int i = 0; i < 12; ++i) {
+    stalled.push_back(connectTo(*daemon));
+    if (i % 2 == 1) sendAll(stalled.back(), std::string_view("\x16\x03\x01\x02\x00\x01", 6));
+  }
+  std::vector<Poco::Net::SecureStreamSocket> halfSent;
+  for (int i = 0; i < 12; ++i) {
+    halfSent.push_back(connectTls(*daemon));
+    sendAll(halfSent.back(), "GET /alive HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: appl");
+  }
+  std::this_thread::sleep_for(milliseconds(200));
+  const auto started = Clock::now();
+  EXPECT_EQ(httpsAlive(*daemon), 200);
+  const auto took = Clock::now() - started;
+  EXPECT_LT(took, seconds(1)) << std::chrono::duration_cast<milliseconds>(took).count() << " ms";
+  // A half-sent head is still waited for, and answered once whole.
+  sendAll(halfSent.front(), "ication/json\r\n\r\n");
+  std::string pending;
+  const auto answer = readResponse(halfSent.front(), pending);
+  ASSERT_TRUE(answer) << daemon->log();
+  EXPECT_EQ(answer->status, 200);
+}
+
+TEST_F(TlsFront, HandshakeNotFinishedInTheHeadDeadlineIsClosed) {
+  auto daemon = startTlsDaemon({{"server.head_timeout_s", "1"}, {"server.read_timeout_s", "15"}});
+  auto silent = connectTo(*daemon);
+  auto partial = connectTo(*daemon);
+  sendAll(partial, std::string_view("\x16\x03\x01\x02\x00\x01", 6));  // half a ClientHello
+  const auto started = Clock::now();
+  EXPECT_TRUE(closedWithin(silent, milliseconds(4000)));
+  EXPECT_TRUE(closedWithin(partial, milliseconds(4000)));
+  const auto took = Clock::now() - started;
+  EXPECT_GE(took, milliseconds(700));
+  EXPECT_LT(took, milliseconds(3500))
+      << std::chrono::duration_cast<milliseconds>(took).count() << " ms";
+}
+
+TEST_F(TlsFront, ClientsClosingMidHandshakeOrSpeakingPlainHttpAreDropped) {
+  auto daemon = startTlsDaemon({{"server.workers", "2"}});
+  for (int i = 0; i < 20; ++i) {  // half a ClientHello, then gone
+    auto gone = connectTo(*daemon);
+    sendAll(gone, std::string_view("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11));
+    gone.close();
+  }
+  auto plain = connectTo(*daemon);
+  sendAll(plain, "GET /alive HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  EXPECT_TRUE(closedWithin(plain, milliseconds(2000)));
+  const auto started = Clock::now();
+  EXPECT_EQ(httpsAlive(*daemon), 200);
+  EXPECT_LT(Clock::now() - started, seconds(1));
+}
+
+TEST_F(TlsFront, KeepAliveAndPipelinedRequestsOnOneConnection) {
+  auto daemon = startTlsDaemon();
+  const std::string token = E2eEnvironment::get().tokenFor(E2eEnvironment::newUserId());
+  const std::string body = keyBody(randomKeyBase64());
+  auto socket = connectTls(*daemon);
+  std::string pending;
+  const std::vector<std::string> requests = {
+      "GET /alive HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+      "PUT /user-keys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\n\r\n" + body,
+      "GET /user-keys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token + "\r\n\r\n",
+      "GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+  };
+  const std::vector<int> expected = {200, 200, 200, 404};
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    sendAll(socket, requests[i]);
+    const auto response = readResponse(socket, pending);
+    ASSERT_TRUE(response) << "request " << i << " found the connection closed\n" << daemon->log();
+    EXPECT_EQ(response->status, expected[i]) << response->head;
+    EXPECT_FALSE(response->hasHeader("Connection: Close")) << response->head;
+  }
+  expectPipelinedAnswers(socket,
+                         {putKeyChunkedRequest(token, keyBody(randomKeyBase64())),
+                          getRequest("/nowhere"), getRequest("/alive")},
+                         {200, 404, 200}, daemon->log());
 }
 
 }  // namespace

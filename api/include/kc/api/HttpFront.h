@@ -1,17 +1,20 @@
 #pragma once
-// HttpFront: the daemon's plain-HTTP server, in front of the request handlers. One acceptor
-// thread accepts connections and waits for each request head without a worker (epoll), so
-// a client that sends its head slowly, or not at all, holds a file descriptor and a few
-// bytes, never a worker. A complete head goes to a worker, which parses it (RequestHead.h),
-// hands the request to RequestHandlerFactory's handlers as Poco request and response
-// objects, and gives a connection that stays open back to the acceptor to wait for its
-// next head.
+// HttpFront: the daemon's HTTP server, plain or TLS, in front of the request handlers. One
+// acceptor thread accepts connections, does the TLS handshake (non-blocking OpenSSL, driven
+// by epoll) and waits for each request head without a worker, so a client that sends its
+// handshake or head slowly, or not at all, holds a file descriptor and a few bytes, never a
+// worker. A complete head goes to a worker, which parses it (RequestHead.h), hands the
+// request to RequestHandlerFactory's handlers as Poco request and response objects (over
+// TLS the same, through the connection's FrontSocket), and gives a connection that stays
+// open back to the acceptor to wait for its next head. Bytes read past a head or a body
+// belong to the next request: pipelined requests are answered in order.
 //
 // Limits, each answered or logged by us:
-//   - the head (request line and headers) must arrive whole within `headTimeout` of the
-//     connection being accepted, or of the first byte of a later request on a kept-alive
-//     connection; one that does not is closed without an answer (there is no request to
-//     answer; a client that is merely slow to start a request gets keepAliveTimeout);
+//   - the TLS handshake and the head (request line and headers) must be done within
+//     `headTimeout` of the connection being accepted, or of the first byte of a later
+//     request on a kept-alive connection; one that does not is closed without an answer
+//     (there is no request to answer; a client merely slow to start a request gets
+//     keepAliveTimeout);
 //   - a head over `maxHeadBytes` (32 KiB, as ASP.NET Kestrel's default) is answered 431 by
 //     the handlers' refusal path: our headers, a log line and an audit record; a malformed
 //     head likewise gets 400;
@@ -21,8 +24,8 @@
 //   - in all, as many connections as the file-descriptor limit allows less 256 kept for the
 //     audit log, the database, the token and the identity server; more are closed at once.
 // Bodies are read by the worker with `readTimeout` per read, answers written with
-// `writeTimeout`. Pipelined requests (a next head sent before the answer) close the
-// connection after the answer, which HTTP/1.1 clients retry.
+// `writeTimeout`. A HEAD request's answer has GET's headers and no body; the connection
+// stays open.
 
 #include <Poco/Net/ServerSocket.h>
 
@@ -32,6 +35,8 @@
 #include <string>
 
 #include "kc/api/TrustedProxies.h"
+
+struct ssl_ctx_st;
 
 namespace kc::api {
 
@@ -50,11 +55,15 @@ struct FrontSettings {
   std::size_t maxConnectionsPerClient = 64;
   TrustedProxies trustedProxies;  // peers exempt from maxConnectionsPerClient
   std::string serverName = "keyconnectord";
+  // TLS (OpenSSL's server context) when set; held by the front while it runs. Connections
+  // made after the context's certificate changed are served the new one.
+  ssl_ctx_st* tls = nullptr;
 };
 
 class HttpFront {
  public:
-  // Serves `socket` (plain TCP, listening) with `factory`'s handlers once started.
+  // Serves `socket` (TCP, listening; TLS over it when settings.tls is set) with `factory`'s
+  // handlers once started.
   HttpFront(std::unique_ptr<RequestHandlerFactory> factory, const Poco::Net::ServerSocket& socket,
             FrontSettings settings);
   ~HttpFront();  // stops, closing every connection

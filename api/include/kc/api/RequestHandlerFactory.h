@@ -1,6 +1,7 @@
 #pragma once
 // RequestHandlerFactory: the whole HTTP API as one Poco request handler factory. The daemon
-// owns a KeyService, a JwksCache, a JwtValidator and a Metrics, and serves them with:
+// owns a KeyService, a JwksCache, a JwtValidator and a Metrics, and serves them through
+// HttpFront (HttpFront.h, plain HTTP or TLS); Poco's own server takes the factory as well:
 //
 //   Poco::Net::ServerSocket socket(Poco::Net::SocketAddress(host, port));
 //   Poco::Net::HTTPServer server(
