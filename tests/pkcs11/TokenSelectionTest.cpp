@@ -191,9 +191,16 @@ TEST_F(TokenSelection, UriWithoutObjectCannotNameAKey) {
 }
 
 TEST_F(TokenSelection, LoadingTheSameModuleTwiceSharesIt) {
-  auto again = Module::load(suiteToken().modulePath());
+  auto again = Module::load(suiteToken().modulePath(), suiteToken().initArgs());
   ASSERT_TRUE(again);
   EXPECT_EQ(again->get(), suiteToken().module().get());
+}
+
+TEST_F(TokenSelection, LoadingTheSameModuleWithOtherInitArgsIsRefused) {
+  auto again = Module::load(suiteToken().modulePath(), suiteToken().initArgs() + " other");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(again.status().message().find("other init args"), std::string::npos);
 }
 
 TEST_F(TokenSelection, MissingModuleIsAClearError) {
