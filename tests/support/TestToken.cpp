@@ -1,5 +1,7 @@
 #include "support/TestToken.h"
 
+#include <stdlib.h>
+
 #include <cstdlib>
 #include <stdexcept>
 
@@ -25,11 +27,19 @@ std::shared_ptr<pkcs11::SessionPool> TestToken::openPool(pkcs11::SessionPoolOpti
   return *pool;
 }
 
-std::unique_ptr<TestToken> makeTestToken(const std::string& label) {
+std::unique_ptr<TestToken> makeTestToken(const std::string& label,
+                                         const std::string& forwardingModule) {
   const char* chosen = std::getenv("KC_TEST_TOKEN");
   const std::string kind = chosen == nullptr ? "" : chosen;
-  if (kind.empty() || kind == "softhsm") return std::make_unique<SoftHsmToken>(label);
-  if (kind == "softokn") return std::make_unique<SoftoknToken>();
+  auto loaded = [&](const std::string& real) {
+    if (forwardingModule.empty()) return real;
+    setenv("KC_FAULTY_PKCS11_TARGET", real.c_str(), 1);
+    return forwardingModule;
+  };
+  if (kind.empty() || kind == "softhsm") {
+    return std::make_unique<SoftHsmToken>(label, loaded(KC_TEST_PKCS11_MODULE));
+  }
+  if (kind == "softokn") return std::make_unique<SoftoknToken>(loaded(KC_TEST_SOFTOKN_MODULE));
   throw std::runtime_error("KC_TEST_TOKEN names no known token: '" + kind +
                            "' (softhsm or softokn)");
 }

@@ -52,6 +52,10 @@ class TestToken {
 // A fresh token of the implementation KC_TEST_TOKEN names (SoftHSM when unset), labelled
 // `label` where the implementation lets the label be chosen. An unknown name throws: a token
 // the run asked for and cannot have is a failure, never a skip.
-std::unique_ptr<TestToken> makeTestToken(const std::string& label);
+//
+// With `forwardingModule`, that module is loaded instead, and KC_FAULTY_PKCS11_TARGET (for
+// this process) names the token's own module for it to forward to: the fault injector.
+std::unique_ptr<TestToken> makeTestToken(const std::string& label,
+                                         const std::string& forwardingModule = "");
 
 }  // namespace kc::test
