@@ -34,7 +34,17 @@ std::string describeTokens(const std::vector<TokenDescription>& tokens) {
 
 Result<std::shared_ptr<Module>> Module::load(const std::string& path, const std::string& initArgs) {
   std::lock_guard lock(gRegistryMutex);
-  if (auto existing = registry()[path].lock()) return existing;
+  // Copied into a buffer that lives as long as the module: some modules keep the pointer.
+  static std::map<std::string, std::string> initArgsStorage;
+  if (auto existing = registry()[path].lock()) {
+    // softokn's init args name its database: other ones would silently get the first.
+    if (initArgsStorage[path] != initArgs) {
+      return Status(StatusCode::kInvalidArgument,
+                    "PKCS#11 module " + path +
+                        " is already initialised in this process with other init args");
+    }
+    return existing;
+  }
 
   void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (library == nullptr) {
@@ -51,8 +61,6 @@ Result<std::shared_ptr<Module>> Module::load(const std::string& path, const std:
                   "PKCS#11 module " + path + " has no usable C_GetFunctionList");
   }
 
-  // Copied into a buffer that lives as long as the module: some modules keep the pointer.
-  static std::map<std::string, std::string> initArgsStorage;
   std::string& reserved = initArgsStorage[path];
   reserved = initArgs;
   CK_C_INITIALIZE_ARGS args{};

@@ -1,5 +1,9 @@
 #include "ObjectAccess.h"
 
+#include <algorithm>
+#include <bit>
+#include <iterator>
+
 namespace kc::pkcs11::detail {
 
 CK_RV findObjects(CK_FUNCTION_LIST* api, CK_SESSION_HANDLE session,
@@ -40,6 +44,19 @@ CK_RV readBool(CK_FUNCTION_LIST* api, CK_SESSION_HANDLE session, CK_OBJECT_HANDL
   }
   value = rv == CKR_OK && flag == CK_TRUE;
   return rv;
+}
+
+CK_RV readModulusBits(CK_FUNCTION_LIST* api, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                      CK_ULONG& bits) {
+  std::vector<std::uint8_t> modulus;
+  bits = 0;
+  const CK_RV rv = readAttribute(api, session, object, CKA_MODULUS, modulus);
+  if (rv != CKR_OK) return rv;
+  auto first = std::find_if(modulus.begin(), modulus.end(), [](std::uint8_t b) { return b != 0; });
+  if (first == modulus.end()) return CKR_OK;
+  bits = static_cast<CK_ULONG>(std::distance(first, modulus.end()) - 1) * 8 +
+         static_cast<CK_ULONG>(std::bit_width(static_cast<unsigned>(*first)));
+  return CKR_OK;
 }
 
 }  // namespace kc::pkcs11::detail

@@ -22,4 +22,9 @@ CK_RV readAttribute(CK_FUNCTION_LIST* api, CK_SESSION_HANDLE session, CK_OBJECT_
 CK_RV readBool(CK_FUNCTION_LIST* api, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
                CK_ATTRIBUTE_TYPE type, bool fallback, bool& value);
 
+// An RSA key's modulus size in bits, counted from CKA_MODULUS: NSS softokn does not keep
+// CKA_MODULUS_BITS on its key objects (CKR_ATTRIBUTE_TYPE_INVALID), every token has CKA_MODULUS.
+CK_RV readModulusBits(CK_FUNCTION_LIST* api, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                      CK_ULONG& bits);
+
 }  // namespace kc::pkcs11::detail

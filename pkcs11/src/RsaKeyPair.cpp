@@ -94,11 +94,8 @@ Status lookUp(CK_FUNCTION_LIST* api, CK_SESSION_HANDLE session, const Pkcs11Uri&
   }
   out.publicKey = found.front();
 
-  CK_ULONG bits = 0;
-  CK_ATTRIBUTE bitsAttribute{CKA_MODULUS_BITS, &bits, sizeof bits};
-  rv = api->C_GetAttributeValue(session, out.publicKey, &bitsAttribute, 1);
-  if (rv != CKR_OK) return tokenError("C_GetAttributeValue(CKA_MODULUS_BITS)", rv);
-  out.modulusBits = bits;
+  rv = detail::readModulusBits(api, session, out.publicKey, out.modulusBits);
+  if (rv != CKR_OK) return tokenError("C_GetAttributeValue(CKA_MODULUS)", rv);
   return Status::ok();
 }
 
@@ -377,8 +374,7 @@ Result<KeyAttributes> RsaKeyPair::readAttributes() const {
           if (rv != CKR_OK) return rv;
         }
         CK_ULONG bits = 0;
-        CK_ATTRIBUTE bitsAttribute{CKA_MODULUS_BITS, &bits, sizeof bits};
-        const CK_RV rv = api->C_GetAttributeValue(session, pub, &bitsAttribute, 1);
+        const CK_RV rv = detail::readModulusBits(api, session, pub, bits);
         out.modulusBits = bits;
         return rv;
       }));

@@ -37,7 +37,7 @@ E2eEnvironment& E2eEnvironment::get() {
 }
 
 E2eEnvironment::E2eEnvironment() {
-  auto pool = token_.openPool({.size = 1});
+  auto pool = token_->openPool({.size = 1});
   for (auto [purpose, label] : {std::pair{pkcs11::KeyPurpose::kWrap, "e2e-wrap"},
                                 std::pair{pkcs11::KeyPurpose::kAudit, "e2e-audit"}}) {
     auto key = pkcs11::generateKeyPair(pool, {.purpose = purpose, .bits = 2048, .label = label});
@@ -154,6 +154,9 @@ std::string daemonConfigText(const DaemonOptions& options, const std::filesystem
       {"audit.directory", (dir / "audit").string()},
       {"log.level", "information"},
   };
+  if (!environment.token().initArgs().empty()) {
+    config["pkcs11.init_args"] = environment.token().initArgs();
+  }
   if (!options.connectionString.empty()) {
     config["database.connection_string"] = options.connectionString;
   }

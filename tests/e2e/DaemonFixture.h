@@ -1,7 +1,8 @@
 #pragma once
 // End-to-end harness: the real keyconnectord binary, started as a child process on a
-// free loopback port, with a real SoftHSM token, a development identity and a database
-// (SQLite in a temp dir, or the throwaway PostgreSQL server). Tests speak HTTP to it.
+// free loopback port, with a real token (SoftHSM, or the one KC_TEST_TOKEN names), a development
+// identity and a database (SQLite in a temp dir, or the throwaway PostgreSQL server). Tests speak
+// HTTP to it.
 
 #include <chrono>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include "support/SoftHsmToken.h"
 #include "support/Subprocess.h"
 #include "support/TempDir.h"
+#include "support/TestToken.h"
 
 namespace kc::test {
 
@@ -41,7 +43,7 @@ class E2eEnvironment {
  public:
   static E2eEnvironment& get();
 
-  SoftHsmToken& token() { return token_; }
+  TestToken& token() { return *token_; }
   // The audit key's public half, as kc-setup key export writes it.
   const std::filesystem::path& auditPublicKey() const { return auditPublicKey_; }
   const std::filesystem::path& identityDir() const { return identityDir_; }
@@ -57,7 +59,7 @@ class E2eEnvironment {
 
  private:
   E2eEnvironment();
-  SoftHsmToken token_{"kc-e2e"};
+  std::unique_ptr<TestToken> token_ = makeTestToken("kc-e2e");
   TempDir dir_{"kc-e2e-env"};
   std::filesystem::path identityDir_;
   std::filesystem::path foreignIdentityDir_;

@@ -42,7 +42,8 @@ struct ReferenceKeys {
   ReferenceKeys() {
     rsa.writePkcs8Pem(dir / "key.pem");
     rsa.writePkcs12(dir / "key.pfx", kPfxPassword, dir / "pfx.password");
-    auto& token = E2eEnvironment::get().token();
+    // This suite runs on SoftHSM only: the reference token is one it initialises.
+    auto& token = dynamic_cast<SoftHsmToken&>(E2eEnvironment::get().token());
     token.addToken(kReferenceTokenLabel);
     auto uri = pkcs11::Pkcs11Uri::parse(std::string("pkcs11:token=") + kReferenceTokenLabel);
     auto slot = token.module()->findToken(*uri);

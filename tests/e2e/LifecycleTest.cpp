@@ -58,6 +58,35 @@ TEST(Lifecycle, RestartKeepsEveryKey) {
   expectKeys(daemon, deposits);
 }
 
+// The envelope's byte 4 (appliance/include/kc/appliance/Envelope.h) names the OAEP hash that
+// wrapped its DEK: the strongest the token does (SHA-256 on softokn, SHA-1 on SoftHSM 2.6).
+TEST(Lifecycle, EnvelopesRecordTheTokensOaepHashAndOpenAfterRestart) {
+  Daemon daemon;
+  const auto deposits = depositKeys(daemon, 5);
+  ASSERT_EQ(daemon.stop(SIGTERM), 0);
+
+  const auto expected = static_cast<int>(E2eEnvironment::get().token().strongestOaep());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(daemon.databasePath().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* select = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "SELECT user_id, envelope FROM kc_user_keys", -1, &select, nullptr),
+      SQLITE_OK);
+  int rows = 0;
+  while (sqlite3_step(select) == SQLITE_ROW) {
+    ++rows;
+    const auto* envelope = static_cast<const unsigned char*>(sqlite3_column_blob(select, 1));
+    ASSERT_GT(sqlite3_column_bytes(select, 1), 4);
+    EXPECT_EQ(envelope[4], expected) << sqlite3_column_text(select, 0);
+  }
+  sqlite3_finalize(select);
+  sqlite3_close(db);
+  EXPECT_EQ(rows, 5);
+
+  daemon.start();
+  expectKeys(daemon, deposits);
+}
+
 TEST(Lifecycle, SwappedRowsAreIntegrityFailuresAndReleaseNoKey) {
   Daemon daemon;
   const auto deposits = depositKeys(daemon, 2);
@@ -203,7 +232,11 @@ TEST(Lifecycle, PinFromTheEnvironmentIsNotInTheRunningDaemonsEnvironment) {
     // The daemon is not dumpable: only root reads its environ.
     GTEST_SKIP() << "/proc/<pid>/environ of the daemon is not readable by this user";
   }
-  EXPECT_NE(environment.find("SOFTHSM2_CONF="), std::string::npos);  // the right file
+  // The right file: the daemon's, with the variables the token needs.
+  EXPECT_NE(environment.find("PATH="), std::string::npos);
+  for (const auto& [name, value] : E2eEnvironment::get().token().childEnvironment()) {
+    EXPECT_NE(environment.find(name + "="), std::string::npos) << name;
+  }
   EXPECT_EQ(environment.find(pin), std::string::npos) << "the PIN is in /proc/<pid>/environ";
   // The PIN is kept in memory: a reload, and the keys, still work.
   daemon.sendSignal(SIGHUP);

@@ -1,5 +1,5 @@
-// Recovery from token faults, through a PKCS#11 module that forwards to SoftHSM and fails
-// chosen calls on request.
+// Recovery from token faults, through a PKCS#11 module that forwards to the test token
+// (SoftHSM or softokn, tests/support/TestToken.h) and fails chosen calls on request.
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 
 #include "FaultyModule.h"
 #include "kc/pkcs11/KeyGeneration.h"
-#include "support/SoftHsmToken.h"
+#include "support/TestToken.h"
 
 namespace kc::pkcs11 {
 namespace {
@@ -17,7 +17,7 @@ using test::FaultControl;
 class FaultInjection : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    token_ = new test::SoftHsmToken("kc-fault", KC_FAULTY_PKCS11_PATH);
+    token_ = test::makeTestToken("kc-fault", KC_FAULTY_PKCS11_PATH).release();
     control_ = FaultControl::bind(KC_FAULTY_PKCS11_PATH);
     ASSERT_TRUE(control_.bound());
     pool_ = token_->openPool({.size = 2,
@@ -35,7 +35,7 @@ class FaultInjection : public ::testing::Test {
 
   Result<SecretBytes> decrypt() { return key_->decrypt(ciphertext_.bytes, ciphertext_.hash); }
 
-  static inline test::SoftHsmToken* token_ = nullptr;
+  static inline test::TestToken* token_ = nullptr;
   static inline std::shared_ptr<SessionPool> pool_;
   static inline RsaKeyPair* key_ = nullptr;
   static inline OaepCiphertext ciphertext_;

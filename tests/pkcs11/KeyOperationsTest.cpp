@@ -1,4 +1,5 @@
-// Key generation, attributes, policy and cryptographic operations on a real SoftHSM token.
+// Key generation, attributes, policy and cryptographic operations on a real token (each of
+// tests/support/TestToken.h).
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -142,11 +143,13 @@ TEST(KeyOperations, OaepIsRandomised) {
   EXPECT_NE(a->bytes, b->bytes);
 }
 
-TEST(KeyOperations, ProbedOaepHashIsTheOneTheTokenAccepts) {
-  // SoftHSM 2.6 does OAEP with SHA-1 only; a token with SHA-256 would be probed to it.
+TEST(KeyOperations, ProbedOaepHashIsTheStrongestTheTokenAccepts) {
+  // SoftHSM 2.6 does OAEP with SHA-1 only; softokn does SHA-256, which the probe prefers.
+  EXPECT_EQ(suiteWrapKey().oaepHash(), test::suiteToken().strongestOaep());
   const auto plaintext = bytesOf("probe");
   auto ciphertext = suiteWrapKey().encrypt(plaintext);
   ASSERT_TRUE(ciphertext);
+  EXPECT_EQ(ciphertext->hash, test::suiteToken().strongestOaep());
   const OaepHash other = ciphertext->hash == OaepHash::kSha1 ? OaepHash::kSha256 : OaepHash::kSha1;
   EXPECT_FALSE(suiteWrapKey().decrypt(ciphertext->bytes, other));
   EXPECT_TRUE(suiteWrapKey().decrypt(ciphertext->bytes, ciphertext->hash));

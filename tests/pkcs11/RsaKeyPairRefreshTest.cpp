@@ -14,6 +14,7 @@
 #include "kc/pkcs11/KeyGeneration.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "support/SoftHsmToken.h"
+#include "support/TestToken.h"
 
 namespace kc::pkcs11 {
 namespace {
@@ -31,7 +32,7 @@ bool sameBytes(const SecretBytes& secret, const std::vector<std::uint8_t>& plain
 class RsaKeyPairRefresh : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    token_ = new test::SoftHsmToken("kc-refresh", KC_FAULTY_PKCS11_PATH);
+    token_ = test::makeTestToken("kc-refresh", KC_FAULTY_PKCS11_PATH).release();
     control_ = FaultControl::bind(KC_FAULTY_PKCS11_PATH);
     ASSERT_TRUE(control_.bound());
     pool_ = token_->openPool({.size = 4, .loginBackoff = std::chrono::milliseconds(5)});
@@ -62,7 +63,7 @@ class RsaKeyPairRefresh : public ::testing::Test {
     ASSERT_TRUE(destroyed.isOk()) << destroyed.toString();
   }
 
-  static inline test::SoftHsmToken* token_ = nullptr;
+  static inline test::TestToken* token_ = nullptr;
   static inline std::shared_ptr<SessionPool> pool_;
   static inline FaultControl control_{};
 };

@@ -1,4 +1,4 @@
-// The session pool's waiting and recovery, on a real SoftHSM token.
+// The session pool's waiting and recovery, on a real token (each of tests/support/TestToken.h).
 
 #include <gtest/gtest.h>
 

@@ -8,9 +8,9 @@
 
 namespace kc::test {
 
-SoftHsmToken& suiteToken() {
-  static SoftHsmToken token("kc-test");
-  return token;
+TestToken& suiteToken() {
+  static const std::unique_ptr<TestToken> token = makeTestToken("kc-test");
+  return *token;
 }
 
 std::shared_ptr<pkcs11::SessionPool> suitePool() {

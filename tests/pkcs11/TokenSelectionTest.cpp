@@ -1,10 +1,12 @@
-// Choosing the token and the key by URI, and logging in, against a real SoftHSM token.
+// Choosing the token and the key by URI, and logging in, against a real token (each of
+// tests/support/TestToken.h).
 
 #include <gtest/gtest.h>
 
 #include <cctype>
 
 #include "TokenEnvironment.h"
+#include "kc/Text.h"
 #include "kc/pkcs11/Module.h"
 #include "kc/pkcs11/Pkcs11Uri.h"
 #include "kc/pkcs11/RsaKeyPair.h"
@@ -22,28 +24,34 @@ Result<CK_SLOT_ID> findToken(const std::string& text) {
   return suiteToken().module()->findToken(*uri);
 }
 
+std::string tokenUri(const std::string& label) {
+  return "pkcs11:token=" + percentEncode(label);
+}
+
+// The suite's token has a second token beside it on the same module.
 class TokenSelection : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    static bool added = false;
-    if (!added) {
-      suiteToken().addToken("kc-other");
-      added = true;
-    }
-  }
+  static void SetUpTestSuite() { other_ = suiteToken().otherTokenLabel(); }
+  static const std::string& other() { return other_; }
+
+ private:
+  static inline std::string other_;
 };
 
 TEST_F(TokenSelection, SelectsTokenByLabel) {
-  auto slot = findToken("pkcs11:token=kc-test");
+  auto slot = findToken(suiteToken().tokenUri());
   ASSERT_TRUE(slot) << slot.status().toString();
-  auto other = findToken("pkcs11:token=kc-other");
-  ASSERT_TRUE(other);
-  EXPECT_NE(*slot, *other);
+  auto otherSlot = findToken(tokenUri(other()));
+  ASSERT_TRUE(otherSlot);
+  EXPECT_NE(*slot, *otherSlot);
 }
 
 TEST_F(TokenSelection, SelectsTokenBySerial) {
+  if (!suiteToken().serialsAreUnique()) {
+    GTEST_SKIP() << suiteToken().kind() << "'s tokens share one serial";
+  }
   auto bySerial = findToken("pkcs11:serial=" + suiteToken().serial());
-  auto byLabel = findToken("pkcs11:token=kc-test");
+  auto byLabel = findToken(suiteToken().tokenUri());
   ASSERT_TRUE(bySerial) << bySerial.status().toString();
   ASSERT_TRUE(byLabel);
   EXPECT_EQ(*bySerial, *byLabel);
@@ -61,9 +69,9 @@ TEST_F(TokenSelection, SerialMatchesIgnoringCaseOnlyWhenAsked) {
   EXPECT_EQ(module.findToken(*uri).status().code(), StatusCode::kNotFound);
   auto ignoringCase = module.findToken(*uri, TokenMatch::kSerialIgnoringCase);
   ASSERT_TRUE(ignoringCase) << ignoringCase.status().toString();
-  EXPECT_EQ(*ignoringCase, *findToken("pkcs11:token=kc-test"));
+  EXPECT_EQ(*ignoringCase, *findToken(suiteToken().tokenUri()));
 
-  auto otherLabel = Pkcs11Uri::parse("pkcs11:token=kc-other;serial=" + upper);
+  auto otherLabel = Pkcs11Uri::parse(tokenUri(other()) + ";serial=" + upper);
   ASSERT_TRUE(otherLabel);
   EXPECT_EQ(module.findToken(*otherLabel, TokenMatch::kSerialIgnoringCase).status().code(),
             StatusCode::kNotFound)
@@ -71,7 +79,7 @@ TEST_F(TokenSelection, SerialMatchesIgnoringCaseOnlyWhenAsked) {
 }
 
 TEST_F(TokenSelection, SelectsTokenBySlotId) {
-  auto byLabel = findToken("pkcs11:token=kc-test");
+  auto byLabel = findToken(suiteToken().tokenUri());
   ASSERT_TRUE(byLabel);
   auto bySlot = findToken("pkcs11:slot-id=" + std::to_string(*byLabel));
   ASSERT_TRUE(bySlot) << bySlot.status().toString();
@@ -83,16 +91,23 @@ TEST_F(TokenSelection, MissingTokenIsNotFoundNamingTheUri) {
   ASSERT_FALSE(slot);
   EXPECT_EQ(slot.status().code(), StatusCode::kNotFound);
   EXPECT_NE(slot.status().message().find("pkcs11:token=no-such-token"), std::string::npos);
-  EXPECT_NE(slot.status().message().find("kc-test"), std::string::npos)
+  EXPECT_NE(slot.status().message().find(suiteToken().label()), std::string::npos)
       << "the error should list the tokens that are present";
 }
 
 TEST_F(TokenSelection, AmbiguousTokenIsAConflictNamingTheUri) {
-  auto slot = findToken("pkcs11:manufacturer=SoftHSM%20project");
+  // The suite's token and the other one have the same manufacturer.
+  auto tokens = suiteToken().module()->tokens();
+  ASSERT_TRUE(tokens);
+  std::string manufacturer;
+  for (const auto& token : *tokens) {
+    if (token.label == suiteToken().label()) manufacturer = token.manufacturer;
+  }
+  const std::string uri = "pkcs11:manufacturer=" + percentEncode(manufacturer);
+  auto slot = findToken(uri);
   ASSERT_FALSE(slot);
   EXPECT_EQ(slot.status().code(), StatusCode::kConflict);
-  EXPECT_NE(slot.status().message().find("pkcs11:manufacturer=SoftHSM%20project"),
-            std::string::npos);
+  EXPECT_NE(slot.status().message().find(uri), std::string::npos);
 }
 
 TEST_F(TokenSelection, WrongPinIsPermissionDeniedAndNeverPrinted) {
@@ -100,7 +115,8 @@ TEST_F(TokenSelection, WrongPinIsPermissionDeniedAndNeverPrinted) {
   const std::string wrong = "wrong-" + test::randomToken(8);
   test::writeFile(dir / "pin", wrong);
   auto pool = connectToken({.modulePath = suiteToken().modulePath(),
-                            .uri = "pkcs11:token=kc-test",
+                            .initArgs = suiteToken().initArgs(),
+                            .uri = suiteToken().tokenUri(),
                             .pin = PinSource::fromFile(dir / "pin"),
                             .pool = {.size = 1}});
   ASSERT_FALSE(pool);
@@ -123,7 +139,7 @@ TEST_F(TokenSelection, SecondPoolOnALoggedInTokenWorks) {
 
 TEST_F(TokenSelection, SelectsKeyByLabel) {
   const auto& wrap = test::suiteWrapKey();
-  auto uri = Pkcs11Uri::parse("pkcs11:token=kc-test;object=suite-wrap;type=private");
+  auto uri = Pkcs11Uri::parse(suiteToken().tokenUri() + ";object=suite-wrap;type=private");
   ASSERT_TRUE(uri);
   auto key = RsaKeyPair::find(suitePool(), *uri);
   ASSERT_TRUE(key) << key.status().toString();
@@ -167,7 +183,7 @@ TEST_F(TokenSelection, AmbiguousKeyIsAConflict) {
 }
 
 TEST_F(TokenSelection, UriWithoutObjectCannotNameAKey) {
-  auto uri = Pkcs11Uri::parse("pkcs11:token=kc-test");
+  auto uri = Pkcs11Uri::parse(suiteToken().tokenUri());
   ASSERT_TRUE(uri);
   auto key = RsaKeyPair::find(suitePool(), *uri);
   ASSERT_FALSE(key);
@@ -175,9 +191,16 @@ TEST_F(TokenSelection, UriWithoutObjectCannotNameAKey) {
 }
 
 TEST_F(TokenSelection, LoadingTheSameModuleTwiceSharesIt) {
-  auto again = Module::load(suiteToken().modulePath());
+  auto again = Module::load(suiteToken().modulePath(), suiteToken().initArgs());
   ASSERT_TRUE(again);
   EXPECT_EQ(again->get(), suiteToken().module().get());
+}
+
+TEST_F(TokenSelection, LoadingTheSameModuleWithOtherInitArgsIsRefused) {
+  auto again = Module::load(suiteToken().modulePath(), suiteToken().initArgs() + " other");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(again.status().message().find("other init args"), std::string::npos);
 }
 
 TEST_F(TokenSelection, MissingModuleIsAClearError) {

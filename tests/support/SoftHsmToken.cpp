@@ -56,16 +56,11 @@ std::map<std::string, std::string> SoftHsmToken::childEnvironment() const {
   return {{"SOFTHSM2_CONF", confPath().string()}};
 }
 
-std::shared_ptr<pkcs11::SessionPool> SoftHsmToken::openPool(
-    pkcs11::SessionPoolOptions options) const {
-  auto uri = pkcs11::Pkcs11Uri::parse(tokenUri());
-  if (!uri) throw std::runtime_error(uri.status().toString());
-  auto slot = module_->findToken(*uri);
-  if (!slot) throw std::runtime_error(slot.status().toString());
-  auto pool =
-      pkcs11::SessionPool::open(module_, *slot, pkcs11::PinSource::fromFile(pinFile()), options);
-  if (!pool) throw std::runtime_error(pool.status().toString());
-  return *pool;
+std::string SoftHsmToken::otherTokenLabel() {
+  const std::string other = label_ + "-other";
+  if (!otherAdded_) addToken(other);
+  otherAdded_ = true;
+  return other;
 }
 
 void generateRawKeyPair(pkcs11::SessionPool& pool, const std::string& label, bool extractable,

@@ -14,30 +14,31 @@
 #include "kc/pkcs11/Module.h"
 #include "kc/pkcs11/SessionPool.h"
 #include "support/TempDir.h"
+#include "support/TestToken.h"
 
 namespace kc::test {
 
-class SoftHsmToken {
+class SoftHsmToken : public TestToken {
  public:
   // `modulePath` may name a module that forwards to SoftHSM (the fault injector).
   explicit SoftHsmToken(std::string label = "kc-test",
                         std::string modulePath = KC_TEST_PKCS11_MODULE);
 
-  const std::string& label() const { return label_; }
-  const std::string& serial() const { return serial_; }
-  const std::string& modulePath() const { return modulePath_; }
-  // pkcs11:token=<label>
-  std::string tokenUri() const { return "pkcs11:token=" + label_; }
+  std::string_view kind() const override { return "softhsm"; }
+  const std::string& label() const override { return label_; }
+  const std::string& serial() const override { return serial_; }
+  const std::string& modulePath() const override { return modulePath_; }
+  const std::string& initArgs() const override { return initArgs_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
   std::filesystem::path confPath() const { return dir_ / "softhsm2.conf"; }
-  std::filesystem::path pinFile() const { return dir_ / "user.pin"; }
+  std::filesystem::path pinFile() const override { return dir_ / "user.pin"; }
   std::filesystem::path soPinFile() const { return dir_ / "so.pin"; }
-  // Environment a child process needs to see this token.
-  std::map<std::string, std::string> childEnvironment() const;
-
-  std::shared_ptr<pkcs11::Module> module() const { return module_; }
-  // A fresh pool of `sessions` logged-in sessions on this token.
-  std::shared_ptr<pkcs11::SessionPool> openPool(pkcs11::SessionPoolOptions options = {}) const;
+  std::map<std::string, std::string> childEnvironment() const override;
+  std::shared_ptr<pkcs11::Module> module() const override { return module_; }
+  // SoftHSM 2.6 does RSA-OAEP with SHA-1 only.
+  pkcs11::OaepHash strongestOaep() const override { return pkcs11::OaepHash::kSha1; }
+  std::string otherTokenLabel() override;
+  bool serialsAreUnique() const override { return true; }
 
   // Initialises one more token labelled `label` in the next free slot (same PINs).
   void addToken(const std::string& label);
@@ -46,8 +47,10 @@ class SoftHsmToken {
   TempDir dir_{"kc-softhsm"};
   std::string label_;
   std::string modulePath_;
+  std::string initArgs_;
   std::string serial_;
   std::shared_ptr<pkcs11::Module> module_;
+  bool otherAdded_ = false;
 };
 
 // Generates a 2048-bit RSA key pair directly through Cryptoki with the given private-key

@@ -31,7 +31,9 @@ class Module {
  public:
   // Loads and initialises the module at `path`. `initArgs`, when not empty, is passed
   // in CK_C_INITIALIZE_ARGS.pReserved (NSS softokn needs "configDir=..."). Loading the
-  // same path twice returns the same Module: a module is initialised once per process.
+  // same path twice returns the same Module: a module is initialised once per process. A
+  // second load with other init args is INVALID_ARGUMENT (for softokn they name another
+  // database, which the module already initialised would never open).
   static Result<std::shared_ptr<Module>> load(const std::string& path,
                                               const std::string& initArgs = "");
   ~Module();
