@@ -24,7 +24,7 @@ const std::string kTokenA = "kc-ha-a";
 const std::string kTokenB = "kc-ha-b";
 
 std::shared_ptr<pkcs11::SessionPool> poolOn(const std::string& label) {
-  SoftHsmToken& token = E2eEnvironment::get().token();
+  auto& token = dynamic_cast<SoftHsmToken&>(E2eEnvironment::get().token());  // two tokens: SoftHSM
   auto uri = pkcs11::Pkcs11Uri::parse("pkcs11:token=" + label);
   auto slot = token.module()->findToken(*uri);
   if (!slot) throw std::runtime_error(slot.status().toString());
@@ -38,7 +38,8 @@ std::shared_ptr<pkcs11::SessionPool> poolOn(const std::string& label) {
 // different key pair on each under the same label and CKA_ID.
 void prepareTokensOnce() {
   static const bool prepared = [] {
-    SoftHsmToken& token = E2eEnvironment::get().token();
+    auto& token =
+        dynamic_cast<SoftHsmToken&>(E2eEnvironment::get().token());  // two tokens: SoftHSM
     token.addToken(kTokenA);
     token.addToken(kTokenB);
     const auto shared = SoftwareRsaKey::generate();
