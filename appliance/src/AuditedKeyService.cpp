@@ -148,7 +148,7 @@ void AuditedKeyService::writeSummaries(const std::vector<RefusalSummary>& summar
     record.detail = summary.detail();
     records.push_back(std::move(record));
   }
-  Status written = trail_->log().appendAll(std::move(records));
+  Status written = trail_->log().appendAll(records);
   if (!written.isOk()) {
     auditLogger().error("summaries of %z refused requests' clients not written: %s",
                         summaries.size(), written.toString());
@@ -162,7 +162,7 @@ Status AuditedKeyService::write(const api::RequestContext& context,
   outcomeRecord.durationMicros = microsSince(start);
   if (outcomeRecord.keyId.empty() && !records.empty()) outcomeRecord.keyId = records.back().keyId;
   records.push_back(std::move(outcomeRecord));
-  Status written = trail_->log().appendAll(std::move(records));
+  Status written = trail_->log().appendAll(records);
   if (!written.isOk()) {
     auditLogger().error("audit records of request %s (user %s) not written: %s", context.requestId,
                         userText(context), written.toString());

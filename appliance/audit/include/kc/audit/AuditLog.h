@@ -106,7 +106,7 @@ class AuditLog {
 
   // Appends `records` in order, made durable together by one sync: OK only when all are.
   // For the records of one request (the token operation and the key release).
-  Status appendAll(std::vector<AuditRecord> records);
+  Status appendAll(const std::vector<AuditRecord>& records);
 
   // Writes a checkpoint signed by the signer and returns once it is durable. UNAVAILABLE
   // when the log is not writable, TOKEN_ERROR (or the signer's error) when signing failed.
@@ -143,7 +143,7 @@ class AuditLog {
   Status recover(std::string& detail);
   Status rotate();
   void closeFile();
-  std::shared_ptr<Pending> makeInternal(std::string_view operation, std::string detail,
+  std::shared_ptr<Pending> makeInternal(std::string_view operation, std::string_view detail,
                                         bool isCheckpoint);
 
   const AuditLogOptions options_;
