@@ -23,7 +23,7 @@ bool isHeaderList(std::string_view text) {
 
 }  // namespace
 
-CorsPolicy::CorsPolicy(std::string allowedOrigin) : origin_(trimSlash(allowedOrigin)) {}
+CorsPolicy::CorsPolicy(const std::string& allowedOrigin) : origin_(trimSlash(allowedOrigin)) {}
 
 bool CorsPolicy::allows(std::string_view origin) const {
   return !origin_.empty() && trimSlash(origin) == origin_;

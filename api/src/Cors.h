@@ -13,7 +13,7 @@ namespace kc::api {
 class CorsPolicy {
  public:
   // `allowedOrigin` may end in '/'; empty allows no origin.
-  explicit CorsPolicy(std::string allowedOrigin);
+  explicit CorsPolicy(const std::string& allowedOrigin);
 
   // Whether `origin` is the allowed one (exact match after trimming a trailing '/').
   bool allows(std::string_view origin) const;

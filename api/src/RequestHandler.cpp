@@ -76,7 +76,7 @@ std::string newRequestId() {
 }
 
 std::string clientAddressOf(const HTTPServerRequest& request, const TrustedProxies& proxies) {
-  const std::string peer = request.clientAddress().host().toString();
+  std::string peer = request.clientAddress().host().toString();
   if (proxies.empty()) return peer;
   std::vector<std::string> forwardedFor;  // every X-Forwarded-For header, in order
   for (auto it = request.find("X-Forwarded-For");
@@ -104,10 +104,11 @@ std::string utcNowIso8601() {
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm utc{};
   gmtime_r(&seconds, &utc);
+  // Both fit their buffers for any year (at most 26 and 33 characters), so neither can fail.
   char buffer[40];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
+  (void)std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
   char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buffer, static_cast<int>(millis));
+  (void)std::snprintf(out, sizeof out, "%s.%03dZ", buffer, static_cast<int>(millis));
   return out;
 }
 
@@ -214,7 +215,8 @@ void RequestHandler::handleRequest(HTTPServerRequest& request, HTTPServerRespons
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.observeRequest(routeLabel, method, status_, seconds);
   char duration[32];
-  std::snprintf(duration, sizeof duration, "%.1f", seconds * 1000);
+  // Cannot fail; a duration too long for 31 characters (10^28 ms) would only be cut short.
+  (void)std::snprintf(duration, sizeof duration, "%.1f", seconds * 1000);
   std::string line = method + " " + routeLabel + " " + std::to_string(status_) + " " + duration +
                      "ms id=" + context_.requestId;
   if (context_.userId) line += " user=" + context_.userId->str();

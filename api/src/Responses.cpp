@@ -48,7 +48,8 @@ std::string jsonEscape(std::string_view text) {
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(c));
+          // Always 6 characters: cannot fail or be cut.
+          (void)std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(c));
           out += buffer;
         } else {
           out += c;

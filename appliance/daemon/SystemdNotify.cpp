@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 
 #include "kc/FileDescriptor.h"
 
@@ -37,7 +38,9 @@ std::optional<Number> parseNumber(const char* text) {
 }  // namespace
 
 SystemdNotifier SystemdNotifier::fromEnvironment() {
-  const char* address = std::getenv("NOTIFY_SOCKET");
+  // Safe: the only writer of our environment (PinSource::moveOutOfEnvironment) runs before
+  // any other thread starts.
+  const char* address = std::getenv("NOTIFY_SOCKET");  // NOLINT(concurrency-mt-unsafe)
   return SystemdNotifier(address == nullptr ? "" : address);
 }
 
@@ -87,10 +90,10 @@ Status SystemdNotifier::send(std::string_view assignments) const {
                                              (abstract ? 0 : 1));
 
   const FileDescriptor socket(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (socket.get() < 0) return fail(std::string("socket: ") + std::strerror(errno));
+  if (socket.get() < 0) return fail("socket: " + std::generic_category().message(errno));
   const ssize_t sent = ::sendto(socket.get(), assignments.data(), assignments.size(), MSG_NOSIGNAL,
                                 reinterpret_cast<const sockaddr*>(&peer), length);
-  if (sent < 0) return fail(std::string("sendto: ") + std::strerror(errno));
+  if (sent < 0) return fail("sendto: " + std::generic_category().message(errno));
   if (static_cast<std::size_t>(sent) != assignments.size()) return fail("short datagram");
   return Status::ok();
 }
@@ -107,7 +110,11 @@ std::optional<std::chrono::microseconds> watchdogTimeout(const char* watchdogUse
 }
 
 std::optional<std::chrono::microseconds> watchdogTimeoutFromEnvironment() {
-  return watchdogTimeout(std::getenv("WATCHDOG_USEC"), std::getenv("WATCHDOG_PID"), ::getpid());
+  // Safe: the only writer of our environment (PinSource::moveOutOfEnvironment) runs before
+  // any other thread starts.
+  return watchdogTimeout(std::getenv("WATCHDOG_USEC"),  // NOLINT(concurrency-mt-unsafe)
+                         std::getenv("WATCHDOG_PID"),   // NOLINT(concurrency-mt-unsafe)
+                         ::getpid());
 }
 
 }  // namespace kc::daemon

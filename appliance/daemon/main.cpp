@@ -311,7 +311,7 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
   // `turn` and beats `heartbeat` each time round, so the watchdog's pings stop when this loop
   // is stuck — in a reload on a token that no longer answers, say.
   void runControlLoop(const appliance::DaemonConfig& config, Components& components,
-                      Poco::Net::Context::Ptr context, const std::string& serving,
+                      const Poco::Net::Context::Ptr& context, const std::string& serving,
                       Heartbeat& heartbeat, std::chrono::microseconds turn) {
     const sigset_t signals = handledSignals();
     appliance::KeyRingSettings ring = appliance::keyRingSettingsFrom(config);

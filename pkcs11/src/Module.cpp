@@ -48,7 +48,7 @@ Result<std::shared_ptr<Module>> Module::load(const std::string& path, const std:
 
   void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (library == nullptr) {
-    const char* why = dlerror();
+    const char* why = dlerror();  // NOLINT(concurrency-mt-unsafe): glibc keeps it per thread
     return Status(StatusCode::kInvalidArgument,
                   "cannot load PKCS#11 module " + path + ": " + (why ? why : "dlopen failed"));
   }

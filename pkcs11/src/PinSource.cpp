@@ -74,7 +74,7 @@ std::shared_ptr<const SecretBytes> movedPin(std::string_view variable) {
 
 }  // namespace
 
-PinSource PinSource::fromFile(std::filesystem::path path) {
+PinSource PinSource::fromFile(const std::filesystem::path& path) {
   return {Kind::kFile, path.string()};
 }
 
@@ -112,7 +112,8 @@ void PinSource::moveOutOfEnvironment() const {
 Result<SecretBytes> PinSource::read() const {
   if (kind_ == Kind::kEnvironment) {
     if (auto moved = movedPin(where_)) return moved->copy();
-    const char* value = std::getenv(where_.c_str());
+    // Safe: the environment's only writer is moveOutOfEnvironment, before threads start.
+    const char* value = std::getenv(where_.c_str());  // NOLINT(concurrency-mt-unsafe)
     if (value == nullptr || *value == '\0') {
       return Status(StatusCode::kInvalidArgument, describe() + " is not set");
     }
@@ -148,7 +149,7 @@ Result<SecretBytes> PinSource::read() const {
       const int saved = errno;
       close(fd);
       return Status(StatusCode::kInvalidArgument,
-                    "cannot read " + describe() + ": " + std::strerror(saved));
+                    "cannot read " + describe() + ": " + std::generic_category().message(saved));
     }
     if (n == 0) break;
     filled += static_cast<std::size_t>(n);

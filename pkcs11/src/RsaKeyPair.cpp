@@ -156,7 +156,10 @@ struct RsaKeyPair::State {
   template <typename Op>
   Status withKey(std::string_view operation, Op&& op, CK_RV* failed = nullptr) const {
     for (int attempt = 0;; ++attempt) {
-      const auto [priv, pub] = handles();
+      // Named variables, not a structured binding: clang 14 (clang-tidy) cannot capture one.
+      const auto current = handles();
+      const CK_OBJECT_HANDLE priv = current.first;
+      const CK_OBJECT_HANDLE pub = current.second;
       CK_RV rv = CKR_OK;
       Status status = pool->run(operation, [&](CK_SESSION_HANDLE session) {
         rv = op(session, priv, pub);

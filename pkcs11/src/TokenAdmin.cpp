@@ -45,7 +45,10 @@ Result<TokenDescription> initToken(Module& module, const std::string& label,
 
   unsigned char paddedLabel[kLabelWidth];
   std::memset(paddedLabel, ' ', sizeof paddedLabel);
-  std::memcpy(paddedLabel, label.data(), label.size());
+  // C_InitToken takes a 32-byte blank-padded label, not a NUL-terminated one; `label` is at most
+  // kLabelWidth bytes (checked above): no terminator is wanted.
+  std::memcpy(paddedLabel, label.data(),  // NOLINT(bugprone-not-null-terminated-result)
+              label.size());
   auto* api = module.api();
   CK_RV rv = api->C_InitToken(free->slot, const_cast<std::uint8_t*>(soPin.data()), soPin.size(),
                               paddedLabel);

@@ -10,6 +10,18 @@ namespace kc::audit {
 
 namespace {
 
+// printf into a string as long as the output needs: a label from the log can be any length,
+// where a fixed buffer would cut the markup off.
+template <typename... Args>
+std::string formatted(const char* format, Args... args) {
+  const int needed = std::snprintf(nullptr, 0, format, args...);
+  if (needed <= 0) return {};
+  std::string out(static_cast<std::size_t>(needed), '\0');
+  // Cannot fail or truncate: the same format and arguments, into the size measured above.
+  (void)std::snprintf(out.data(), out.size() + 1, format, args...);
+  return out;
+}
+
 std::string escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -73,14 +85,12 @@ std::string barChart(const std::vector<std::pair<std::string, std::uint64_t>>& b
   std::string svg = "<svg role=\"img\" aria-label=\"" + escape(title) +
                     "\" width=\"100%\" viewBox=\"0 0 " + number(width) + " " + number(height) +
                     "\">\n<title>" + escape(title) + "</title>\n";
-  char buffer[512];
-  std::snprintf(buffer, sizeof buffer,
-                "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#57606a\"/>\n"
-                "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%llu</text>\n"
-                "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n",
-                left, height - bottom, width - 10, height - bottom, left - 6, top + 4,
-                static_cast<unsigned long long>(maxValue), left - 6, height - bottom);
-  svg += buffer;
+  svg += formatted(
+      "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#57606a\"/>\n"
+      "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%llu</text>\n"
+      "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n",
+      left, height - bottom, width - 10, height - bottom, left - 6, top + 4,
+      static_cast<unsigned long long>(maxValue), left - 6, height - bottom);
   const std::size_t labelEvery = std::max<std::size_t>(1, bars.size() / 24);
   for (std::size_t i = 0; i < bars.size(); ++i) {
     const auto& [label, value] = bars[i];
@@ -88,18 +98,15 @@ std::string barChart(const std::vector<std::pair<std::string, std::uint64_t>>& b
         plotHeight * static_cast<double>(value) / static_cast<double>(maxValue);
     const double barWidth = std::min(std::max(1.0, slot * 0.8), 60.0);
     const double x = left + slot * static_cast<double>(i) + (slot - barWidth) / 2;
-    std::snprintf(buffer, sizeof buffer,
-                  "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
-                  "<title>%s: %llu</title></rect>\n",
-                  std::string(cssClass).c_str(), x, height - bottom - barHeight, barWidth,
-                  barHeight, escape(label).c_str(), static_cast<unsigned long long>(value));
-    svg += buffer;
+    svg += formatted(
+        "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\">"
+        "<title>%s: %llu</title></rect>\n",
+        std::string(cssClass).c_str(), x, height - bottom - barHeight, barWidth, barHeight,
+        escape(label).c_str(), static_cast<unsigned long long>(value));
     if (i % labelEvery == 0) {
-      std::snprintf(
-          buffer, sizeof buffer,
+      svg += formatted(
           "<text transform=\"translate(%.1f,%d) rotate(-45)\" text-anchor=\"end\">%s</text>\n",
           x + barWidth / 2, height - bottom + 12, escape(label).c_str());
-      svg += buffer;
     }
   }
   svg += "</svg>\n";
@@ -226,6 +233,7 @@ std::string renderHtmlReport(const VerificationReport& report,
   html += barChart({outcomes.begin(), outcomes.end()}, "Records by outcome");
   if (!outcomeByOperation.empty()) {
     std::vector<std::string> columns;
+    columns.reserve(outcomes.size());
     for (const auto& [name, count] : outcomes) columns.push_back(name);
     html += "<table><thead><tr><th>operation</th>";
     for (const auto& c : columns) html += "<th>" + escape(c) + "</th>";

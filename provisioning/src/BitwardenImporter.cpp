@@ -69,7 +69,7 @@ class Run {
   Status countSource();
   RowResult importRow(const ReferenceUserKeyRow& row, std::vector<audit::AuditRecord>& records);
   Status processPage(const std::vector<ReferenceUserKeyRow>& page);
-  Status appendRecords(std::vector<audit::AuditRecord> records);
+  Status appendRecords(const std::vector<audit::AuditRecord>& records);
   bool stopRequested() const {
     return options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed);
   }
@@ -78,7 +78,7 @@ class Run {
   audit::AuditRecord tokenRecord(std::string_view operation, const UserId& user,
                                  const std::string& keyId, const Status& result,
                                  std::chrono::steady_clock::time_point start) const;
-  audit::AuditRecord runRecord(std::string_view operation, std::string detail) const;
+  audit::AuditRecord runRecord(std::string_view operation, std::string_view detail) const;
 
   ImportContext& context_;
   const ImportOptions& options_;
@@ -108,7 +108,7 @@ audit::AuditRecord Run::tokenRecord(std::string_view operation, const UserId& us
   return record;
 }
 
-audit::AuditRecord Run::runRecord(std::string_view operation, std::string detail) const {
+audit::AuditRecord Run::runRecord(std::string_view operation, std::string_view detail) const {
   audit::AuditRecord record;
   record.operation = std::string(operation);
   record.outcome = outcome::kOk;
@@ -118,9 +118,9 @@ audit::AuditRecord Run::runRecord(std::string_view operation, std::string detail
   return record;
 }
 
-Status Run::appendRecords(std::vector<audit::AuditRecord> records) {
+Status Run::appendRecords(const std::vector<audit::AuditRecord>& records) {
   if (records.empty()) return Status::ok();
-  Status written = context_.audit.appendAll(std::move(records));
+  Status written = context_.audit.appendAll(records);
   if (!written.isOk()) {
     return {written.code(), "the audit log cannot be written (" + written.message() +
                                 "); the import stops so that no user is written unaudited"};
@@ -237,7 +237,7 @@ RowResult Run::importRow(const ReferenceUserKeyRow& row, std::vector<audit::Audi
   }
 
   // The token operations are durable before the record they made is written.
-  if (Status written = appendRecords(std::move(records)); !written.isOk()) {
+  if (Status written = appendRecords(records); !written.isOk()) {
     records.clear();
     result.fatal = written;
     return result;
@@ -317,9 +317,9 @@ Status Run::processPage(const std::vector<ReferenceUserKeyRow>& page) {
             break;
         }
         records.push_back(std::move(record));
-        result.fatal = appendRecords(std::move(records));
+        result.fatal = appendRecords(records);
       } else {
-        (void)appendRecords(std::move(records));  // what the token did before the fault
+        (void)appendRecords(records);  // what the token did before the fault
       }
       std::lock_guard lock(mutex_);
       if (!result.fatal.isOk()) {

@@ -31,7 +31,8 @@ extern "C" void onStopSignal(int signal) {
   constexpr char kMessage[] =
       "\nkc-setup: stopping after the users in flight (again to stop at once)\n";
   (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
-  ::signal(signal, SIG_DFL);
+  // Cannot fail: a valid signal number (the one being handled) and SIG_DFL.
+  (void)::signal(signal, SIG_DFL);
 }
 
 class StopSignals {

@@ -117,7 +117,7 @@ std::string defaultLabel() {
   std::tm utc{};
   gmtime_r(&now, &utc);
   char text[32];
-  std::strftime(text, sizeof text, "wrap-%Y%m%dT%H%M%SZ", &utc);
+  (void)std::strftime(text, sizeof text, "wrap-%Y%m%dT%H%M%SZ", &utc);  // 21 characters: fits
   return text;
 }
 

@@ -121,8 +121,8 @@ Dialect dialectWithoutCatalog(const StoreConfig& config) {
 }
 
 std::string countTablesQuery(const StoreConfig& config) {
-  const std::string sqlite = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?";
-  const std::string postgres =
+  std::string sqlite = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?";
+  std::string postgres =
       "SELECT COUNT(*) FROM information_schema.tables "
       "WHERE table_schema = current_schema() AND table_name = ?";
   switch (config.backend) {

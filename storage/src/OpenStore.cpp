@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <system_error>
 
 #include "Migrations.h"
 #include "SqlUserKeyStore.h"
@@ -55,8 +56,8 @@ Status checkConfig(const StoreConfig& config) {
 Status createSqliteFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
-    return {StatusCode::kUnavailable,
-            "cannot open the SQLite database " + path + ": " + std::strerror(errno)};
+    return {StatusCode::kUnavailable, "cannot open the SQLite database " + path + ": " +
+                                          std::generic_category().message(errno)};
   }
   ::close(fd);
   return Status::ok();

@@ -158,7 +158,7 @@ SqlUserKeyStore::SqlUserKeyStore(const StoreConfig& config, Dialect dialect,
       redactor_(config.connectionString),
       pool_(std::move(opener), config.poolSize, config.acquireTimeout, config.validateAfterIdle) {
   if (config_.accessFlushInterval.count() > 0) {
-    flusher_ = std::jthread([this](std::stop_token stop) { runFlusher(stop); });
+    flusher_ = std::jthread([this](const std::stop_token& stop) { runFlusher(stop); });
   }
 }
 
@@ -425,7 +425,7 @@ Status SqlUserKeyStore::writeAccessTimes(
   });
 }
 
-void SqlUserKeyStore::runFlusher(std::stop_token stop) {
+void SqlUserKeyStore::runFlusher(const std::stop_token& stop) {
   auto& log = Poco::Logger::get("kc.storage");
   while (!stop.stop_requested()) {
     {

@@ -55,7 +55,7 @@ class SqlUserKeyStore final : public UserKeyStore {
   Replaced replaceRow(Poco::Data::Session& session, const UserKeyWrite& write,
                       std::optional<std::int64_t> expectedRevision);
   Status writeAccessTimes(const std::unordered_map<std::string, std::int64_t>& batch);
-  void runFlusher(std::stop_token stop);
+  void runFlusher(const std::stop_token& stop);
 
   const StoreConfig config_;
   const Dialect dialect_;

@@ -164,6 +164,31 @@ TEST_F(ReportTest, ReleaseIntentsAreVerifiedAndThoseWithoutAnOutcomeAreListed) {
   EXPECT_EQ(unresolved.find("rq-missing"), std::string::npos) << unresolved;
 }
 
+// A long outcome (the log keeps 1 KiB of a field) is a chart label; its bar's SVG element
+// was once formatted into a 512-byte buffer and cut off mid-markup.
+TEST_F(ReportTest, ChartBarOfALongLabelIsWhole) {
+  auto signer = std::make_shared<test::OpenSslSigner>();
+  auto log = AuditLog::open({.directory = dir_ / "long",
+                             .instance = "kc-report",
+                             .signer = signer,
+                             .checkpointInterval = {}});
+  ASSERT_TRUE(log.isOk());
+  const std::string label = "refused-" + std::string(600, 'x');
+  AuditRecord r = test::sampleRecord(0);
+  r.outcome = label;
+  ASSERT_TRUE((*log)->append(r).isOk());
+  ASSERT_TRUE((*log)->close().isOk());
+  const auto pem = dir_ / "long.pem";
+  test::writeFile(pem, signer->publicKeyPem());
+  const auto html = dir_ / "long.html";
+  const auto result =
+      test::runProcess({test::kcAuditPath(), "report", "--html", html.string(), "--public-key",
+                        pem.string(), (dir_ / "long" / "audit.log").string()});
+  ASSERT_EQ(result.exitCode, 0) << result.out << result.err;
+  const std::string page = test::readFile(html);
+  EXPECT_NE(page.find("<title>" + label + ": 1</title></rect>"), std::string::npos);
+}
+
 TEST_F(ReportTest, ReportRendersInHeadlessChromium) {
   const bool inCi = [] {
     const char* ci = std::getenv("CI");

@@ -28,7 +28,7 @@ std::string newInstanceId() {
   std::random_device random;
   const std::uint32_t suffix = random();
   char buffer[16];
-  std::snprintf(buffer, sizeof buffer, "%08x", suffix);
+  (void)std::snprintf(buffer, sizeof buffer, "%08x", suffix);  // 8 hex digits: cannot fail
   return std::string(host) + "-" + buffer;
 }
 
@@ -105,7 +105,7 @@ std::filesystem::path rotatedPath(AuditFileSystem& fs, const std::filesystem::pa
   std::tm utc{};
   gmtime_r(&now, &utc);
   char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);
+  (void)std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &utc);  // 16 characters: fits
   const std::string base =
       "audit-" + fileSafe(instance) + "-" + stamp + "-" + std::to_string(lastSeq);
   std::filesystem::path path = directory / (base + ".log");
@@ -179,7 +179,7 @@ Status AuditLog::start() {
   KC_RETURN_IF_ERROR(openActiveFile(detail));
   if (options_.syslog) openlog("kc-audit", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
   std::deque<std::shared_ptr<Pending>> batch{makeInternal(op::kLogOpen, detail, false)};
-  const Status status = commit(batch);
+  Status status = commit(batch);
   if (!status.isOk()) {
     closeFile();
     return status;
@@ -285,7 +285,8 @@ Status AuditLog::continueFromRotatedFile(std::string& openDetail) {
 }
 
 std::shared_ptr<AuditLog::Pending> AuditLog::makeInternal(std::string_view operation,
-                                                          std::string detail, bool isCheckpoint) {
+                                                          std::string_view detail,
+                                                          bool isCheckpoint) {
   auto pending = std::make_shared<Pending>();
   pending->record.operation = std::string(operation);
   pending->record.outcome = std::string(outcome::kOk);

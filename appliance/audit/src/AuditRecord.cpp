@@ -30,7 +30,8 @@ void appendEscaped(std::string& out, std::string_view text) {
       out += "\\\\";
     } else if (byte < 0x20) {
       char buffer[8];
-      std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(byte));
+      // Always 6 characters: cannot fail or be cut.
+      (void)std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(byte));
       out += buffer;
     } else {
       out += c;
@@ -201,7 +202,7 @@ Result<AuditRecord> parseRecord(std::string_view line) {
   try {
     Poco::JSON::Parser parser;
     const Poco::Dynamic::Var value = parser.parse(std::string(line));
-    const auto object = value.extract<Poco::JSON::Object::Ptr>();
+    const auto& object = value.extract<Poco::JSON::Object::Ptr>();
     if (object.isNull()) return Status(StatusCode::kInvalidArgument, "not a JSON object");
     parsed = parseObject(*object);
   } catch (const Poco::Exception& e) {
@@ -251,9 +252,10 @@ std::string formatTime(std::int64_t micros) {
   std::tm utc{};
   gmtime_r(&when, &utc);
   char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", utc.tm_year + 1900,
-                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                static_cast<long long>(fraction));
+  // At most 48 characters for any date (tm_year is an int): cannot fail or be cut.
+  (void)std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
+                      utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                      utc.tm_sec, static_cast<long long>(fraction));
   return buffer;
 }
 

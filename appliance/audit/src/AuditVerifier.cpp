@@ -72,10 +72,10 @@ class ChainWalk {
       const std::uint64_t expected = anchorSeq + 1;
       bool accept = true;
       const std::size_t errorsBefore = findings_.size();
-      if (r.record.seq == expected && r.record.prev == anchorHash) {
-        // in place
-      } else if (skipped_.count(r.record.prev) != 0) {
-        // Follows a record already reported out of place: a consequence of that finding.
+      if ((r.record.seq == expected && r.record.prev == anchorHash) ||
+          skipped_.count(r.record.prev) != 0) {
+        // In place, or follows a record already reported out of place (a consequence of that
+        // finding): nothing to report.
       } else if (hashes_[r.hash].size() > 1 && hashes_[r.hash].front() != i) {
         error(r, "duplicate of the record at " + where(*records_[hashes_[r.hash].front()]) +
                      ": inserted copy");

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <system_error>
 
 #include "kc/FileDescriptor.h"
 #include "kc/audit/AuditFileSystem.h"
@@ -17,8 +18,8 @@ namespace kc::audit {
 namespace {
 
 Status errnoStatus(std::string_view operation, const std::filesystem::path& path, int error) {
-  return Status(StatusCode::kUnavailable,
-                std::string(operation) + " " + path.string() + ": " + std::strerror(error));
+  return Status(StatusCode::kUnavailable, std::string(operation) + " " + path.string() + ": " +
+                                              std::generic_category().message(error));
 }
 
 Result<std::uint64_t> sizeOf(int fd, const std::filesystem::path& path) {

@@ -14,7 +14,7 @@ class PinSource {
  public:
   // A file holding the PIN (one trailing newline is ignored). Refused when others may
   // read it.
-  static PinSource fromFile(std::filesystem::path path);
+  static PinSource fromFile(const std::filesystem::path& path);
   static PinSource fromEnvironment(std::string variable);
 
   // Reads the PIN. Errors name the file or variable, never any of its contents.

@@ -184,7 +184,7 @@ class AuditLog {
   Status recover(std::string& detail);
   Status rotate();
   void closeFile();
-  std::shared_ptr<Pending> makeInternal(std::string_view operation, std::string detail,
+  std::shared_ptr<Pending> makeInternal(std::string_view operation, std::string_view detail,
                                         bool isCheckpoint);
 
   const AuditLogOptions options_;
