@@ -47,6 +47,12 @@ def rate(rows, kind, bits, clients, records=None, audit=None):
     return None
 
 
+def common_store(rows):
+    """The record count most figures were measured with (the one every key size has)."""
+    counts = [r["records"] for r in rows if r["records"] != "-"]
+    return max(set(counts), key=counts.count) if counts else None
+
+
 def ratio(a, b):
     return f"{a / b:.2f}" if b else "—"
 
@@ -55,7 +61,7 @@ def tables(rows, machine, rss, ready):
     bits_list = sorted({r["bits"] for r in rows})
     clients = sorted({r["clients"] for r in rows})
     records_list = sorted({r["records"] for r in rows if r["records"] != "-"}, key=int)
-    small = records_list[0] if records_list else None
+    small = common_store(rows)
     out = []
     out.append("## The token alone\n")
     out.append(f"RSA-OAEP ({machine.get('oaep', '?')}, the hash the token takes, as the daemon's "
@@ -116,8 +122,7 @@ def tables(rows, machine, rss, ready):
             out.append(f"| RSA-{bits} PUT / raw encrypt, audit on disk, worst over clients | "
                        f"{worst['rate'] / rate(rows, 'raw-encrypt', bits, worst['clients'])['rate']:.2f}"
                        f" (at {worst['clients']}) | ≥ 0.90 |")
-    if len(records_list) > 1:
-        large = records_list[-1]
+    for large in (r for r in records_list if r != small):
         for n in clients:
             a = rate(rows, "GET", 2048, n, large, "disk")
             b = rate(rows, "GET", 2048, n, small, "disk")
@@ -152,8 +157,7 @@ def svg_chart(rows):
     """Operations per second against clients: raw decrypt, raw encrypt, GET and PUT (smallest
     store, audit log on disk), one colour per kind, solid for the smaller key, dashed for the
     larger."""
-    records = sorted({r["records"] for r in rows if r["records"] != "-"}, key=int)
-    small = records[0] if records else None
+    small = common_store(rows)
     colours = {"raw-decrypt": "#1f77b4", "GET": "#2ca02c", "raw-encrypt": "#9467bd",
                "PUT": "#d62728", "naive": "#7f7f7f"}
     names = {"raw-decrypt": "raw decrypt", "GET": "GET /user-keys", "raw-encrypt": "raw encrypt",
@@ -171,10 +175,10 @@ def svg_chart(rows):
                                "" if i == 0 else "6,4", points))
     width, height, left, right, top, bottom = 760, 420, 70, 230, 30, 50
     clients = sorted({c for *_, points in series for c, _ in points})
-    ymax = max((v for *_, points in series for _, v in points), default=1)
-    step = 10 ** math.floor(math.log10(ymax)) if ymax > 0 else 1
-    ymax = math.ceil(ymax / step) * step
-
+    # A logarithmic axis: the public-key rate is tens of times the private-key one.
+    values = [v for *_, points in series for _, v in points if v > 0] or [1]
+    ymin = 10 ** math.floor(math.log10(min(values)))
+    ymax = 10 ** math.ceil(math.log10(max(values)))
     def x(c):
         if len(clients) == 1:
             return left + (width - left - right) / 2
@@ -182,18 +186,25 @@ def svg_chart(rows):
         return left + (math.log2(c) - math.log2(clients[0])) / span * (width - left - right)
 
     def y(v):
-        return top + (1 - v / ymax) * (height - top - bottom)
+        share = (math.log10(max(v, ymin)) - math.log10(ymin)) / (math.log10(ymax) -
+                                                                   math.log10(ymin))
+        return top + (1 - share) * (height - top - bottom)
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'font-family="sans-serif" font-size="12">',
              f'<rect width="{width}" height="{height}" fill="white"/>',
              f'<text x="{left}" y="18" font-size="14">Operations per second against clients '
-             f'(one run)</text>']
-    for i in range(6):
-        v = ymax * i / 5
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
-                     f'stroke="#ddd"/>')
-        parts.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:.0f}</text>')
+             f'(one run; logarithmic scale)</text>']
+    decade = ymin
+    while decade <= ymax:
+        for v in (decade, 2 * decade, 5 * decade):
+            if v > ymax:
+                break
+            parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" '
+                         f'y2="{y(v):.1f}" stroke="{"#bbb" if v == decade else "#eee"}"/>')
+            parts.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" '
+                         f'text-anchor="end">{v:g}</text>')
+        decade *= 10
     for c in clients:
         parts.append(f'<text x="{x(c):.1f}" y="{height - bottom + 18}" '
                      f'text-anchor="middle">{c}</text>')
