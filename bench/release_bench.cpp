@@ -10,7 +10,7 @@
 //
 // fill: writes N valid envelopes (a fresh DEK per record, wrapped with RSA-OAEP by OpenSSL
 // under the wrapping key's public half, the user key sealed with AES-256-GCM as the daemon
-// does) into a SQLite store in one transaction, and JWTs of the development identity for the
+// does) into a SQLite store, 100,000 to a transaction, and JWTs of the development identity for the
 // first K users into FILE (0600), one a line, for the load generator.
 // token: the token's raw rate with one session per thread (C_DecryptInit + C_Decrypt of a
 // wrapped 32-byte DEK with the private key, or C_EncryptInit + C_Encrypt of one with the
@@ -143,8 +143,16 @@ int fill(const Flags& flags) {
   std::ofstream tokens(tokensPath, std::ios::trunc);
   ::chmod(tokensPath.c_str(), 0600);
   std::mt19937_64 random(std::random_device{}());
+  // Written 100,000 at a time, one transaction each: a million envelopes in memory at once
+  // would take half a gigabyte.
+  constexpr std::size_t kBatch = 100000;
   std::vector<kc::storage::UserKeyWrite> batch;
-  batch.reserve(static_cast<std::size_t>(records));
+  batch.reserve(kBatch);
+  auto flush = [&] {
+    kc::Status written = (*store)->insertMany(batch);
+    if (!written.isOk()) throw std::runtime_error(written.toString());
+    batch.clear();
+  };
   for (long i = 0; i < records; ++i) {
     auto user = kc::UserId::parse(randomUserId(random));
     if (!user) throw std::runtime_error(user.status().toString());
@@ -170,9 +178,9 @@ int fill(const Flags& flags) {
     }
     batch.push_back(
         {.userId = *user, .envelope = std::move(*bytes), .wrappingKeyId = key->idHex()});
+    if (batch.size() == kBatch) flush();
   }
-  kc::Status written = (*store)->insertMany(batch);
-  if (!written.isOk()) throw std::runtime_error(written.toString());
+  flush();
   std::cout << records << "\n";
   return 0;
 }

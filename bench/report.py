@@ -67,7 +67,8 @@ def tables(rows, machine, rss, ready):
     out.append(f"RSA-OAEP ({machine.get('oaep', '?')}, the hash the token takes, as the daemon's "
                "probe picks it) of a 32-byte DEK on SoftHSM, one session per thread; naive: "
                "module, session and login for every operation, as Bitwarden's reference Key "
-               "Connector does.\n")
+               "Connector does (C_Initialize and C_Finalize are process-wide, so its threads "
+               "take turns).\n")
     out.append("| key | threads | raw decrypt/s | raw encrypt/s | naive decrypt/s | naive / raw |")
     out.append("|---|---|---|---|---|---|")
     for bits in bits_list:
