@@ -4,8 +4,9 @@ bench/run collected.
 
     report.py RESULTS_TSV MACHINE_TSV OUT_DIR
 
-RESULTS_TSV lines: kind bits records audit clients rate p99_ms ('-' where not applicable);
-kind is raw-decrypt, raw-encrypt, naive, GET or PUT.
+RESULTS_TSV lines: kind bits records audit clients rate p99_ms raw_rate ('-' where not
+applicable); kind is raw-decrypt, raw-encrypt, naive, GET or PUT; raw_rate is the token's raw
+rate (decrypt for GET, encrypt for PUT) on as many threads, measured right before the figure.
 """
 
 import math
@@ -18,10 +19,11 @@ AUDIT_NAMES = {"disk": "on disk", "tmpfs": "on tmpfs"}
 def read_results(path):
     rows = []
     for line in Path(path).read_text().splitlines():
-        kind, bits, records, audit, clients, rate, p99 = line.split("\t")
+        kind, bits, records, audit, clients, rate, p99, raw = (line.split("\t") + ["-"])[:8]
         rows.append({"kind": kind, "bits": int(bits), "records": records, "audit": audit,
                      "clients": int(clients), "rate": float(rate),
-                     "p99": None if p99 == "-" else float(p99)})
+                     "p99": None if p99 == "-" else float(p99),
+                     "raw": None if raw == "-" else float(raw)})
     return rows
 
 
@@ -53,6 +55,14 @@ def common_store(rows):
     return max(set(counts), key=counts.count) if counts else None
 
 
+def raw_for(rows, row, raw_kind):
+    """The raw rate a GET or PUT figure is compared with: the one measured right before it,
+    else the sweep's at as many threads."""
+    if row.get("raw"):
+        return row["raw"]
+    return rate(rows, raw_kind, row["bits"], row["clients"])["rate"]
+
+
 def ratio(a, b):
     return f"{a / b:.2f}" if b else "—"
 
@@ -80,17 +90,18 @@ def tables(rows, machine, rss, ready):
                                        ("PUT", "raw-encrypt", "raw encrypt")):
         out.append(f"\n## {method} /user-keys through keyconnectord\n")
         out.append(f"wrk, keep-alive, one connection per client, a different user's token per "
-                   f"request; ratio = {method} / {raw_name} at the same number of clients.\n")
+                   f"request; {raw_name}/s: the token's raw rate on as many threads, measured "
+                   f"right before the figure; ratio = {method} / that.\n")
         out.append(f"| key | records | audit log | clients | {method}/s | {raw_name}/s | ratio | "
                    "p99 |")
         out.append("|---|---|---|---|---|---|---|---|")
         for row in rows:
             if row["kind"] != method:
                 continue
-            raw = rate(rows, raw_kind, row["bits"], row["clients"])
+            raw = raw_for(rows, row, raw_kind)
             out.append(f"| RSA-{row['bits']} | {int(row['records']):,} | "
                        f"{AUDIT_NAMES[row['audit']]} | {row['clients']} | {row['rate']:.0f} | "
-                       f"{raw['rate']:.0f} | {ratio(row['rate'], raw['rate'])} | "
+                       f"{raw:.0f} | {ratio(row['rate'], raw)} | "
                        f"{row['p99']:.1f} ms |")
 
     out.append("\n## Against the targets of issue 14\n")
@@ -101,16 +112,16 @@ def tables(rows, machine, rss, ready):
                 r["records"] == small and r["audit"] == "disk"]
         if not gets:
             continue
-        worst = min(gets, key=lambda r: r["rate"] / rate(rows, "raw-decrypt", bits,
-                                                         r["clients"])["rate"])
-        worst_ratio = worst["rate"] / rate(rows, "raw-decrypt", bits, worst["clients"])["rate"]
+        worst = min(gets, key=lambda r: r["rate"] / raw_for(rows, r, "raw-decrypt"))
+        worst_ratio = worst["rate"] / raw_for(rows, worst, "raw-decrypt")
         out.append(f"| RSA-{bits} GET / raw decrypt, audit on disk, worst over clients | "
                    f"{worst_ratio:.2f} (at {worst['clients']}) | ≥ 0.90 |")
         # wrk cannot hold a fixed rate (wrk2 is not in Debian): the p99 at the connection count
         # whose throughput is closest to half the maximum stands in for it.
         top = max(r["rate"] for r in gets)
         half = min(gets, key=lambda r: abs(r["rate"] - top / 2))
-        single_ms = 1000.0 / rate(rows, "raw-decrypt", bits, 1)["rate"]
+        single = min(gets, key=lambda r: r["clients"])
+        single_ms = 1000.0 / raw_for(rows, single, "raw-decrypt")
         out.append(f"| RSA-{bits} GET p99 near half the maximum throughput "
                    f"({half['clients']} clients: {half['rate']:.0f}/s of max {top:.0f}/s) / "
                    f"raw single decrypt ({single_ms:.2f} ms) | "
@@ -118,10 +129,9 @@ def tables(rows, machine, rss, ready):
         puts = [r for r in rows if r["kind"] == "PUT" and r["bits"] == bits and
                 r["records"] == small and r["audit"] == "disk"]
         if puts:
-            worst = min(puts, key=lambda r: r["rate"] / rate(rows, "raw-encrypt", bits,
-                                                             r["clients"])["rate"])
+            worst = min(puts, key=lambda r: r["rate"] / raw_for(rows, r, "raw-encrypt"))
             out.append(f"| RSA-{bits} PUT / raw encrypt, audit on disk, worst over clients | "
-                       f"{worst['rate'] / rate(rows, 'raw-encrypt', bits, worst['clients'])['rate']:.2f}"
+                       f"{worst['rate'] / raw_for(rows, worst, 'raw-encrypt'):.2f}"
                        f" (at {worst['clients']}) | ≥ 0.90 |")
     for large in (r for r in records_list if r != small):
         for n in clients:
@@ -151,6 +161,15 @@ def tables(rows, machine, rss, ready):
     out.append("\nThe load generator (wrk), the daemon and the token (SoftHSM, in the daemon's "
                "process) share the machine's cores. Compare ratios measured in one run, not "
                "absolute figures across runs.")
+    try:
+        # At the end the run's own load is in the figure; at the start only others' is.
+        busy = float(machine["load_start"].split()[0]) >= 1
+    except (KeyError, ValueError, IndexError):
+        busy = False
+    if busy:
+        out.append("\n**The machine was busy with other work during this run** (load average "
+                   "above): the raw rate and the daemon competed with it for the cores, so "
+                   "even ratios are noisy; repeat on an idle machine before trusting a figure.")
     return "\n".join(out) + "\n"
 
 
