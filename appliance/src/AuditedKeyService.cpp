@@ -148,7 +148,7 @@ void AuditedKeyService::writeSummaries(const std::vector<RefusalSummary>& summar
     record.detail = summary.detail();
     records.push_back(std::move(record));
   }
-  Status written = trail_->log().appendAll(std::move(records));
+  Status written = trail_->log().appendAll(records);
   if (!written.isOk()) {
     auditLogger().error("summaries of %z refused requests' clients not written: %s",
                         summaries.size(), written.toString());
@@ -186,7 +186,7 @@ Result<SecretBytes> AuditedKeyService::fetchUserKey(const api::RequestContext& c
   intentRecord.outcome = outcome::kPending;
   std::vector<audit::AuditRecord> intentRecords;
   intentRecords.push_back(std::move(intentRecord));
-  auto intent = trail_->log().appendStarted(std::move(intentRecords));
+  auto intent = trail_->log().appendStarted(intentRecords);
   auto key = inner_->fetchUserKey(context);
   const Status intentWritten = intent.wait();
   if (!intentWritten.isOk()) {

@@ -276,6 +276,7 @@ std::string renderHtmlReport(const VerificationReport& report,
   html += "</section>\n";
 
   std::vector<const ParsedRecord*> unresolved;
+  unresolved.reserve(openIntents.size());
   for (const auto& [request, record] : openIntents) unresolved.push_back(record);
   std::sort(unresolved.begin(), unresolved.end(), [](const auto* a, const auto* b) {
     return a->record.timeMicros < b->record.timeMicros;

@@ -299,13 +299,13 @@ std::shared_ptr<AuditLog::Pending> AuditLog::makeInternal(std::string_view opera
 Status AuditLog::append(AuditRecord record) {
   std::vector<AuditRecord> records;
   records.push_back(std::move(record));
-  return appendAll(std::move(records));
+  return appendAll(records);
 }
 
 Result<std::vector<std::shared_ptr<AuditLog::Pending>>> AuditLog::pendingFor(
-    std::vector<AuditRecord> records) {
+    const std::vector<AuditRecord>& records) {
   std::vector<std::shared_ptr<Pending>> batch;
-  for (auto& record : records) {
+  for (const auto& record : records) {
     auto pending = std::make_shared<Pending>();
     pending->record.operation = clip(record.operation);
     pending->record.outcome = clip(record.outcome);
@@ -326,15 +326,15 @@ Result<std::vector<std::shared_ptr<AuditLog::Pending>>> AuditLog::pendingFor(
   return batch;
 }
 
-Status AuditLog::appendAll(std::vector<AuditRecord> records) {
-  auto batch = pendingFor(std::move(records));
+Status AuditLog::appendAll(const std::vector<AuditRecord>& records) {
+  auto batch = pendingFor(records);
   if (!batch) return batch.status();
   return enqueue(*batch);
 }
 
-AuditLog::AppendTicket AuditLog::appendStarted(std::vector<AuditRecord> records) {
+AuditLog::AppendTicket AuditLog::appendStarted(const std::vector<AuditRecord>& records) {
   AppendTicket ticket;
-  auto batch = pendingFor(std::move(records));
+  auto batch = pendingFor(records);
   if (!batch) {
     ticket.refused_ = batch.status();
     return ticket;
@@ -352,8 +352,8 @@ Status AuditLog::AppendTicket::wait() {
   return log_->await(batch_);
 }
 
-Status AuditLog::appendDeferred(std::vector<AuditRecord> records) {
-  auto batch = pendingFor(std::move(records));
+Status AuditLog::appendDeferred(const std::vector<AuditRecord>& records) {
+  auto batch = pendingFor(records);
   if (!batch) return batch.status();
   return submit(*batch, true);
 }

@@ -130,19 +130,19 @@ class AuditLog {
 
   // Appends `records` in order, made durable together by one sync: OK only when all are.
   // For the records of one request (the token operation and the key release).
-  Status appendAll(std::vector<AuditRecord> records);
+  Status appendAll(const std::vector<AuditRecord>& records);
 
   // appendAll() without the wait: the writer starts on `records` now; the caller waits with
   // the ticket. For the record that must be durable before a key leaves, synced while the
   // token unwraps.
-  AppendTicket appendStarted(std::vector<AuditRecord> records);
+  AppendTicket appendStarted(const std::vector<AuditRecord>& records);
 
   // Queues `records` in order without waking the writer or waiting: they join the next batch
   // and its sync, or are synced alone kDeferredDelay later, or at close(). For records that
   // follow a durable one that already says what happens (a release's outcome after its
   // intent). A failure to make them durable shows as healthy() false and in stats().failures;
   // UNAVAILABLE only when the log is closed, INVALID_ARGUMENT as appendAll().
-  Status appendDeferred(std::vector<AuditRecord> records);
+  Status appendDeferred(const std::vector<AuditRecord>& records);
 
   // Writes a checkpoint signed by the signer and returns once it is durable. UNAVAILABLE
   // when the log is not writable, TOKEN_ERROR (or the signer's error) when signing failed.
@@ -169,7 +169,8 @@ class AuditLog {
   Status enqueue(const std::shared_ptr<Pending>& pending);
   // submit() then await().
   Status enqueue(const std::vector<std::shared_ptr<Pending>>& batch);
-  static Result<std::vector<std::shared_ptr<Pending>>> pendingFor(std::vector<AuditRecord> records);
+  static Result<std::vector<std::shared_ptr<Pending>>> pendingFor(
+      const std::vector<AuditRecord>& records);
   // Queues `batch` under one lock; wakes the writer unless `deferred`.
   Status submit(const std::vector<std::shared_ptr<Pending>>& batch, bool deferred);
   // Blocks until every record of `batch` is done; the first refusal, else OK.
