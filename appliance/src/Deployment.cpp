@@ -29,10 +29,25 @@ bool worthRepeating(const Status& status) {
          status.code() == StatusCode::kUnavailable;
 }
 
-Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPoolOnce(const DaemonConfig& config,
-                                                               std::size_t sessions) {
+// The session pool's own failure is a login failure: name the PIN's setting and where it came
+// from (never the PIN), and the token when there are several.
+Status pinBlame(const DaemonConfig& config, const pkcs11::TokenSettings& settings,
+                const Status& status, const std::string& token = "") {
+  const std::string key = config.pkcs11.pinFile.empty() ? "pkcs11.pin_env" : "pkcs11.pin_file";
+  return blame(key + " (" + settingOrigin(config.origins, key) + ": " + settings.pin.describe() +
+                   ")" + (token.empty() ? "" : ", token " + token),
+               status);
+}
+
+pkcs11::TokenSettings tokenSettingsWith(const DaemonConfig& config, std::size_t sessions) {
   pkcs11::TokenSettings settings = tokenSettingsFrom(config.pkcs11);
   if (sessions != 0) settings.pool.size = sessions;
+  return settings;
+}
+
+Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPoolOnce(const DaemonConfig& config,
+                                                               std::size_t sessions) {
+  const pkcs11::TokenSettings settings = tokenSettingsWith(config, sessions);
   auto module = pkcs11::Module::load(settings.modulePath, settings.initArgs);
   if (!module) return blame("pkcs11.module (" + settings.modulePath + ")", module.status());
   const std::string uriSetting = config.pkcs11.token.empty() ? "pkcs11.wrap_key" : "pkcs11.token";
@@ -41,12 +56,7 @@ Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPoolOnce(const DaemonConfi
   auto slot = (*module)->findToken(*uri, settings.match);
   if (!slot) return blame(uriSetting, slot.status());
   auto pool = pkcs11::SessionPool::open(*module, *slot, settings.pin, settings.pool);
-  if (!pool) {
-    const std::string key = config.pkcs11.pinFile.empty() ? "pkcs11.pin_env" : "pkcs11.pin_file";
-    return blame(
-        key + " (" + settingOrigin(config.origins, key) + ": " + settings.pin.describe() + ")",
-        pool.status());
-  }
+  if (!pool) return pinBlame(config, settings, pool.status());
   return *pool;
 }
 
@@ -72,8 +82,7 @@ Result<std::shared_ptr<pkcs11::SessionPool>> openTokenPool(const DaemonConfig& c
 Result<std::shared_ptr<pkcs11::TokenCluster>> openTokenCluster(const DaemonConfig& config,
                                                                pkcs11::TokenClusterOptions options,
                                                                std::size_t sessions) {
-  pkcs11::TokenSettings settings = tokenSettingsFrom(config.pkcs11);
-  if (sessions != 0) settings.pool.size = sessions;
+  const pkcs11::TokenSettings settings = tokenSettingsWith(config, sessions);
   auto module = pkcs11::Module::load(settings.modulePath, settings.initArgs);
   if (!module) return blame("pkcs11.module (" + settings.modulePath + ")", module.status());
   std::vector<pkcs11::ClusterToken> tokens;
@@ -89,12 +98,7 @@ Result<std::shared_ptr<pkcs11::TokenCluster>> openTokenCluster(const DaemonConfi
       }
     }
     auto pool = pkcs11::SessionPool::open(*module, *slot, settings.pin, settings.pool);
-    if (!pool) {
-      const std::string key = config.pkcs11.pinFile.empty() ? "pkcs11.pin_env" : "pkcs11.pin_file";
-      return blame(key + " (" + settingOrigin(config.origins, key) + ": " +
-                       settings.pin.describe() + "), token " + uriText,
-                   pool.status());
-    }
+    if (!pool) return pinBlame(config, settings, pool.status(), uriText);
     tokens.push_back({.name = uriText, .pool = *pool});
   }
   return pkcs11::TokenCluster::create(std::move(tokens), std::move(options));
