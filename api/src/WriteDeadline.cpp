@@ -31,7 +31,9 @@ class DeadlineWatch {
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
     const std::uint64_t ticket = ++lastTicket_;
     armed_.emplace(ticket, Entry{fd, deadline});
-    changed_.notify_one();
+    // Every answer arms one: the thread is woken only when it would sleep past this deadline
+    // (nothing armed, or an earlier timeout), not once per answer.
+    if (deadline < looksBy_) changed_.notify_one();
     return ticket;
   }
 
@@ -78,6 +80,7 @@ class DeadlineWatch {
           ++it;
         }
       }
+      looksBy_ = next;
       if (next == Clock::time_point::max()) {
         changed_.wait(lock);
       } else {
@@ -91,8 +94,11 @@ class DeadlineWatch {
   std::map<std::uint64_t, Entry> armed_;  // guarded by mutex_
   std::set<std::uint64_t> expired_;       // guarded by mutex_: shut down, not yet disarmed
   std::uint64_t lastTicket_ = 0;          // guarded by mutex_
-  bool stopping_ = false;                 // guarded by mutex_
-  std::thread thread_;                    // started by the first arm(), under mutex_
+  // guarded by mutex_: when the thread next looks at armed_ unprompted (min() until it first
+  // waits: it looks at armed_ when it starts)
+  Clock::time_point looksBy_ = Clock::time_point::min();
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;     // started by the first arm(), under mutex_
 };
 
 }  // namespace

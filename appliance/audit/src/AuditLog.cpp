@@ -373,18 +373,25 @@ Status AuditLog::enqueue(const std::vector<std::shared_ptr<Pending>>& batch) {
 }
 
 Status AuditLog::submit(const std::vector<std::shared_ptr<Pending>>& batch, bool deferred) {
-  std::lock_guard lock(mutex_);
-  if (stopping_) return Status(StatusCode::kUnavailable, "the audit log is closed");
-  const bool wasEmpty = queue_.empty();
-  if (deferred && wasEmpty) deferredDue_ = std::chrono::steady_clock::now() + kDeferredDelay;
-  // Queued under one lock, so the writer takes them into the same batch and one sync.
-  for (const auto& pending : batch) {
-    if (pending->record.timeMicros == 0) pending->record.timeMicros = nowMicros();
-    queue_.push_back(pending);
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return Status(StatusCode::kUnavailable, "the audit log is closed");
+    const bool wasEmpty = queue_.empty();
+    if (deferred && wasEmpty) deferredDue_ = std::chrono::steady_clock::now() + kDeferredDelay;
+    // Queued under one lock, so the writer takes them into the same batch and one sync.
+    for (const auto& pending : batch) {
+      if (pending->record.timeMicros == 0) pending->record.timeMicros = nowMicros();
+      queue_.push_back(pending);
+    }
+    if (!deferred) urgent_ += batch.size();
+    // Deferred records wake the writer only when it would otherwise sleep past their due time:
+    // under load it is awake or lingering after its last batch, and each wake is a thread
+    // switch the request pays for.
+    wake = !deferred || (wasEmpty && writerLooksBy_ > deferredDue_);
   }
-  if (!deferred) urgent_ += batch.size();
-  // Deferred records wake the writer only to set its deadline, when they are the first queued.
-  if (!deferred || wasEmpty) wake_.notify_one();
+  // Notified after the lock is released, so the writer does not wake only to wait for it.
+  if (wake) wake_.notify_one();
   return Status::ok();
 }
 
@@ -431,9 +438,16 @@ void AuditLog::runWriter() {
       } else if (options_.signer && options_.checkpointInterval.count() > 0) {
         deadline = nextCheckpoint_;
       }
+      // After a batch the writer lingers a little: the deferred records that follow a burst
+      // then need no wake of their own.
+      if (!onlyDeferred && now < lastBatchEnd_ + kDeferredDelay) {
+        deadline = std::min(deadline, lastBatchEnd_ + kDeferredDelay);
+      }
+      writerLooksBy_ = deadline;
       wake_.wait_until(lock, deadline, [&] {
         return urgent_ > 0 || stopping_ || (!onlyDeferred && !queue_.empty());
       });
+      writerLooksBy_ = std::chrono::steady_clock::time_point::min();  // awake
       // Deferred records alone wait for a batch to join until they are due.
       if (urgent_ == 0 && !stopping_ && !queue_.empty() &&
           std::chrono::steady_clock::now() < deferredDue_) {
@@ -453,6 +467,7 @@ void AuditLog::runWriter() {
       }
       writeBatch(std::move(batch));
       lock.lock();
+      lastBatchEnd_ = std::chrono::steady_clock::now();
       continue;
     }
     if (stopping_) break;

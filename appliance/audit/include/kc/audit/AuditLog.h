@@ -200,6 +200,10 @@ class AuditLog {
   std::deque<std::shared_ptr<Pending>> queue_;
   std::size_t urgent_ = 0;  // records in queue_ someone waits for (not deferred)
   std::chrono::steady_clock::time_point deferredDue_;  // when queue_'s deferred records sync
+  // The latest time the writer looks at queue_ unprompted: min() while it is awake.
+  std::chrono::steady_clock::time_point writerLooksBy_ =
+      std::chrono::steady_clock::time_point::min();
+  std::chrono::steady_clock::time_point lastBatchEnd_;  // when the writer last wrote a batch
   bool stopping_ = false;
   bool stopped_ = false;
   bool healthy_ = true;
