@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace kc::storage {
@@ -31,7 +32,17 @@ Status GroupCommit::run(std::string_view operation, const Write& write) {
                                 queue_.begin() + static_cast<std::ptrdiff_t>(count));
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(count));
     lock.unlock();
-    execute(batch);
+    try {
+      execute(batch);
+    } catch (...) {
+      // Only wording a failure can throw here (out of memory): the batch did not commit, and
+      // leadership must pass on whatever happens.
+      for (Pending* pending : batch) {
+        pending->result =
+            Status{StatusCode::kInternal,
+                   std::string(pending->operation) + ": the write batch failed unexpectedly"};
+      }
+    }
     lock.lock();
     for (Pending* pending : batch) pending->done = true;
     leading_ = false;
@@ -116,7 +127,6 @@ std::exception_ptr GroupCommit::executeOne(Session& session, Pending& pending) {
 }
 
 void GroupCommit::failAll(std::span<Pending* const> batch, const std::exception& error) {
-  // A write that failed alone keeps its own reason: it was rolled back either way.
   for (Pending* pending : batch) {
     if (pending->result.isOk()) pending->result = failures_.statement(pending->operation, error);
   }

@@ -160,6 +160,7 @@ class SqliteGroupCommit : public ::testing::Test {
   // Runs `body` on `threads` threads at once and joins them.
   static void concurrently(int threads, const std::function<void(int)>& body) {
     std::vector<std::thread> running;
+    running.reserve(static_cast<std::size_t>(threads));
     for (int t = 0; t < threads; ++t) running.emplace_back(body, t);
     for (auto& thread : running) thread.join();
   }
@@ -258,7 +259,7 @@ class StalledBatch {
   // Lets the stalled commit finish and waits for every writer: their writes ran as one batch.
   std::deque<Status>& finish() {
     // Each writer is blocked in the store once queued; give them time to get there.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
     CommitWatch::instance().release();
     leader_.join();
     for (auto& writer : writers_) writer.join();
