@@ -64,42 +64,52 @@ void GroupCommit::execute(std::span<Pending* const> batch) {
     for (Pending* pending : batch) pending->result = failures_.noSession(pending->operation);
     return;
   }
-  Session& session = lease->session();
+  bool reusable = false;
+  try {
+    reusable = transact(lease->session(), batch);
+  } catch (...) {
+    lease->discard();  // its transaction may still be open
+    throw;
+  }
+  if (!reusable) lease->discard();
+}
+
+bool GroupCommit::transact(Session& session, std::span<Pending* const> batch) {
   try {
     // IMMEDIATE: the write lock now, so no statement of the batch meets a busy database.
     session << "BEGIN IMMEDIATE", now;
   } catch (const std::exception& error) {
-    lease->discard();
     failAll(batch, error);
-    return;
+    return false;
   }
   for (Pending* pending : batch) {
     const std::exception_ptr broken = executeOne(session, *pending);
     if (!broken) continue;
-    try {
-      session << "ROLLBACK", now;
-    } catch (...) {
-      // The session is discarded below; SQLite ends the transaction when it closes.
-    }
-    lease->discard();
+    rollBack(session);
     try {
       std::rethrow_exception(broken);
     } catch (const std::exception& error) {
       failAll(batch, error);
     }
-    return;
+    return false;
   }
   try {
     session << "COMMIT", now;
   } catch (const std::exception& error) {
-    try {
-      // SQLite may or may not have rolled back already; either way nothing of the batch stays.
-      session << "ROLLBACK", now;
-    } catch (...) {
-      // Already rolled back, or broken: discarded below either way.
-    }
-    lease->discard();
+    // SQLite may or may not have rolled back already; either way nothing of the batch stays.
+    rollBack(session);
     failAll(batch, error);
+    return false;
+  }
+  return true;
+}
+
+void GroupCommit::rollBack(Session& session) noexcept {
+  try {
+    session << "ROLLBACK", now;
+  } catch (...) {
+    // Already rolled back, or broken: the caller discards the session, and SQLite ends any
+    // transaction when it closes.
   }
 }
 

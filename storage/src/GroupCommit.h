@@ -60,8 +60,13 @@ class GroupCommit {
     bool done = false;
   };
 
-  // Runs `batch` in one transaction and sets each one's result (not `done`).
+  // Runs `batch` in one transaction on a pooled session and sets each one's result (not
+  // `done`).
   void execute(std::span<Pending* const> batch);
+  // execute() on `session`; false when the session must not be reused (its transaction broke or
+  // its COMMIT failed).
+  bool transact(Poco::Data::Session& session, std::span<Pending* const> batch);
+  static void rollBack(Poco::Data::Session& session) noexcept;
   // Runs one write inside its savepoint and sets its result. Returns the error when the
   // transaction itself broke (the savepoint could not be set or rolled back): the batch fails.
   std::exception_ptr executeOne(Poco::Data::Session& session, Pending& pending);
