@@ -311,6 +311,32 @@ TEST_F(SqliteGroupCommit, OneFailingWriteInABatchFailsAloneAndTheOthersCommit) {
   EXPECT_EQ(swapped->envelope, envelopeFor(swapA.isOk() ? "a" : "b"));
 }
 
+TEST_F(SqliteGroupCommit, BulkInsertInABatchIsAllOrNothingAndNamesTheUserThatExisted) {
+  ASSERT_TRUE(store_->insert(writeFor(kExisting, "wrap-1", "first")).isOk());
+  const int before = CommitWatch::instance().commits();
+  StalledBatch batch(*store_);
+  // The batch's transaction holds kFresh's row when kExisting fails: that row must be undone
+  // before the store looks for the row that was there, or it would blame kFresh.
+  const std::vector<storage::UserKeyWrite> failing = {writeFor(kFresh, "wrap-1", "bulk"),
+                                                      writeFor(kExisting, "wrap-1", "bulk")};
+  const std::vector<storage::UserKeyWrite> passing = {writeFor(kFresh + 1, "wrap-1", "bulk"),
+                                                      writeFor(kFresh + 2, "wrap-1", "bulk")};
+  batch.queue([&] { return store_->insertMany(failing); });
+  batch.queue([&] { return store_->insertMany(passing); });
+  batch.queue([&] { return store_->insert(writeFor(kFresh + 3, "wrap-1", "single")); });
+  const auto& results = batch.finish();
+  EXPECT_EQ(results[0].code(), StatusCode::kAlreadyExists) << results[0].toString();
+  EXPECT_NE(results[0].message().find(userIdFor(kExisting).str()), std::string::npos)
+      << results[0].toString();
+  EXPECT_TRUE(results[1].isOk()) << results[1].toString();
+  EXPECT_TRUE(results[2].isOk()) << results[2].toString();
+  EXPECT_EQ(CommitWatch::instance().commits() - before, 2);
+
+  reopen();
+  EXPECT_EQ(store_->get(userIdFor(kFresh)).status().code(), StatusCode::kNotFound);
+  for (const std::uint64_t n : {kFresh + 1, kFresh + 2, kFresh + 3}) EXPECT_EQ(revisionOf(n), 1);
+}
+
 TEST_F(SqliteGroupCommit, FailedCommitFailsEveryWriteOfItsBatchAndKeepsNoneOfIt) {
   CommitWatch::instance().failNextBatch();
   StalledBatch batch(*store_);
