@@ -18,6 +18,8 @@ using Poco::Data::Statement;
 namespace {
 
 constexpr int kUpsertAttempts = 5;
+// Writes per SQLite group commit: bounds how long one batch holds the database's write lock.
+constexpr std::size_t kMaxWritesPerCommit = 64;
 constexpr const char* kColumns =
     "user_id, envelope, wrapping_key_id, revision, created_ms, revised_ms, last_access_ms";
 
@@ -157,6 +159,23 @@ SqlUserKeyStore::SqlUserKeyStore(const StoreConfig& config, Dialect dialect,
       dialect_(std::move(dialect)),
       redactor_(config.connectionString),
       pool_(std::move(opener), config.poolSize, config.acquireTimeout, config.validateAfterIdle) {
+  if (dialect_.connector == "sqlite") {
+    // The client-server back-ends (and ODBC) keep a transaction per request: their servers
+    // group-commit concurrent transactions themselves.
+    groupCommit_.emplace(
+        pool_,
+        GroupCommit::Failures{
+            .connect =
+                [this](std::string_view operation, const std::exception& error) {
+                  return connectFailure(operation, dialect_.name, redactor_, error);
+                },
+            .noSession = [this](std::string_view operation) { return noSession(operation); },
+            .statement =
+                [this](std::string_view operation, const std::exception& error) {
+                  return statementError(operation, error);
+                }},
+        kMaxWritesPerCommit);
+  }
   if (config_.accessFlushInterval.count() > 0) {
     flusher_ = std::jthread([this](const std::stop_token& stop) { runFlusher(stop); });
   }
@@ -181,27 +200,38 @@ Status SqlUserKeyStore::connectFailure(std::string_view operation, const std::st
                                         ")"};
 }
 
-Status SqlUserKeyStore::statementFailure(std::string_view operation, const std::exception& error,
-                                         SessionPool::Lease& lease) {
+Status SqlUserKeyStore::noSession(std::string_view operation) const {
+  return {StatusCode::kUnavailable, std::string(operation) +
+                                        ": no database session became free within " +
+                                        std::to_string(config_.acquireTimeout.count()) + " ms"};
+}
+
+Status SqlUserKeyStore::statementError(std::string_view operation,
+                                       const std::exception& error) const {
   const std::string detail = describe(error, redactor_);
-  // A driver's state after an error is its own business: sqliteodbc, for one, can keep the failed
-  // statement's read snapshot open, so the session would go on answering from the past.
-  lease.discard();
   if (isSqliteBusy(error)) {
     return {StatusCode::kTimeout,
             std::string(operation) + ": the SQLite database stayed locked by another connection " +
                 "for longer than the busy timeout of " +
                 std::to_string(config_.busyTimeout.count()) + " ms (" + detail + ")"};
   }
-  if (!SessionPool::answers(lease.session())) {
+  return {StatusCode::kInternal,
+          std::string(operation) + " failed on " + dialect_.name + ": " + detail};
+}
+
+Status SqlUserKeyStore::statementFailure(std::string_view operation, const std::exception& error,
+                                         SessionPool::Lease& lease) {
+  // A driver's state after an error is its own business: sqliteodbc, for one, can keep the failed
+  // statement's read snapshot open, so the session would go on answering from the past.
+  lease.discard();
+  if (!isSqliteBusy(error) && !SessionPool::answers(lease.session())) {
     // The connection is gone, and the idle ones most likely with it.
     pool_.discardIdle();
     return {StatusCode::kUnavailable, std::string(operation) + ": lost the connection to the " +
-                                          dialect_.name + " database; retry later (" + detail +
-                                          ")"};
+                                          dialect_.name + " database; retry later (" +
+                                          describe(error, redactor_) + ")"};
   }
-  return {StatusCode::kInternal,
-          std::string(operation) + " failed on " + dialect_.name + ": " + detail};
+  return statementError(operation, error);
 }
 
 template <typename Body>
@@ -212,11 +242,7 @@ Status SqlUserKeyStore::withSession(std::string_view operation, Body&& body) {
   } catch (const std::exception& error) {
     return connectFailure(operation, dialect_.name, redactor_, error);
   }
-  if (!lease) {
-    return {StatusCode::kUnavailable, std::string(operation) +
-                                          ": no database session became free within " +
-                                          std::to_string(config_.acquireTimeout.count()) + " ms"};
-  }
+  if (!lease) return noSession(operation);
   try {
     return body(lease->session());
   } catch (const std::exception& error) {
@@ -271,8 +297,38 @@ Status SqlUserKeyStore::alreadyExistsOr(Status failure, std::span<const UserKeyW
                 "user " + existing->str() + " already has a key" + std::string(consequence)};
 }
 
+Status SqlUserKeyStore::insertInBatch(Session& session, std::span<const UserKeyWrite> writes,
+                                      std::string_view consequence) {
+  const Timestamp at = storeNow();
+  try {
+    session << "SAVEPOINT kc_insert", now;
+    for (const auto& write : writes) insertRow(session, dialect_, write, at);
+    session << "RELEASE kc_insert", now;
+    return Status::ok();
+  } catch (const Poco::Exception&) {
+    // Undo this write's own rows first, so the check below finds only rows written before it.
+    session << "ROLLBACK TO kc_insert", now;
+    session << "RELEASE kc_insert", now;
+    // The batch holds the write lock and sees its own uncommitted rows: the primary key's
+    // verdict is final, so there is no race to retry.
+    for (const auto& write : writes) {
+      if (exists(session, dialect_, write.userId)) {
+        return Status{
+            StatusCode::kAlreadyExists,
+            "user " + write.userId.str() + " already has a key" + std::string(consequence)};
+      }
+    }
+    throw;
+  }
+}
+
 Status SqlUserKeyStore::insert(const UserKeyWrite& write) {
   KC_RETURN_IF_ERROR(checkWrite(write));
+  if (groupCommit_) {
+    return groupCommit_->run("insert user key", [&](Session& session) {
+      return insertInBatch(session, {&write, 1}, "");
+    });
+  }
   Status inserted = withSession("insert user key", [&](Session& session) {
     insertRow(session, dialect_, write, storeNow());
     return Status::ok();
@@ -284,6 +340,11 @@ Status SqlUserKeyStore::insert(const UserKeyWrite& write) {
 Status SqlUserKeyStore::insertMany(std::span<const UserKeyWrite> writes) {
   for (const auto& write : writes) KC_RETURN_IF_ERROR(checkWrite(write));
   if (writes.empty()) return Status::ok();
+  if (groupCommit_) {
+    return groupCommit_->run("insert user keys in bulk", [&](Session& session) {
+      return insertInBatch(session, writes, "; nothing was inserted");
+    });
+  }
   Status inserted = withSession("insert user keys in bulk", [&](Session& session) {
     const Timestamp at = storeNow();
     SqlTransaction transaction(session, dialect_);
@@ -338,6 +399,15 @@ SqlUserKeyStore::Replaced SqlUserKeyStore::replaceRow(
 
 Status SqlUserKeyStore::upsert(const UserKeyWrite& write) {
   KC_RETURN_IF_ERROR(checkWrite(write));
+  if (groupCommit_) {
+    // The batch holds the write lock: nobody can insert between the replace and the insert.
+    return groupCommit_->run("upsert user key", [&](Session& session) {
+      if (replaceRow(session, write, std::nullopt) != Replaced::kDone) {
+        insertRow(session, dialect_, write, storeNow());
+      }
+      return Status::ok();
+    });
+  }
   // Replace, else insert, else (an insert raced us) replace again: each step is atomic on its
   // own, which works the same on every back-end without a dialect's MERGE or ON CONFLICT.
   for (int attempt = 0; attempt < kUpsertAttempts; ++attempt) {
@@ -360,7 +430,8 @@ Status SqlUserKeyStore::upsert(const UserKeyWrite& write) {
 Status SqlUserKeyStore::replaceIfRevision(const UserKeyWrite& write,
                                           std::int64_t expectedRevision) {
   KC_RETURN_IF_ERROR(checkWrite(write));
-  return withSession("replace user key if revision matches", [&](Session& session) {
+  constexpr std::string_view kOperation = "replace user key if revision matches";
+  auto replace = [&](Session& session) {
     switch (replaceRow(session, write, expectedRevision)) {
       case Replaced::kDone:
         return Status::ok();
@@ -372,7 +443,10 @@ Status SqlUserKeyStore::replaceIfRevision(const UserKeyWrite& write,
     return Status{StatusCode::kConflict, "user " + write.userId.str() +
                                              "'s key is no longer at revision " +
                                              std::to_string(expectedRevision)};
-  });
+  };
+  // In a group commit, writes of one user earlier in the batch are visible to the comparison.
+  if (groupCommit_) return groupCommit_->run(kOperation, replace);
+  return withSession(kOperation, replace);
 }
 
 Status SqlUserKeyStore::recordAccess(const UserId& userId, Timestamp when) {
@@ -411,8 +485,8 @@ Status SqlUserKeyStore::flushAccessTimes() {
 
 Status SqlUserKeyStore::writeAccessTimes(
     const std::unordered_map<std::string, std::int64_t>& batch) {
-  return withSession("record last-access times", [&](Session& session) {
-    SqlTransaction transaction(session, dialect_);
+  constexpr std::string_view kOperation = "record last-access times";
+  auto update = [&](Session& session) {
     for (const auto& [id, ms] : batch) {
       const Poco::Int64 when = ms;
       session << dialect_.sql(
@@ -420,6 +494,12 @@ Status SqlUserKeyStore::writeAccessTimes(
           "WHERE user_id = ? AND last_access_ms < ?"),
           bind(when), bind(id), bind(when), now;
     }
+    return Status::ok();
+  };
+  if (groupCommit_) return groupCommit_->run(kOperation, update);
+  return withSession(kOperation, [&](Session& session) {
+    SqlTransaction transaction(session, dialect_);
+    KC_RETURN_IF_ERROR(update(session));
     transaction.commit();
     return Status::ok();
   });

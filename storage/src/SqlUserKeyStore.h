@@ -1,7 +1,7 @@
 #pragma once
 // The one UserKeyStore implementation: portable SQL through Poco::Data, with a Dialect for
 // what differs between back-ends, a SessionPool, and an in-memory buffer that coalesces
-// last-access times.
+// last-access times. On SQLite its writes go through a GroupCommit.
 
 #include <condition_variable>
 #include <mutex>
@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "Dialect.h"
+#include "GroupCommit.h"
 #include "SessionPool.h"
 #include "kc/storage/Redactor.h"
 #include "kc/storage/UserKeyStore.h"
@@ -43,8 +44,18 @@ class SqlUserKeyStore final : public UserKeyStore {
  private:
   template <typename Body>
   Status withSession(std::string_view operation, Body&& body);
+  // `operation` found no free session in time.
+  Status noSession(std::string_view operation) const;
+  // `operation` failed with `error`: kTimeout when SQLite stayed busy, else kInternal.
+  Status statementError(std::string_view operation, const std::exception& error) const;
+  // As statementError, and discards `lease`'s session; kUnavailable when it no longer answers.
   Status statementFailure(std::string_view operation, const std::exception& error,
                           SessionPool::Lease& lease);
+  // Inserts `writes` inside a group commit's batch, all or none: kAlreadyExists naming the
+  // first of them whose row exists (its message ending in `consequence`). Throws
+  // Poco::Exception on any other failure.
+  Status insertInBatch(Poco::Data::Session& session, std::span<const UserKeyWrite> writes,
+                       std::string_view consequence);
   // `failure`, unless the row of one of `writes` exists after all (a racing insert won): then
   // kAlreadyExists naming that user, its message ending in `consequence`.
   Status alreadyExistsOr(Status failure, std::span<const UserKeyWrite> writes,
@@ -61,6 +72,7 @@ class SqlUserKeyStore final : public UserKeyStore {
   const Dialect dialect_;
   const Redactor redactor_;
   SessionPool pool_;
+  std::optional<GroupCommit> groupCommit_;  // SQLite only
 
   std::mutex accessMutex_;
   std::condition_variable_any accessWake_;
