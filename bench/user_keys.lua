@@ -5,8 +5,10 @@
 --
 -- KC_BENCH_CONNECTION_RATE (requests/s of each connection; run wrk with as many threads as
 -- connections, so each thread paces its one connection) paces the run open-loop: a connection
--- sends on a fixed schedule of one request every 1 / rate seconds, through wrk's delay() hook, and sends at once when it is behind
--- (a late answer does not move the schedule). wrk's own latency counts from when a request was
+-- sends on a fixed schedule of one request every 1 / rate seconds, through wrk's delay() hook,
+-- the KC_BENCH_CONNECTIONS connections' schedules spread evenly over that interval (in step,
+-- they would queue behind each other by design), and sends at once when it is behind (a late
+-- answer does not move the schedule). wrk's own latency counts from when a request was
 -- sent, so it hides the wait of a request whose send was delayed by a slow answer before it
 -- (coordinated omission); the script also measures each answer from the time its request was
 -- scheduled and prints that p99 as "scheduled p99 ms: X" at the end.
@@ -15,6 +17,7 @@ local index = 0
 local method = os.getenv("KC_BENCH_METHOD") or "GET"
 local body = nil
 local rate = tonumber(os.getenv("KC_BENCH_CONNECTION_RATE") or "")
+local connections = tonumber(os.getenv("KC_BENCH_CONNECTIONS") or "") or 1
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -82,8 +85,11 @@ end
 -- carried in next_send.
 if rate and rate > 0 then
   function delay()
-    -- wrk asks before a connection's first request too: that one starts the schedule.
-    if not next_send then next_send = now_ms() end
+    -- wrk asks before a connection's first request too: that one starts the schedule, this
+    -- thread's share of the interval later than the first thread's.
+    if not next_send then
+      next_send = now_ms() + gap_ms * ((offset or 0) % connections) / connections
+    end
     local wait = next_send - now_ms()
     if wait < 0 then return 0 end
     return math.floor(wait)
