@@ -48,6 +48,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -299,6 +300,7 @@ double measure(int threads, double seconds, Work work) {
   std::atomic<bool> stop{false};
   std::atomic<long> operations{0};
   std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(threads));
   const auto start = std::chrono::steady_clock::now();
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
@@ -408,7 +410,7 @@ int naive(const Flags& flags) {
 
 // What the daemon's start-up spends on the token before it can serve: C_Initialize, finding
 // the slot, a session and C_Login; the best of five, in milliseconds.
-int login(const Flags& flags) {
+int measureLogin(const Flags& flags) {
   const std::string pin = readPin(flag(flags, "pin-file"));
   double best = 1e9;
   for (int i = 0; i < 5; ++i) {
@@ -456,12 +458,12 @@ void appendDurably(int fd, std::string_view line) {
     const ssize_t written = ::write(fd, line.data(), line.size());
     if (written < 0) {
       if (errno == EINTR) continue;
-      throw std::runtime_error(std::string("write: ") + std::strerror(errno));
+      throw std::runtime_error("write: " + std::generic_category().message(errno));
     }
     line.remove_prefix(static_cast<std::size_t>(written));
   }
   if (::fdatasync(fd) != 0)
-    throw std::runtime_error(std::string("fdatasync: ") + std::strerror(errno));
+    throw std::runtime_error("fdatasync: " + std::generic_category().message(errno));
 }
 
 int fsyncRate(const Flags& flags) {
@@ -478,7 +480,7 @@ int fsyncRate(const Flags& flags) {
         ::open(paths.back().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600));
     if (fd->get() < 0) {
       throw std::runtime_error("cannot open " + paths.back().string() + ": " +
-                               std::strerror(errno));
+                               std::generic_category().message(errno));
     }
     files.push_back(std::move(fd));
   }
@@ -517,7 +519,7 @@ int main(int argc, char** argv) {
     if (command == "fill") return fill(flags);
     if (command == "token") return token(flags);
     if (command == "naive") return naive(flags);
-    if (command == "login") return login(flags);
+    if (command == "login") return measureLogin(flags);
     if (command == "fsync") return fsyncRate(flags);
     std::cerr << "release_bench: unknown command " << command << "\n";
     return 2;
