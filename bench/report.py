@@ -56,15 +56,6 @@ def read_machine(path):
     return machine, rss, ready
 
 
-def rate(rows, kind, bits, clients, records=None, audit=None):
-    for row in rows:
-        if (row["kind"], row["bits"], row["clients"]) == (kind, bits, clients) and \
-                (records is None or row["records"] == records) and \
-                (audit is None or row["audit"] == audit):
-            return row
-    return None
-
-
 def common_store(rows):
     """The record count most figures were measured with (the one every key size has)."""
     counts = [r["records"] for r in rows if r["records"] != "-"]
@@ -115,7 +106,7 @@ def raw_for(rows, row, raw_kind):
     else the sweep's at as many threads."""
     if row.get("raw"):
         return row["raw"]
-    return rate(rows, raw_kind, row["bits"], row["clients"])["rate"]
+    return find(rows, raw_kind, bits=row["bits"], clients=row["clients"])["rate"]
 
 
 def ratio(a, b):
@@ -139,7 +130,8 @@ def tables(rows, machine, rss, ready):
     out.append("|---|---|---|---|---|---|")
     for bits in bits_list:
         for n in clients:
-            d, e, v = (rate(rows, k, bits, n) for k in ("raw-decrypt", "raw-encrypt", "naive"))
+            d, e, v = (find(rows, k, bits=bits, clients=n)
+                       for k in ("raw-decrypt", "raw-encrypt", "naive"))
             out.append(f"| RSA-{bits} | {n} | {d['rate']:.0f} | {e['rate']:.0f} | "
                        f"{v['rate']:.0f} | {ratio(v['rate'], d['rate'])} |")
     for method, raw_kind, raw_name in (("GET", "raw-decrypt", "raw decrypt"),
@@ -218,8 +210,8 @@ def tables(rows, machine, rss, ready):
     for large in (r for r in records_list if r != small):
         for bits in bits_list:
             for n in clients:
-                a = rate(rows, "GET", bits, n, large, audit)
-                b = rate(rows, "GET", bits, n, small, audit)
+                a = find(rows, "GET", bits=bits, clients=n, records=large, audit=audit)
+                b = find(rows, "GET", bits=bits, clients=n, records=small, audit=audit)
                 if a and b:
                     out.append(f"| RSA-{bits} GET, {int(large):,} / {int(small):,} records, "
                                f"{n} clients | {ratio(a['rate'], b['rate'])} | ≥ 0.95 |")
@@ -270,7 +262,8 @@ def paced_table(rows):
     out = ["\n### GET at half the maximum, paced\n",
            "After the runs above, wrk at a fixed rate of half the maximum GET/s of the same "
            "configuration: open loop, each connection sending on its own fixed schedule (wrk's "
-           "delay() hook, bench/user_keys.lua), the connections' schedules spread evenly; achieved / offered shows whether the pacing held (below "
+           "delay() hook, bench/user_keys.lua), the connections' schedules spread evenly; "
+           "achieved / offered shows whether the pacing held (below "
            f"{PACING_HELD} the daemon, or wrk on the same cores, could not keep up and the figure "
            "is not at half load). wrk measures latency from when a request was sent, so a request "
            "sent late behind a slow answer does not count its wait (coordinated omission); "
