@@ -7,6 +7,7 @@
 //                       --op decrypt|encrypt --threads N --seconds S
 //   release_bench naive --module M --token LABEL --key LABEL --pin-file F --threads N --seconds S
 //   release_bench login --module M --token LABEL --pin-file F
+//   release_bench fsync --dir DIR --threads N --seconds S [--bytes B]
 //
 // fill: writes N valid envelopes (a fresh DEK per record, wrapped with RSA-OAEP by OpenSSL
 // under the wrapping key's public half, the user key sealed with AES-256-GCM as the daemon
@@ -19,17 +20,25 @@
 // (C_Initialize), find the slot, open a session, log in, find the key, decrypt, log out, close
 // the session, C_Finalize; prints "<ops/s>".
 // login: the token's share of the daemon's start-up (C_Initialize to C_Login), in ms.
+// fsync: the durable-write bound of DIR's file system: N threads, each appending B-byte lines
+// (default 300, about an audit record) to its own file in DIR with fdatasync after every line,
+// as the audit log makes each record durable; prints "<appends/s>" over all threads. The files
+// are removed afterwards.
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -38,6 +47,8 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -289,6 +300,7 @@ double measure(int threads, double seconds, Work work) {
   std::atomic<bool> stop{false};
   std::atomic<long> operations{0};
   std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(threads));
   const auto start = std::chrono::steady_clock::now();
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
@@ -398,7 +410,7 @@ int naive(const Flags& flags) {
 
 // What the daemon's start-up spends on the token before it can serve: C_Initialize, finding
 // the slot, a session and C_Login; the best of five, in milliseconds.
-int login(const Flags& flags) {
+int measureLogin(const Flags& flags) {
   const std::string pin = readPin(flag(flags, "pin-file"));
   double best = 1e9;
   for (int i = 0; i < 5; ++i) {
@@ -424,11 +436,81 @@ int login(const Flags& flags) {
   return 0;
 }
 
+// A file descriptor closed when it goes out of scope.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Appends one line and makes it durable, as the audit log does with a record: the whole line
+// written (retrying short writes), then fdatasync.
+void appendDurably(int fd, std::string_view line) {
+  while (!line.empty()) {
+    const ssize_t written = ::write(fd, line.data(), line.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      throw std::runtime_error("write: " + std::generic_category().message(errno));
+    }
+    line.remove_prefix(static_cast<std::size_t>(written));
+  }
+  if (::fdatasync(fd) != 0)
+    throw std::runtime_error("fdatasync: " + std::generic_category().message(errno));
+}
+
+int fsyncRate(const Flags& flags) {
+  const std::filesystem::path dir = flag(flags, "dir");
+  const int threads = std::stoi(flag(flags, "threads"));
+  const auto bytes = flags.contains("bytes") ? std::stoul(flags.at("bytes")) : 300UL;
+  if (bytes < 2) throw std::runtime_error("--bytes must be at least 2");
+  std::filesystem::create_directories(dir);
+  std::vector<std::filesystem::path> paths;
+  std::vector<std::unique_ptr<FileDescriptor>> files;
+  for (int t = 0; t < threads; ++t) {
+    paths.push_back(dir / ("fsync-bench-" + std::to_string(t) + ".log"));
+    auto fd = std::make_unique<FileDescriptor>(
+        ::open(paths.back().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600));
+    if (fd->get() < 0) {
+      throw std::runtime_error("cannot open " + paths.back().string() + ": " +
+                               std::generic_category().message(errno));
+    }
+    files.push_back(std::move(fd));
+  }
+  const std::string line = std::string(bytes - 1, 'a') + "\n";
+  // A worker thread's exception would end the process; keep the first and rethrow it here.
+  std::mutex failureLock;
+  std::string failure;
+  const double rate = measure(threads, std::stod(flag(flags, "seconds")), [&](int t) {
+    const int fd = files[static_cast<std::size_t>(t)]->get();
+    return [&, fd]() {
+      try {
+        appendDurably(fd, line);
+      } catch (const std::exception& error) {
+        const std::lock_guard lock(failureLock);
+        if (failure.empty()) failure = error.what();
+      }
+    };
+  });
+  files.clear();
+  for (const auto& path : paths) std::filesystem::remove(path);
+  if (!failure.empty()) throw std::runtime_error(failure);
+  std::cout << static_cast<long>(rate) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: release_bench fill|token|naive --flag value ...\n";
+    std::cerr << "usage: release_bench fill|token|naive|login|fsync --flag value ...\n";
     return 2;
   }
   const std::string command = argv[1];
@@ -437,7 +519,8 @@ int main(int argc, char** argv) {
     if (command == "fill") return fill(flags);
     if (command == "token") return token(flags);
     if (command == "naive") return naive(flags);
-    if (command == "login") return login(flags);
+    if (command == "login") return measureLogin(flags);
+    if (command == "fsync") return fsyncRate(flags);
     std::cerr << "release_bench: unknown command " << command << "\n";
     return 2;
   } catch (const std::exception& error) {
