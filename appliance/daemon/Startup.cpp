@@ -48,9 +48,15 @@ Result<std::shared_ptr<audit::AuditLog>> openDaemonAuditLog(const appliance::Dae
   auto log =
       appliance::openAuditLog(config, config.audit.directory, config.audit.instance, *signer);
   if (!log) return log.status();
-  logger().information(
+  const std::string opened =
       "audit log " + (*log)->activePath().string() + ", instance " + (*log)->instance() +
-      (*signer ? ", checkpoints signed by key " + (*signer)->keyId() : ", checkpoints NOT signed"));
+      (*signer ? ", checkpoints signed by key " + (*signer)->keyId() : ", checkpoints NOT signed") +
+      ": " + (*log)->openDetail();
+  if ((*log)->openDetail().find(audit::kChainFilesMissing) != std::string::npos) {
+    logger().warning(opened + "; restore them from the archive, or keep this as evidence");
+  } else {
+    logger().information(opened);
+  }
   return std::shared_ptr<audit::AuditLog>(std::move(*log));
 }
 
@@ -204,6 +210,7 @@ Result<Components> startComponents(const appliance::DaemonConfig& config) {
   out.service = std::make_shared<appliance::AuditedKeyService>(
       out.keys, trail,
       appliance::RefusalAuditSettings{.perClient = config.audit.refusalsPerClient,
+                                      .total = config.audit.refusalsTotal,
                                       .interval = config.audit.refusalInterval});
   std::weak_ptr<audit::AuditLog> weakLog = out.audit;
   std::weak_ptr<appliance::AuditedKeyService> weakService = out.service;
@@ -233,7 +240,12 @@ Status reloadKeyRing(const appliance::DaemonConfig& config, Components& componen
   for (std::size_t i = 1; i < ring->keys().size(); ++i) {
     record.detail += (record.detail.empty() ? "previous " : ",") + ring->keys()[i].idHex();
   }
+  const std::string current = ring->current().idHex();
+  const std::size_t previous = ring->keys().size() - 1;
   components.keys->replaceKeyRing(std::make_shared<const appliance::KeyRing>(std::move(*ring)));
+  // The line kc-setup rotate's steps tell operators to wait for on every instance.
+  logger().notice("wrapping keys reloaded: current key " + current + ", " +
+                  std::to_string(previous) + " previous key(s)");
   Status written = components.audit->append(std::move(record));
   if (!written.isOk()) {
     logger().error("the key ring changed but its audit record was not written: " +

@@ -98,7 +98,8 @@ AuditedKeyService::AuditedKeyService(std::shared_ptr<api::KeyService> inner,
     : inner_(std::move(inner)),
       trail_(std::move(trail)),
       refusals_(refusals.perClient,
-                std::chrono::duration_cast<std::chrono::microseconds>(refusals.interval)) {
+                std::chrono::duration_cast<std::chrono::microseconds>(refusals.interval),
+                RefusalLimiter::kMaxClients, refusals.total) {
   watcher_ = std::thread([this] { watchRefusalIntervals(); });
 }
 

@@ -360,6 +360,7 @@ Status readAudit(const Reader& in, const fs::path& baseDir, AuditSettings& out) 
   KC_RETURN_IF_ERROR(in.boolean("audit.syslog", out.syslog));
   KC_RETURN_IF_ERROR(in.string("audit.archive_command", out.archiveCommand));
   KC_RETURN_IF_ERROR(in.number("audit.refusals_per_client", out.refusalsPerClient, 0, 1000000));
+  KC_RETURN_IF_ERROR(in.number("audit.refusals_total", out.refusalsTotal, 0, 100000000));
   KC_RETURN_IF_ERROR(in.seconds("audit.refusal_interval_s", out.refusalInterval, 1, 86400));
   return Status::ok();
 }

@@ -24,8 +24,8 @@ bool RefusalSummary::allDenied() const {
 }
 
 RefusalLimiter::RefusalLimiter(std::size_t perClient, std::chrono::microseconds interval,
-                               std::size_t maxClients)
-    : perClient_(perClient), interval_(interval), maxClients_(maxClients) {}
+                               std::size_t maxClients, std::size_t total)
+    : perClient_(perClient), interval_(interval), maxClients_(maxClients), total_(total) {}
 
 bool RefusalLimiter::admit(const std::string& client, unsigned httpStatus, std::int64_t nowMicros) {
   std::lock_guard lock(mutex_);
@@ -35,6 +35,7 @@ bool RefusalLimiter::admit(const std::string& client, unsigned httpStatus, std::
     open_ = true;
     windowEnd_ = nowMicros + interval_.count();
     for (auto& [name, state] : clients_) state.admitted = 0;
+    admitted_ = 0;
   }
   auto it = clients_.find(client);
   if (it == clients_.end()) {
@@ -42,8 +43,9 @@ bool RefusalLimiter::admit(const std::string& client, unsigned httpStatus, std::
     it = clients_.try_emplace(full ? std::string(kOverflowClient) : client).first;
   }
   Client& state = it->second;
-  if (state.admitted < perClient_) {
+  if (state.admitted < perClient_ && admitted_ < total_) {
     ++state.admitted;
+    ++admitted_;
     return true;
   }
   RefusalSummary& beyond = state.beyond;

@@ -90,6 +90,24 @@ TEST(RefusalLimiter, TakeAllYieldsTheCurrentIntervalAtShutdown) {
   EXPECT_TRUE(limiter.takeAll().empty());
 }
 
+// A flood from many addresses, each under its own limit: beyond the total only counts.
+TEST(RefusalLimiter, TheTotalCapsRefusalsRecordedOneByOneAcrossClients) {
+  RefusalLimiter limiter(2, seconds(60), RefusalLimiter::kMaxClients, 3);
+  EXPECT_TRUE(limiter.admit("192.0.2.1", 401, kStart));
+  EXPECT_TRUE(limiter.admit("192.0.2.2", 401, kStart));
+  EXPECT_TRUE(limiter.admit("192.0.2.3", 401, kStart));
+  EXPECT_FALSE(limiter.admit("192.0.2.4", 401, kStart)) << "beyond the total";
+  EXPECT_FALSE(limiter.admit("192.0.2.1", 403, kStart)) << "under its own limit, over the total";
+  EXPECT_EQ(limiter.summarised(), 2u);
+  auto summaries = limiter.takeAll();
+  ASSERT_EQ(summaries.size(), 2u);
+  EXPECT_EQ(summaries[0].client, "192.0.2.1");
+  EXPECT_EQ(summaries[0].statuses.at(403), 1u);
+  EXPECT_EQ(summaries[1].client, "192.0.2.4");
+  // The next interval starts the total afresh.
+  EXPECT_TRUE(limiter.admit("192.0.2.5", 401, kStart + 61'000'000));
+}
+
 TEST(RefusalLimiter, ClientsBeyondTheTrackedNumberShareOneCount) {
   RefusalLimiter limiter(1, seconds(60), 2);
   limiter.admit("192.0.2.1", 401, kStart);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -123,6 +124,43 @@ TEST_F(ArchiveTest, APendingArchiveIsDoneAfterARestart) {
   ASSERT_TRUE(log.isOk()) << log.status().toString();
   EXPECT_TRUE(waitFor([&] { return doneMarkers() == rotated; }, 5s));
   EXPECT_EQ(filesIn(archive_), rotated);
+}
+
+// A command that hangs (a stalled upload) does not hold up close(): it is ended with what it
+// started, and its file stays pending for the next run.
+TEST_F(ArchiveTest, CloseEndsAHangingCommandAndItsChildrenAndLeavesTheFilePending) {
+  const auto started = dir_ / "started";
+  const auto child = dir_ / "child.pid";
+  // The shell starts a child that would outlive it, records its pid, and waits.
+  const std::string command = "sleep 60 & echo $! > " + shellQuote(child.string()) + "; touch " +
+                              shellQuote(started.string()) + "; wait";
+  const auto begin = std::chrono::steady_clock::now();
+  {
+    auto log = AuditLog::open({.directory = logDir_,
+                               .instance = "kc-1",
+                               .signer = signer_,
+                               .checkpointInterval = {},
+                               .rotateBytes = 2500,
+                               .archiveCommand = command,
+                               .archiveRetry = 10ms});
+    ASSERT_TRUE(log.isOk()) << log.status().toString();
+    for (int i = 0; i < 30; ++i) ASSERT_TRUE((*log)->append(test::sampleRecord(i)).isOk());
+    ASSERT_TRUE(waitFor([&] { return std::filesystem::exists(child); }, 5s));
+    ASSERT_TRUE((*log)->close().isOk());
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 20s) << "close() waited for the command";
+  EXPECT_TRUE(doneMarkers().empty());
+  EXPECT_FALSE(filesIn(logDir_ / "archive_status", ".ready").empty()) << "still pending";
+  // Gone, or a zombie nobody reaped yet (its parent, the shell, was ended too).
+  const auto stat = "/proc/" + test::readLines(child).front() + "/stat";
+  const auto ended = [&] {
+    std::ifstream in(stat);
+    std::string text;
+    if (!std::getline(in, text)) return true;
+    const auto state = text.find(") ");
+    return state == std::string::npos || text.compare(state + 2, 1, "Z") == 0;
+  };
+  EXPECT_TRUE(waitFor(ended, 5s)) << "the command's child lives on";
 }
 
 TEST_F(ArchiveTest, APathWithSpacesAndQuotesIsPassedAsOneWord) {

@@ -382,6 +382,28 @@ TEST_F(AuditLogTest, WithoutAConfiguredInstanceEveryRunContinuesOneChain) {
   EXPECT_EQ(report.chains.size(), 1u);
 }
 
+// Every audit file deleted, the instance id kept: the chain must start again at seq 1 (there
+// is nothing to continue), but its first record says files of it are missing.
+TEST_F(AuditLogTest, AllFilesOfAKnownInstanceDeletedIsSaidInTheNewChainsFirstRecord) {
+  {
+    auto log = openLog({.signer = signer_});
+    ASSERT_TRUE(log->append(test::sampleRecord(1)).isOk());
+    EXPECT_EQ(log->openDetail(), "new chain");
+  }
+  for (const auto& file : test::logFiles(logDir())) std::filesystem::remove(file);
+  auto log = openLog({.signer = signer_});
+  EXPECT_NE(log->openDetail().find(kChainFilesMissing), std::string::npos) << log->openDetail();
+  ASSERT_TRUE(log->close().isOk());
+  const auto first = *parseRecord(readLines(log->activePath()).front());
+  EXPECT_EQ(first.seq, 1u);
+  EXPECT_EQ(first.operation, op::kLogOpen);
+  EXPECT_NE(first.detail.find(kChainFilesMissing), std::string::npos) << first.detail;
+
+  // A first run in a fresh directory is a new chain and says nothing more.
+  auto fresh = openLog({.directory = dir_.path() / "fresh", .signer = signer_});
+  EXPECT_EQ(fresh->openDetail(), "new chain");
+}
+
 TEST_F(AuditLogTest, ReopeningCutsAPartialLastLineAndSaysSo) {
   {
     auto log = openLog({.instance = "kc-1"});

@@ -287,6 +287,38 @@ TEST_F(TamperTest, AnUnsealedTailSpanningMoreThanTheIntervalFails) {
   EXPECT_EQ(result.exitCode, 0) << result.out;
 }
 
+// A restart after a downtime longer than the interval: the new run's log.open comes long after
+// the close of the one before, and its records are not yet sealed. The daemon could seal
+// nothing while it was down, so the tail is measured from the restart: the log passes.
+TEST_F(TamperTest, AnUnsealedTailAfterARestartIsMeasuredFromTheRestart) {
+  std::vector<std::string> lines(lines_.begin(), lines_.begin() + 12);  // through checkpoint 1
+  const std::int64_t restart = parseRecord(lines_[11])->timeMicros + 3'600'000'000LL;
+  for (int i = 0; i < 3; ++i) {
+    AuditRecord record = *parseRecord(lines_[12 + static_cast<std::size_t>(i)]);
+    if (i == 0) {
+      record.operation = std::string(op::kLogOpen);
+      record.detail = "continuing chain after seq 12";
+    }
+    record.seq = 13 + static_cast<std::uint64_t>(i);
+    record.prev = lineHash(lines.back());
+    record.timeMicros = restart + i * 1'000'000LL;
+    lines.push_back(serialize(record));
+  }
+  auto result = verify(lines);
+  EXPECT_EQ(result.exitCode, 0) << result.out;
+  expectWarning(result, at(13), "are not sealed");
+  // The same records an interval and more after the restart are a tail missing checkpoints.
+  AuditRecord late = *parseRecord(lines.back());
+  late.seq = 16;
+  late.prev = lineHash(lines.back());
+  late.timeMicros = restart + 3'600'000'000LL;
+  lines.push_back(serialize(late));
+  result = verify(lines);
+  EXPECT_EQ(result.exitCode, 1) << result.out;
+  EXPECT_NE(result.out.find("checkpoints are missing from the tail"), std::string::npos)
+      << result.out;
+}
+
 TEST_F(TamperTest, HeadOfAnUntouchedLogIsItsLastCheckpointAndTheLogVerifiesAgainstIt) {
   const auto file = dir_ / "plain" / "audit.log";
   std::filesystem::create_directories(file.parent_path());
@@ -379,15 +411,22 @@ class ChainsTest : public ::testing::Test {
 
   void SetUp() override { test::writeFile(pem_, signer_->publicKeyPem()); }
 
+  // One run of `instance`: `records` records, a manual checkpoint after every
+  // `checkpointEvery` of them (0: none), then a clean close. The paths of its files afterwards.
   std::vector<std::string> writeLog(const std::string& instance, int records,
-                                    std::uint64_t rotateBytes) {
+                                    std::uint64_t rotateBytes, int checkpointEvery = 0) {
     auto log = AuditLog::open({.directory = dir_ / instance,
                                .instance = instance,
                                .signer = signer_,
                                .checkpointInterval = {},
                                .rotateBytes = rotateBytes});
     EXPECT_TRUE(log.isOk());
-    for (int i = 0; i < records; ++i) EXPECT_TRUE((*log)->append(test::sampleRecord(i)).isOk());
+    for (int i = 0; i < records; ++i) {
+      EXPECT_TRUE((*log)->append(test::sampleRecord(i)).isOk());
+      if (checkpointEvery > 0 && (i + 1) % checkpointEvery == 0) {
+        EXPECT_TRUE((*log)->checkpoint("manual").isOk());
+      }
+    }
     EXPECT_TRUE((*log)->close().isOk());
     std::vector<std::string> paths;
     for (const auto& path : test::logFiles(dir_ / instance)) paths.push_back(path.string());
@@ -460,6 +499,83 @@ TEST_F(ChainsTest, DeletingTheNewestFileIsReportedAtTheRotationThatNamesIt) {
   EXPECT_EQ(result.exitCode, 1) << result.out;
   EXPECT_NE(result.out.find("the chain stops at a rotation"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("the newest file was deleted"), std::string::npos) << result.out;
+}
+
+// The newest rotated file of a run, by the seq its name ends in.
+std::string newestRotated(const std::vector<std::string>& files) {
+  std::string newest;
+  std::uint64_t newestSeq = 0;
+  for (const auto& file : files) {
+    const std::string name = std::filesystem::path(file).filename().string();
+    if (name == "audit.log") continue;
+    const std::uint64_t seq = std::stoull(name.substr(name.rfind('-') + 1));
+    if (seq > newestSeq) newestSeq = seq, newest = file;
+  }
+  return newest;
+}
+
+// The insider goes further: deletes audit.log and cuts the newest rotated file back to a
+// checkpoint, so the chain ends sealed. The file's name still says where it ended.
+TEST_F(ChainsTest, NewestFileDeletedAndTheRotatedOneCutBackToACheckpointFails) {
+  auto files = writeLog("kc-a", 60, 3000, 4);
+  ASSERT_GE(files.size(), 3u);
+  ASSERT_EQ(std::filesystem::path(files.back()).filename(), "audit.log");
+  std::filesystem::remove(files.back());
+  files.pop_back();
+  const std::string victim = newestRotated(files);
+  auto lines = test::readLines(victim);
+  std::size_t keep = lines.size() - 1;  // drop the rotation checkpoint ...
+  while (keep > 0 && parseRecord(lines[keep - 1])->operation != op::kCheckpoint) --keep;
+  ASSERT_GT(keep, 0u) << "the rotated file holds no checkpoint before its rotation";
+  const std::uint64_t named = *seqsIn(victim).rbegin();
+  lines.resize(keep);  // ... and what follows the checkpoint before it
+  test::writeLines(victim, lines);
+  const std::uint64_t cutTo = parseRecord(lines.back())->seq;
+
+  auto result = verify(files);
+  EXPECT_EQ(result.exitCode, 1) << result.out;
+  EXPECT_NE(result.out.find("name says its last record is seq " + std::to_string(named) +
+                            ", but it ends at seq " + std::to_string(cutTo)),
+            std::string::npos)
+      << result.out;
+
+  // Renamed to match its new end, it still has a rotated name without the checkpoint of a
+  // clean stop: the file that continued it is missing.
+  auto renamed = victim.substr(0, victim.rfind('-') + 1) + std::to_string(cutTo) + ".log";
+  std::filesystem::rename(victim, renamed);
+  std::replace(files.begin(), files.end(), victim, renamed);
+  result = verify(files);
+  EXPECT_EQ(result.exitCode, 1) << result.out;
+  EXPECT_NE(result.out.find("does not end in the rotation checkpoint that sealed it"),
+            std::string::npos)
+      << result.out;
+}
+
+// Every run ends audit.log in a close checkpoint, even when the last record was a checkpoint
+// already, so a file cut back to a checkpoint can be told from a stopped one.
+TEST_F(ChainsTest, EveryCleanStopEndsInACloseCheckpoint) {
+  writeLog("kc-a", 4, 0, 4);  // the last record is a manual checkpoint
+  const auto files = writeLog("kc-a", 8, 0, 4);
+  ASSERT_EQ(files.size(), 1u);
+  const auto lines = test::readLines(files.front());
+  std::size_t closes = 0;
+  for (const auto& line : lines) {
+    const auto record = *parseRecord(line);
+    if (record.operation == op::kCheckpoint && record.detail.starts_with("close;")) ++closes;
+  }
+  EXPECT_EQ(closes, 2u);
+  const auto last = *parseRecord(lines.back());
+  EXPECT_EQ(last.operation, op::kCheckpoint);
+  EXPECT_TRUE(last.detail.starts_with("close;")) << last.detail;
+  EXPECT_EQ(verify(files).exitCode, 0);
+
+  // Nor does the close checkpoint rotate a file that has grown past the limit: the run's
+  // last file is audit.log, ending in it.
+  const auto rotating = writeLog("kc-r", 10, 1);
+  ASSERT_EQ(std::filesystem::path(rotating.back()).filename(), "audit.log");
+  const auto closed = *parseRecord(test::readLines(rotating.back()).back());
+  EXPECT_TRUE(closed.detail.starts_with("close;")) << closed.detail;
+  EXPECT_EQ(verify(rotating).exitCode, 0) << verify(rotating).out;
 }
 
 // A restart after a rotation continues the chain: the untouched log of several runs verifies.

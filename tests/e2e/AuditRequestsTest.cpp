@@ -82,6 +82,13 @@ TEST(AuditRequests, ConcurrentRequestsWithTheSameClientRequestIdEachGetTheirOwnR
     }
   }
   EXPECT_EQ(ids.size(), static_cast<std::size_t>(kClients * kRounds));
+
+  // And the chain holding them verifies, as an auditor would check it through kc-audit.
+  ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
+  auto verified = runProcess({KC_AUDIT_PATH, "verify", "--public-key",
+                              E2eEnvironment::get().auditPublicKey().string(),
+                              (daemon.auditDir() / "audit.log").string()});
+  EXPECT_EQ(verified.exitCode, 0) << verified.out << verified.err;
 }
 
 TEST(AuditRequests, AFloodOfRefusedTokensCostsBoundedRecordsAndDelaysNoKeyRelease) {
@@ -162,6 +169,39 @@ TEST(AuditRequests, AFloodOfRefusedTokensCostsBoundedRecordsAndDelaysNoKeyReleas
       {KC_AUDIT_PATH, "verify", "--public-key", E2eEnvironment::get().auditPublicKey().string(),
        "--checkpoint-interval", "1", (daemon.auditDir() / "audit.log").string()});
   EXPECT_EQ(verified.exitCode, 0) << verified.out << verified.err;
+}
+
+// A flood from many addresses (behind a trusted proxy), each address under its own limit: the
+// total caps the refusals recorded one by one, the rest are counted per client.
+TEST(AuditRequests, RefusalsFromManyAddressesAreCappedByTheTotalAndCountedPerClient) {
+  constexpr int kAddresses = 40;
+  constexpr int kTotal = 12;
+  Daemon daemon({.config = {{"server.trusted_proxies", "127.0.0.1/32"},
+                            {"audit.refusals_per_client", "5"},
+                            {"audit.refusals_total", std::to_string(kTotal)},
+                            {"audit.refusal_interval_s", "600"}}});
+  for (int i = 1; i <= kAddresses; ++i) {
+    HttpRequest request{.method = "GET", .path = "/user-keys"};
+    request.headers = {{"Authorization", "Bearer not.a.token"},
+                       {"X-Forwarded-For", "10.0.0." + std::to_string(i)}};
+    ASSERT_EQ(daemon.send(request).status, 401);
+  }
+  ASSERT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();  // writes the interval's summaries
+
+  std::set<std::string> individual, summarised;
+  std::uint64_t counted = 0;
+  for (const auto& record : parsedAuditRecords(daemon)) {
+    if (record.operation == audit::op::kKeyRefused) individual.insert(record.clientAddress);
+    if (record.operation == audit::op::kKeyRefusedSummary) {
+      summarised.insert(record.clientAddress);
+      counted += std::stoull(record.detail.substr(6, record.detail.find(' ') - 6));
+    }
+  }
+  EXPECT_EQ(individual.size(), static_cast<std::size_t>(kTotal));
+  EXPECT_TRUE(individual.contains("10.0.0.1")) << "the client is the forwarded address";
+  EXPECT_EQ(summarised.size(), static_cast<std::size_t>(kAddresses - kTotal));
+  EXPECT_TRUE(summarised.contains("10.0.0." + std::to_string(kAddresses)));
+  EXPECT_EQ(counted, static_cast<std::uint64_t>(kAddresses - kTotal));
 }
 
 TEST(AuditRequests, AuditHeadIsNotFoundBeforeTheFirstCheckpoint) {

@@ -2,6 +2,7 @@
 
 #include <Poco/Logger.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,9 +51,11 @@ bool olderName(const std::string& a, const std::string& b) {
   return a.size() - i < b.size() - j;
 }
 
-// Runs `command` with /bin/sh -c, stdin from /dev/null, its output line by line to the log.
-// Returns its exit status; -1 when it could not be run or was killed by a signal.
-int runShell(const std::string& command) {
+// Runs `command` with /bin/sh -c in a process group of its own (published in `group` while it
+// runs, so stop() can end it and whatever it started), stdin from /dev/null, its output line
+// by line to the log. Returns its exit status; -1 when it could not be run or was killed by a
+// signal.
+int runShell(const std::string& command, std::atomic<pid_t>& group) {
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) return -1;
   const pid_t pid = fork();
@@ -63,6 +66,7 @@ int runShell(const std::string& command) {
   }
   if (pid == 0) {
     // Only async-signal-safe calls until exec.
+    setpgid(0, 0);
     const int devNull = open("/dev/null", O_RDONLY);
     if (devNull < 0 || dup2(devNull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
       _exit(127);
@@ -70,6 +74,8 @@ int runShell(const std::string& command) {
     execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
+  setpgid(pid, pid);  // as the child does: whichever runs first
+  group = pid;
   close(out[1]);
   std::string pending;
   char buffer[4096];
@@ -93,8 +99,12 @@ int runShell(const std::string& command) {
   close(out[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return -1;
+    if (errno != EINTR) {
+      group = 0;
+      return -1;
+    }
   }
+  group = 0;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -180,6 +190,15 @@ void AuditArchiver::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  // A command still running (a slow upload) must not hold up the daemon's stop: it is ended
+  // with its whole process group, and the file, not marked done, is archived again by the
+  // next run.
+  if (const pid_t group = running_.load(); group > 0) {
+    logger().warning(
+        "audit: stopping: the archive command still running is ended (SIGTERM); "
+        "its file is archived again at the next start");
+    kill(-group, SIGTERM);
+  }
   if (thread_.joinable()) thread_.join();
 }
 
@@ -225,7 +244,7 @@ Status AuditArchiver::archive(const std::filesystem::path& file) {
     KC_RETURN_IF_ERROR(fs_->syncDirectory(statusDirectory_));
   }
   const std::string command = archiveCommandFor(options_.command, directory_ / file);
-  const int exitCode = runShell(command);
+  const int exitCode = runShell(command, running_);
   if (exitCode != 0) {
     return Status(
         StatusCode::kUnavailable,

@@ -170,6 +170,8 @@ Status AuditLog::start() {
   auto lock = fs_->lockDirectory(directory_);
   if (!lock) return lock.status();
   lock_ = std::move(*lock);
+  // An instance id kept in the directory means this instance wrote here before.
+  knownInstance_ = instance_.empty() && fs_->exists(directory_ / kInstanceFile);
   if (instance_.empty()) {
     auto id = stableInstanceId(*fs_, directory_);
     if (!id) return id.status();
@@ -177,6 +179,7 @@ Status AuditLog::start() {
   }
   std::string detail;
   KC_RETURN_IF_ERROR(openActiveFile(detail));
+  openDetail_ = detail;
   if (options_.syslog) openlog("kc-audit", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
   std::deque<std::shared_ptr<Pending>> batch{makeInternal(op::kLogOpen, detail, false)};
   Status status = commit(batch);
@@ -242,6 +245,12 @@ Status AuditLog::openActiveFile(std::string& openDetail) {
     // No audit.log of ours (a restart after a rotation, or a deleted file): the chain
     // continues from this instance's newest rotated file, never from the genesis value again.
     KC_RETURN_IF_ERROR(continueFromRotatedFile(openDetail));
+  }
+  if (seq_ == 0 && knownInstance_) {
+    // The instance wrote here before, yet none of its files is left: say so in the chain
+    // itself (and to the operator, through openDetail()) instead of starting afresh quietly.
+    openDetail += "; " + std::string(kChainFilesMissing) +
+                  " (the instance id file is kept, every audit file of this instance is gone)";
   }
   if (!file_) {
     auto file = fs_->openForAppend(path);
@@ -484,11 +493,15 @@ void AuditLog::runWriter() {
   }
   lock.unlock();
   Status closing = Status::ok();
-  if (options_.signer && sinceCheckpoint_ > 0) {
-    // The file stays audit.log: the next run continues it right after this checkpoint.
+  if (options_.signer) {
+    // Always, even right after an interval checkpoint: a file that ends in this checkpoint was
+    // closed, one that ends in any other way was cut (or its writer crashed). The file stays
+    // audit.log (no rotation now): the next run continues it right after this checkpoint.
     auto seal = makeInternal(
-        op::kCheckpoint, "close; the next run continues at seq " + std::to_string(seq_ + 2), true);
-    writeBatch({seal});
+        op::kCheckpoint,
+        std::string(kCloseDetail) + "; the next run continues at seq " + std::to_string(seq_ + 2),
+        true);
+    writeBatch({seal}, /*mayRotate=*/false);
     closing = seal->result;
   }
   closeFile();
@@ -500,7 +513,7 @@ bool AuditLog::checkpointDue(std::chrono::steady_clock::time_point now) const {
   return options_.signer && options_.checkpointInterval.count() > 0 && now >= nextCheckpoint_;
 }
 
-void AuditLog::writeBatch(std::deque<std::shared_ptr<Pending>> batch) {
+void AuditLog::writeBatch(std::deque<std::shared_ptr<Pending>> batch, bool mayRotate) {
   Status status = Status::ok();
   bool wasHealthy;
   {
@@ -549,7 +562,8 @@ void AuditLog::writeBatch(std::deque<std::shared_ptr<Pending>> batch) {
     }
   }
   committed_.notify_all();
-  if (status.isOk() && options_.rotateBytes > 0 && committedSize_ >= options_.rotateBytes) {
+  if (mayRotate && status.isOk() && options_.rotateBytes > 0 &&
+      committedSize_ >= options_.rotateBytes) {
     const Status rotated = rotate();
     if (!rotated.isOk()) {
       closeFile();

@@ -1,7 +1,10 @@
 #include "kc/audit/AuditVerifier.h"
 
 #include <algorithm>
+#include <charconv>
+#include <filesystem>
 #include <map>
+#include <regex>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -12,6 +15,21 @@
 namespace kc::audit {
 
 namespace {
+
+// The seq in a rotated file's name, audit-<instance>-<YYYYMMDDTHHMMSSZ>-<seq>[-<n>].log; none
+// for audit.log, any other name, or seq 0 (the name a file whose end was unreadable is kept
+// under).
+std::optional<std::uint64_t> rotatedFileLastSeq(const std::string& file) {
+  static const std::regex kRotatedName(R"(^audit-.+-\d{8}T\d{6}Z-(\d{1,19})(-\d+)?\.log$)");
+  const std::string name = std::filesystem::path(file).filename().string();
+  std::smatch match;
+  if (!std::regex_match(name, match, kRotatedName)) return std::nullopt;
+  std::uint64_t seq = 0;
+  const std::string digits = match[1].str();
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
+  if (error != std::errc() || seq == 0) return std::nullopt;
+  return seq;
+}
 
 std::string where(const ParsedRecord& record) {
   return record.file + ":" + std::to_string(record.line);
@@ -155,23 +173,21 @@ class ChainWalk {
     summary.lastRecordMicros = records_.back()->record.timeMicros;
     if (lastCheckpoint) {
       summary.sealedAtMicros = records_[*lastCheckpoint]->record.timeMicros;
+      summary.tailFromMicros = summary.sealedAtMicros;
       summary.sealedThrough = records_[*lastCheckpoint]->record.seq;
       summary.unsealed = records_.size() - *lastCheckpoint - 1;
       summary.headLine = serialize(records_[*lastCheckpoint]->record);
+      for (std::size_t i = *lastCheckpoint + 1; i < records_.size(); ++i) {
+        if (records_[i]->record.operation == op::kLogOpen) {
+          summary.tailFromMicros = records_[i]->record.timeMicros;
+        }
+      }
     } else {
       summary.unsealed = records_.size();
     }
     summary.checkpoints = checkpoints_;
-    // A chain that ends with the checkpoint sealing a rotated file: the file that continued it
-    // (the newest, audit.log) is missing. Its successor always begins with a log.open record.
-    const ParsedRecord& last = *records_.back();
-    if (last.record.operation == op::kCheckpoint &&
-        last.record.detail.rfind(std::string(kRotationDetail) + ";", 0) == 0) {
-      error(last, "the chain stops at a rotation: the file that continues it (seq " +
-                      std::to_string(last.record.seq + 1) +
-                      " onwards, named in this checkpoint) is missing — the newest file was "
-                      "deleted");
-    }
+    checkChainEnd();
+    checkRotatedFileEnds();
     if (summary.unsealed > 0) {
       const ParsedRecord& first = *records_[records_.size() - summary.unsealed];
       std::string text = lastCheckpoint
@@ -190,6 +206,60 @@ class ChainWalk {
  private:
   void error(const ParsedRecord& at, std::string message) {
     findings_.push_back(findingAt(at, Finding::Severity::kError, std::move(message)));
+  }
+
+  // How the chain ends. Only audit.log (the live file, or the one a run closed) may hold the
+  // chain's last record, unless that record is the checkpoint of a clean stop (another
+  // instance's audit.log kept under a rotated name); a chain whose newest file has a rotated
+  // name otherwise lost the file that continued it.
+  void checkChainEnd() {
+    const ParsedRecord& last = *records_.back();
+    const bool isCheckpoint = last.record.operation == op::kCheckpoint;
+    if (isCheckpoint && hasDetailWord(last.record, kRotationDetail)) {
+      // Its successor (audit.log) always begins with a log.open record.
+      error(last, "the chain stops at a rotation: the file that continues it (seq " +
+                      std::to_string(last.record.seq + 1) +
+                      " onwards, named in this checkpoint) is missing — the newest file was "
+                      "deleted");
+      return;
+    }
+    // A chain without checkpoints (a log written without an audit key) has no close
+    // checkpoints either: its end proves nothing, and the strict policy fails it anyway.
+    if (checkpoints_ == 0 || !rotatedFileLastSeq(last.file)) return;
+    if (isCheckpoint && hasDetailWord(last.record, kCloseDetail)) return;
+    error(last,
+          "the chain's newest file has a rotated name but does not end in the rotation "
+          "checkpoint that sealed it: it was cut, and the file that continued it "
+          "(audit.log) is missing");
+  }
+
+  // A rotated file is named after the seq of its last record (audit-<instance>-<time>-<seq>.log,
+  // see AuditLog.h): one that ends earlier was cut.
+  void checkRotatedFileEnds() {
+    std::map<std::string, const ParsedRecord*> lastOf;
+    for (const auto* r : records_) {
+      auto& slot = lastOf[r->file];
+      if (slot == nullptr || r->line > slot->line) slot = r;
+    }
+    for (const auto& [file, last] : lastOf) {
+      const auto named = rotatedFileLastSeq(file);
+      if (!named || *named == last->record.seq) continue;
+      if (*named > last->record.seq) {
+        error(*last, "the file's name says its last record is seq " + std::to_string(*named) +
+                         ", but it ends at seq " + std::to_string(last->record.seq) + ": " +
+                         seqRange(last->record.seq + 1, *named) + " cut from its end");
+      } else {
+        error(*last, "the file's name says its last record is seq " + std::to_string(*named) +
+                         ", but it goes on to seq " + std::to_string(last->record.seq) +
+                         ": renamed or appended to after it was rotated");
+      }
+    }
+  }
+
+  // "<word>" alone (as version 1 logs wrote it) or "<word>; ...".
+  static bool hasDetailWord(const AuditRecord& record, std::string_view word) {
+    return record.detail.starts_with(word) &&
+           (record.detail.size() == word.size() || record.detail[word.size()] == ';');
   }
 
   std::optional<std::size_t> indexOf(const std::string& hash) const {
@@ -370,7 +440,7 @@ void applyStrictPolicy(VerificationReport& report, const StrictPolicy& policy) {
                  "its end or a rewritten chain cannot be detected");
       continue;
     }
-    const auto span = chain.lastRecordMicros - chain.sealedAtMicros;
+    const auto span = chain.lastRecordMicros - chain.tailFromMicros;
     if (chain.unsealed > 0 && span > allowed) {
       chainError(chain, std::to_string(chain.unsealed) +
                             " record(s) after the last checkpoint (seq " +

@@ -70,6 +70,7 @@ class AuditTrail final : public KeyServiceObserver {
 // audit.refusals_per_client and audit.refusal_interval_s.
 struct RefusalAuditSettings {
   std::size_t perClient = 20;
+  std::size_t total = 1000;  // across all clients (RefusalLimiter.h)
   std::chrono::milliseconds interval{std::chrono::seconds(60)};
 };
 

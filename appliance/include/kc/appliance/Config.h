@@ -122,6 +122,8 @@ struct AuditSettings {
   // Refusals (401, 403, 400, 413) of one client recorded one by one per interval; the rest
   // are counted in one "key.refused.summary" record per client and interval.
   std::size_t refusalsPerClient = 20;
+  // The same across all clients: a flood from many addresses is summarised beyond it.
+  std::size_t refusalsTotal = 1000;
   std::chrono::seconds refusalInterval{60};
 };
 

@@ -3,7 +3,9 @@
 // refusals of each client in each interval are recorded one by one, the rest only counted,
 // and each client's count becomes one summary record (kc::audit::op::kKeyRefusedSummary)
 // when the interval ends. So a client sending bad tokens costs at most perClient + 1
-// records per interval, and no fsync at all beyond them.
+// records per interval, and no fsync at all beyond them. A cap on the refusals recorded one
+// by one across all clients (`total`) bounds a flood from many addresses the same way: once
+// it is reached in an interval, every client's further refusals are only counted.
 //
 // Intervals are fixed windows: one starts at the first refusal after the last one ended and
 // lasts `interval`. The limiter only counts and decides; its owner writes the records (see
@@ -13,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <string>
@@ -38,9 +41,12 @@ class RefusalLimiter {
   // Clients beyond `maxClients` in one interval share one count under kOverflowClient, so
   // memory stays bounded when the flood comes from many addresses.
   static constexpr std::string_view kOverflowClient = "*";
+  static constexpr std::size_t kMaxClients = 4096;
 
+  // `total`: refusals recorded one by one per interval across all clients.
   RefusalLimiter(std::size_t perClient, std::chrono::microseconds interval,
-                 std::size_t maxClients = 4096);
+                 std::size_t maxClients = kMaxClients,
+                 std::size_t total = std::numeric_limits<std::size_t>::max());
 
   // Counts one refusal of `client`; true when it is to be recorded on its own, false when
   // it is summarised instead. A refusal after the current interval ended starts a new one:
@@ -67,7 +73,9 @@ class RefusalLimiter {
   const std::size_t perClient_;
   const std::chrono::microseconds interval_;
   const std::size_t maxClients_;
+  const std::size_t total_;
   mutable std::mutex mutex_;
+  std::size_t admitted_ = 0;    // GUARDED_BY(mutex_): recorded one by one this interval
   bool open_ = false;           // GUARDED_BY(mutex_): an interval is running
   std::int64_t windowEnd_ = 0;  // GUARDED_BY(mutex_)
   std::map<std::string, Client, std::less<>> clients_;  // GUARDED_BY(mutex_)

@@ -17,6 +17,9 @@
 //   operator's decision (their ".done" marker says they are safe to remove).
 // - It never runs on the log's append path: a thread of its own runs the commands.
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -84,6 +87,7 @@ class AuditArchiver {
   std::deque<std::filesystem::path> pending_;  // guarded by mutex_; oldest first
   bool stopping_ = false;                      // guarded by mutex_
   std::uint64_t archived_ = 0;                 // guarded by mutex_
+  std::atomic<pid_t> running_{0};              // the running command's process group, or 0
   std::thread thread_;
 };
 

@@ -55,6 +55,11 @@
 
 namespace kc::audit {
 
+// In a log.open record's detail when the instance id was kept in the directory (so this
+// instance wrote there before) but none of its audit files is left: the chain starts again
+// at seq 1, and this says the earlier files were removed.
+inline constexpr std::string_view kChainFilesMissing = "earlier files of this chain are missing";
+
 struct AuditLogOptions {
   std::filesystem::path directory;  // created when missing; holds audit.log and rotated files
   // Recorded in every record; names this instance's chain. Empty: the id kept in
@@ -160,6 +165,10 @@ class AuditLog {
   Status close();
 
   const std::string& instance() const { return instance_; }
+  // The detail of this run's log.open record: how the chain was found ("new chain",
+  // "continuing chain after seq N ...", with kChainFilesMissing when this instance's files
+  // were all gone), for the operator's log.
+  const std::string& openDetail() const { return openDetail_; }
   std::filesystem::path activePath() const { return directory_ / "audit.log"; }
   AuditLogStats stats() const;
 
@@ -176,7 +185,9 @@ class AuditLog {
   // Blocks until every record of `batch` is done; the first refusal, else OK.
   Status await(const std::vector<std::shared_ptr<Pending>>& batch);
   void runWriter();
-  void writeBatch(std::deque<std::shared_ptr<Pending>> batch);
+  // Commits `batch`, then rotates audit.log when it has grown past rotateBytes and `mayRotate`
+  // (not for the checkpoint that closes the file).
+  void writeBatch(std::deque<std::shared_ptr<Pending>> batch, bool mayRotate = true);
   bool checkpointDue(std::chrono::steady_clock::time_point now) const;
   Status commit(std::deque<std::shared_ptr<Pending>>& batch);
   Status openActiveFile(std::string& openDetail);
@@ -192,6 +203,8 @@ class AuditLog {
   const std::shared_ptr<AuditFileSystem> fs_;
   const std::filesystem::path directory_;
   std::string instance_;
+  bool knownInstance_ = false;  // its id was kept in the directory by an earlier run
+  std::string openDetail_;
 
   // Shared with appenders.
   mutable std::mutex mutex_;

@@ -39,6 +39,16 @@
 // optional, empty lines skipped): an auditor keeps them outside the server and runs
 // `kc-audit verify --head FILE` (AuditVerifier.h, parseHeads and checkHeads).
 //
+// Files. The live file is audit.log. A file rotated away ends in a "rotation" checkpoint and
+// is renamed audit-<instance>-<YYYYMMDDTHHMMSSZ>-<seq>.log (a "-<n>" before ".log" when the
+// name was taken), <seq> being the seq of its last record, that checkpoint; its successor,
+// audit.log, begins with a "log.open" record. A run that stops cleanly ends audit.log in a
+// "close" checkpoint (always, even right after another checkpoint), and the next run continues
+// it with a "log.open" record. So a verifier can tell a cut from a stop: a rotated file that
+// does not end at the seq its name says was cut, and a chain whose newest file has a rotated
+// name lost its successor unless it ends in a "close" checkpoint. The "detail" of a rotation or
+// close checkpoint is the word, then ';' and free text.
+//
 // A line that is not exactly the canonical serialisation of the record it parses to is
 // not a valid record (so no two byte strings carry the same record).
 //
@@ -88,6 +98,10 @@ inline constexpr std::string_view kKeyringReload = "keyring.reload";  // the wra
 inline constexpr std::string_view kRotateBegin = "rotate.begin";      // new key made known
 inline constexpr std::string_view kRotatePromote = "rotate.promote";  // new key made current
 inline constexpr std::string_view kRewrapStart = "rewrap.start";      // a rewrap run started
+// Before a record is opened on the token for a rewrap, with "outcome":"pending", its user and
+// "detail" "from <old key id>": durable before the unwrap, so a crash between the token's work
+// and the key.rewrap record that follows still leaves the operation in the log.
+inline constexpr std::string_view kKeyRewrapIntent = "key.rewrap.intent";
 inline constexpr std::string_view kKeyRewrap = "key.rewrap";    // one record: old key -> current
 inline constexpr std::string_view kRewrapEnd = "rewrap.end";    // a rewrap run ended (its counts)
 inline constexpr std::string_view kKeyRetire = "key.retire";    // removed from the configuration
@@ -102,6 +116,9 @@ inline constexpr std::string_view kImportEnd = "import.end";
 // The detail of a checkpoint that seals a file rotated away starts with this word; the rest
 // names the file it is kept as and the seq its successor (audit.log) starts at.
 inline constexpr std::string_view kRotationDetail = "rotation";
+// The detail of the checkpoint a run writes as it stops starts with this word: the file stays
+// audit.log and the next run continues it.
+inline constexpr std::string_view kCloseDetail = "close";
 
 // Outcome names ("outcome").
 namespace outcome {

@@ -56,6 +56,9 @@ struct ChainSummary {
   std::uint64_t sealedThrough = 0;  // seq of the last valid checkpoint, 0 when none
   std::size_t unsealed = 0;         // records after it
   std::int64_t sealedAtMicros = 0;  // time of the last valid checkpoint, 0 when none
+  // Where the unsealed tail's time is measured from: the last valid checkpoint, or a later
+  // log.open (a restart: the time before it the daemon was down and could seal nothing).
+  std::int64_t tailFromMicros = 0;
   std::int64_t lastRecordMicros = 0;
   std::vector<std::string> files;  // in chain order
   // The chain head: the line (exact bytes, no '\n') of the last valid checkpoint; empty when
