@@ -23,6 +23,7 @@
 #include "Routes.h"
 #include "UserKeyBody.h"
 #include "WriteDeadline.h"
+#include "kc/Text.h"
 #include "kc/api/ErrorMapping.h"
 #include "kc/api/HealthCache.h"
 #include "kc/api/JwtValidator.h"
@@ -60,19 +61,13 @@ std::string sanitizeClientRequestId(std::string_view id) {
 }
 
 std::string newRequestId() {
-  unsigned char bytes[16];
+  std::uint8_t bytes[16];
   if (RAND_bytes(bytes, sizeof bytes) != 1) {
     // Not a secret, only needs to be unique: fall back to the clock.
     const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
     return "t" + std::to_string(now);
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
+  return toHex(bytes);
 }
 
 std::string clientAddressOf(const HTTPServerRequest& request, const TrustedProxies& proxies) {

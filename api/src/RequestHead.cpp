@@ -33,12 +33,6 @@ bool isFieldValue(std::string_view text) {
   return true;
 }
 
-std::string_view trimWhitespace(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
 std::size_t skipLeadingCrlfs(std::string_view buffer) {
   std::size_t at = 0;
   while (buffer.substr(at, 2) == kCrlf) at += 2;
@@ -73,7 +67,7 @@ Status parseHeaderLine(std::string_view line, RequestHead& head) {
   if (colon == std::string_view::npos) return malformed("a header line without a colon");
   const std::string_view name = line.substr(0, colon);
   if (!isToken(name)) return malformed("a header name is not a token");
-  const std::string_view value = trimWhitespace(line.substr(colon + 1));
+  const std::string_view value = trimView(line.substr(colon + 1), " \t");  // OWS
   if (!isFieldValue(value)) return malformed("a header value holds a control byte");
   if (head.headers.size() == kMaxHeaderLines) return malformed("too many header lines");
   head.headers.emplace_back(name, value);

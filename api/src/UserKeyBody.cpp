@@ -5,23 +5,11 @@
 #include <Poco/JSON/Parser.h>
 #include <string.h>  // explicit_bzero
 
-#include <cctype>
-
 #include "kc/Base64.h"
 #include "kc/Text.h"
 
 namespace kc::api {
 namespace {
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 // Streams the parse and keeps only the top-level `key` string, so the key's text exists in
 // one buffer we own and wipe (Poco's own scratch copies are freed without wiping; that is
@@ -93,17 +81,17 @@ Status invalid(std::string reason) {
 
 bool isJsonContentType(std::string_view contentType) {
   const auto semicolon = contentType.find(';');
-  if (toLower(trim(contentType.substr(0, semicolon))) != "application/json") return false;
+  if (toLower(trimView(contentType.substr(0, semicolon))) != "application/json") return false;
   if (semicolon == std::string_view::npos) return true;
   std::string_view rest = contentType.substr(semicolon + 1);
   while (true) {
     const auto next = rest.find(';');
-    const auto parameter = trim(rest.substr(0, next));
+    const auto parameter = trimView(rest.substr(0, next));
     if (!parameter.empty()) {
       const auto equals = parameter.find('=');
       if (equals == std::string_view::npos) return false;
-      if (toLower(trim(parameter.substr(0, equals))) != "charset") return false;
-      auto value = trim(parameter.substr(equals + 1));
+      if (toLower(trimView(parameter.substr(0, equals))) != "charset") return false;
+      auto value = trimView(parameter.substr(equals + 1));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
         value = value.substr(1, value.size() - 2);
       }

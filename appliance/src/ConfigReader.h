@@ -50,6 +50,10 @@ class Sources {
   std::optional<std::string> environmentValue(std::string_view name) const;
   // Adds or replaces a value of the reference layer.
   void setReference(std::string key, Value value);
+  // Marks the reference layer as read even when it sets nothing (addReferenceSettings), so
+  // the connection string added once the provider is known comes from it only then.
+  void useReferenceLayer() { referenceLayer_ = true; }
+  bool usesReferenceLayer() const { return referenceLayer_; }
 
   // The winning value of `key`, if any layer sets it to something not empty.
   std::optional<Value> get(std::string_view key) const;
@@ -63,6 +67,7 @@ class Sources {
   std::string fileOrigin_;
   std::map<std::string, std::string, std::less<>> file_;
   std::map<std::string, Value, std::less<>> reference_;
+  bool referenceLayer_ = false;
 };
 
 // Reads typed settings. Every key it is asked for is remembered, with the origin of the value

@@ -23,12 +23,14 @@ constexpr std::string_view kPrefix = "keyconnectorsettings__";
 const std::set<std::string, std::less<>>& knownPaths() {
   static const std::set<std::string, std::less<>> kPaths = [] {
     std::set<std::string, std::less<>> paths = {"webvaulturi", "identityserveruri"};
-    const std::array<std::string_view, 6> database = {"provider",
+    const std::array<std::string_view, 8> database = {"provider",
                                                       "jsonfilepath",
                                                       "sqlserverconnectionstring",
                                                       "postgresqlconnectionstring",
                                                       "mysqlconnectionstring",
-                                                      "sqliteconnectionstring"};
+                                                      "sqliteconnectionstring",
+                                                      "mongoconnectionstring",
+                                                      "mongodatabasename"};
     const std::array<std::string_view, 19> certificate = {"provider",
                                                           "filesystempath",
                                                           "filesystempassword",
@@ -148,6 +150,11 @@ std::string importInstead(const config::Sources& sources, const ReferenceVariabl
 // The deferred error of pkcs11.wrap_key when the reference's RSA key is held anywhere but on a
 // PKCS#11 token, or logs in as another user type than the normal user.
 std::optional<Status> unsupportedRsaKey(const ReferenceVariables& variables) {
+  // The reference's variables outrank the properties file, so only the environment (or
+  // removing the variable) lifts this: say so, or an operator edits the file in vain.
+  constexpr std::string_view kSetOurs =
+      "set our key in the environment variable KC_PKCS11_WRAP_KEY or remove this variable "
+      "(the keyConnectorSettings__* variables outrank the properties file)";
   const auto refuse = [](const ReferenceVariable& variable, const std::string& problem) {
     return Status(StatusCode::kInvalidArgument,
                   "pkcs11.wrap_key (" + originOf(variable) + "): " + problem);
@@ -157,15 +164,17 @@ std::optional<Status> unsupportedRsaKey(const ReferenceVariables& variables) {
     return refuse(*provider,
                   "the reference's '" + trim(provider->value) +
                       "' RSA key provider keeps the key outside a PKCS#11 token, so it cannot be "
-                      "the wrapping key; generate one with kc-setup key generate, set "
-                      "pkcs11.wrap_key, and move the users with kc-setup import-bitwarden");
+                      "the wrapping key; generate one with kc-setup key generate, " +
+                      std::string(kSetOurs) +
+                      ", and move the users with kc-setup import-bitwarden");
   }
   for (const auto& [path, variable] : variables.all()) {
     if (path.rfind("rsakey__azure", 0) == 0 || path.rfind("rsakey__google", 0) == 0 ||
         path.rfind("rsakey__aws", 0) == 0) {
       return refuse(variable,
                     "a cloud KMS RSA key cannot be the wrapping key; generate one on the token "
-                    "with kc-setup key generate and set pkcs11.wrap_key");
+                    "with kc-setup key generate, " +
+                        std::string(kSetOurs));
     }
   }
   if (const auto* userType = variables.find("rsaKey__pkcs11LoginUserType");
@@ -252,6 +261,7 @@ Status addReferenceSettings(Sources& sources) {
   if (!collected) return collected.status();
   const ReferenceVariables& variables = *collected;
   KC_RETURN_IF_ERROR(unsupportedSettings(variables));
+  sources.useReferenceLayer();
 
   if (const auto* variable = variables.find("webVaultUri")) {
     sources.setReference("web_vault.origin", referenceValue(*variable, variable->value));
@@ -327,6 +337,9 @@ Status addReferenceSettings(Sources& sources) {
 
 void addReferenceConnection(Sources& sources, storage::StoreBackend provider,
                             storage::OdbcDialect dialect) {
+  // A load without the reference layer (kc-setup import-bitwarden's destination, read inside
+  // the reference's environment) must not pick up the reference's database as its own.
+  if (!sources.usesReferenceLayer()) return;
   using Converter = Result<std::string> (*)(std::string_view);
   std::string_view path;
   Converter convert = nullptr;

@@ -18,7 +18,7 @@ Status addReferenceSettings(Sources& sources);
 
 // Adds the reference's connection string for `provider`, converted to our back-end's form
 // (database.sqlite_path for SQLite, else database.connection_string). Called once the
-// provider is known.
+// provider is known; nothing when the reference layer was not added (addReferenceSettings).
 void addReferenceConnection(Sources& sources, storage::StoreBackend provider,
                             storage::OdbcDialect dialect);
 

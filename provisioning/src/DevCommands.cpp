@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "Commands.h"
+#include "kc/UserId.h"
 #include "kc/provisioning/DevIdentity.h"
 
 namespace kc::setup {
@@ -64,9 +65,9 @@ ExitCode runDevToken(const cli::ParsedFlags& flags) {
   const auto identity = flags.value("--identity");
   if (!identity) return reportError({StatusCode::kInvalidArgument, "--identity DIR is required"});
   const auto user = flags.value("--user");
-  static const std::regex kGuid(
-      "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
-  if (!user || !std::regex_match(*user, kGuid)) {
+  // The daemon's own parser decides what a user id is; the claim keeps the text as given (an
+  // upper-case subject, say), as an identity server would send it.
+  if (!user || !UserId::parse(*user)) {
     return reportError({StatusCode::kInvalidArgument,
                         "--user UUID is required (a GUID such as "
                         "7f1c9b0e-3a52-4c8e-9d3f-2b6a1e0c4d59)"});

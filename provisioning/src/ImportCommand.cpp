@@ -14,6 +14,7 @@
 
 #include "BitwardenImporter.h"
 #include "Commands.h"
+#include "DeploymentStatus.h"
 #include "ImportSources.h"
 #include "Progress.h"
 #include "ToolAudit.h"
@@ -186,8 +187,12 @@ ExitCode runImport(const cli::ParsedFlags& flags) {
   auto auditLog = openToolAuditLog(*config, *pool);
   if (!auditLog) return reportError(auditLog.status());
 
-  const std::string destination = std::string((*store)->backendName()) + " store, wrapping key " +
-                                  ring->current().idHex() + " ('" + ring->current().label() + "')";
+  // Where it writes, so an operator inside the reference's environment sees at once that the
+  // destination is not the reference's database.
+  const std::string destination = std::string((*store)->backendName()) + " store at " +
+                                  databaseLocation(appliance::storeConfigFrom(*config)) +
+                                  ", wrapping key " + ring->current().idHex() + " ('" +
+                                  ring->current().label() + "')";
   printRows(std::cout, {{"source", (*deployment)->describe()},
                         {"source key", key->describe()},
                         {"destination", destination}});

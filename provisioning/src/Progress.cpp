@@ -56,6 +56,7 @@ void Progress::advance(std::uint64_t count) {
     }
   } else if (style_ == Style::kPlain && before / plainEvery_ != done_ / plainEvery_) {
     draw(false);
+    plainDrawnAt_ = done_;
   }
 }
 
@@ -63,6 +64,8 @@ void Progress::finish() {
   std::lock_guard lock(mutex_);
   if (finished_) return;
   finished_ = true;
+  // Plain lines: the last one may already say where it ended (a multiple of plainEvery).
+  if (style_ == Style::kPlain && plainDrawnAt_ == done_) return;
   if (style_ != Style::kQuiet) draw(true);
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace kc::setup {
@@ -40,6 +41,7 @@ class Progress {
   std::uint64_t total_;
   Style style_;
   std::uint64_t plainEvery_;
+  std::optional<std::uint64_t> plainDrawnAt_;  // the count of the last plain line
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point lastDraw_{};
   mutable std::mutex mutex_;

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "kc/Text.h"
@@ -31,9 +32,16 @@ class Run {
   Status rewrap(storage::UserKeyRecord record) {
     for (int attempt = 1;; ++attempt) {
       const auto start = Clock::now();
+      // The intent is synced while the token works, and must be durable before the new
+      // envelope is written: no rewrap without its record, even after a crash.
+      std::optional<audit::AuditLog::AppendTicket> intent = announce(record);
       auto userKey = ring_.open(record.userId, record.envelope);
-      if (!userKey) return fail(record, userKey.status());
+      if (!userKey) {
+        KC_RETURN_IF_ERROR(awaitIntent(intent));
+        return fail(record, userKey.status());
+      }
       auto sealed = ring_.seal(record.userId, *userKey);
+      KC_RETURN_IF_ERROR(awaitIntent(intent));
       if (!sealed) return fail(record, sealed.status());
       storage::UserKeyWrite write{.userId = record.userId,
                                   .envelope = std::move(*sealed),
@@ -80,6 +88,28 @@ class Run {
   std::uint64_t handled() const { return handled_; }
 
  private:
+  std::optional<audit::AuditLog::AppendTicket> announce(const storage::UserKeyRecord& record) {
+    if (audit_ == nullptr) return std::nullopt;
+    audit::AuditRecord entry;
+    entry.operation = std::string(audit::op::kKeyRewrapIntent);
+    entry.outcome = std::string(audit::outcome::kPending);
+    entry.userId = record.userId.str();
+    entry.detail = "from " + record.wrappingKeyId;
+    return audit_->appendStarted({std::move(entry)});
+  }
+
+  static Status awaitIntent(std::optional<audit::AuditLog::AppendTicket>& intent) {
+    if (!intent) return Status::ok();
+    Status written = intent->wait();
+    intent.reset();
+    if (!written.isOk()) {
+      return Status(StatusCode::kUnavailable,
+                    "the audit log refused a key.rewrap.intent record, so the run stops: " +
+                        written.message());
+    }
+    return Status::ok();
+  }
+
   Status audited(const storage::UserKeyRecord& record, std::string_view outcome, std::string detail,
                  Clock::time_point start) {
     if (audit_ == nullptr) return Status::ok();

@@ -63,6 +63,13 @@ std::optional<Setting> ConfigFile::get(std::string_view key) const {
                              : key == "pkcs11.wrap_key"  ? &p.wrapKey
                              : key == "pkcs11.audit_key" ? &p.auditKey
                                                          : nullptr;
+  if (key == "pkcs11.token" && !p.tokens.empty()) {
+    // A cluster: kc-setup works on its first token, as appliance::tokenSettingsFrom does (the
+    // keys are the same on each); --token picks another.
+    return Setting{p.tokens.front(), "pkcs11.tokens (" + originOf("pkcs11.tokens") +
+                                         "), the first of its " + std::to_string(p.tokens.size()) +
+                                         " tokens"};
+  }
   const std::string origin = originOf(key);
   if (value == nullptr || value->empty() || origin == "default") return std::nullopt;
   Setting setting{*value, std::string(key) + " (" + origin + ")"};

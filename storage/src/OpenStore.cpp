@@ -21,6 +21,7 @@
 
 #include "Migrations.h"
 #include "SqlUserKeyStore.h"
+#include "kc/Text.h"
 #include "kc/storage/Connectors.h"
 #include "kc/storage/StoreInspection.h"
 
@@ -65,24 +66,6 @@ Status createSqliteFile(const std::string& path) {
 
 enum class Access { kReadWrite, kReadOnly };
 
-// A SQLite URI naming `path` opened read-only ("file:...?mode=ro"): the characters a URI gives
-// a meaning to are percent-encoded.
-std::string readOnlySqliteUri(const std::string& path) {
-  std::string uri = "file:";
-  for (const char c : path) {
-    if (c == '%' || c == '?' || c == '#') {
-      static constexpr char kHex[] = "0123456789abcdef";
-      const auto byte = static_cast<unsigned char>(c);
-      uri += '%';
-      uri += kHex[byte >> 4];
-      uri += kHex[byte & 0xF];
-    } else {
-      uri += c;
-    }
-  }
-  return uri + "?mode=ro";
-}
-
 Poco::Data::Session openSession(const StoreConfig& config, const Dialect& dialect,
                                 Access access = Access::kReadWrite) {
   const auto loginTimeout = static_cast<std::size_t>(config.connectTimeout.count());
@@ -124,6 +107,19 @@ Poco::Data::Session openSession(const StoreConfig& config, const Dialect& dialec
 }
 
 }  // namespace
+
+std::string readOnlySqliteUri(const std::string& path) {
+  std::string uri = "file:";
+  for (const char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      const auto byte = static_cast<std::uint8_t>(c);
+      uri += toHex(std::span(&byte, 1), "%");
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?mode=ro";
+}
 
 void registerDatabaseConnectors() {
   static std::once_flag once;

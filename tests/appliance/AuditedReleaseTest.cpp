@@ -17,6 +17,7 @@
 #include "audit/AuditTestSupport.h"
 #include "audit/FaultInjectingFileSystem.h"
 #include "kc/UserId.h"
+#include "kc/api/ErrorMapping.h"
 #include "kc/appliance/AuditedKeyService.h"
 #include "kc/audit/AuditLog.h"
 #include "kc/audit/AuditVerifier.h"
@@ -173,6 +174,43 @@ TEST_F(AuditedReleaseTest, AFailedFetchIsRecordedAfterItsIntent) {
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[1].outcome, "not_found");
   EXPECT_EQ(records[1].httpStatus, 404u);
+}
+
+// The HTTP status a failed release is recorded with is the one the API answers with, for every
+// status a key service can fail with (one mapping, api::httpStatusFor).
+TEST_F(AuditedReleaseTest, EveryFailureIsRecordedWithTheHttpStatusTheApiAnswers) {
+  const StatusCode failures[] = {
+      StatusCode::kInvalidArgument, StatusCode::kNotFound,        StatusCode::kAlreadyExists,
+      StatusCode::kConflict,        StatusCode::kPolicyViolation, StatusCode::kPermissionDenied,
+      StatusCode::kUnavailable,     StatusCode::kTimeout,         StatusCode::kIntegrity,
+      StatusCode::kTokenError,      StatusCode::kInternal};
+  static_assert(std::size(failures) == static_cast<std::size_t>(StatusCode::kInternal),
+                "every StatusCode but kOk");
+  std::vector<std::string> requests;
+  for (const StatusCode code : failures) {
+    inner_->answer = [code] { return Result<SecretBytes>(Status(code, "scripted")); };
+    api::RequestContext context = kRequest;
+    context.requestId = "rq-" + std::string(statusCodeName(code));
+    requests.push_back(context.requestId);
+    EXPECT_EQ(service_->fetchUserKey(context).status().code(), code);
+  }
+  service_->close();
+  ASSERT_TRUE(log_->close().isOk());
+  const auto report = audit::verifyLogs(test::loadLogDirectory(logDir()), nullptr);
+  for (std::size_t i = 0; i < std::size(failures); ++i) {
+    const audit::AuditRecord* outcome = nullptr;
+    for (const auto& r : report.records) {
+      if (r.record.requestId == requests[i] && r.record.operation != "key.release.intent") {
+        outcome = &r.record;
+      }
+    }
+    ASSERT_NE(outcome, nullptr) << requests[i];
+    const int http = api::httpStatusFor(Status(failures[i], ""), api::StatusSource::kKeyService);
+    EXPECT_EQ(outcome->httpStatus, static_cast<unsigned>(http)) << requests[i];
+    EXPECT_EQ(outcome->operation,
+              failures[i] == StatusCode::kIntegrity ? "integrity.failure" : "key.refused")
+        << requests[i];
+  }
 }
 
 }  // namespace

@@ -113,11 +113,14 @@ TEST_F(ConfigTest, AdminListenerSettingsAreReadAndPortZeroTurnsItOff) {
 TEST_F(ConfigTest, TrustedProxiesAndRefusalLimitsAreRead) {
   auto config = load(
       "server.trusted_proxies = 10.0.0.0/8, ::1\n"
-      "audit.refusals_per_client = 5\naudit.refusal_interval_s = 10\n",
+      "audit.refusals_per_client = 5\naudit.refusal_interval_s = 10\n"
+      "audit.refusals_total = 50\n",
       minimalEnvironment());
   ASSERT_TRUE(config) << config.status().toString();
   EXPECT_EQ(config->server.trustedProxies.describe(), "10.0.0.0/8,::1/128");
   EXPECT_EQ(config->audit.refusalsPerClient, 5u);
+  EXPECT_EQ(config->audit.refusalsTotal, 50u);
+  EXPECT_EQ(DaemonConfig{}.audit.refusalsTotal, 1000u) << "the default";
   EXPECT_EQ(config->audit.refusalInterval, std::chrono::seconds(10));
 }
 
@@ -344,7 +347,13 @@ TEST_F(ConfigTest, ReferenceJsonProviderErrorIsTheImportCommandWithItsRealFlags)
     EXPECT_TRUE(contains(message, flag)) << flag << " -> " << message;
   }
   env["keyConnectorSettings__database__provider"] = "mongo";
+  // A mongo deployment sets its connection variables too: they are the reference's own
+  // settings, not misspellings, so the message is what to do about the mongo provider.
+  env["keyConnectorSettings__database__mongoConnectionString"] = "mongodb://old:27017";
+  env["keyConnectorSettings__database__mongoDatabaseName"] = "keyconnector";
   const std::string mongo = errorOf("", env);
+  EXPECT_FALSE(contains(mongo, "not a setting of Bitwarden Key Connector")) << mongo;
+  EXPECT_TRUE(contains(mongo, "mongo provider is not supported")) << mongo;
   for (const char* flag :
        {"--source-sqlite FILE", "--source-postgresql-file FILE", "--source-mysql-file FILE"}) {
     EXPECT_TRUE(contains(mongo, flag)) << flag << " -> " << mongo;
@@ -441,6 +450,13 @@ TEST_F(ConfigTest, OurWrapKeyLiftsTheRefusalOfTheReferencesRsaKeyProvider) {
   auto config = load("", env);
   ASSERT_TRUE(config) << config.status().toString();
   EXPECT_EQ(config->pkcs11.wrapKey, "pkcs11:token=kc;object=kc-wrap");
+
+  // The properties file does not outrank the reference's variables: the message says what
+  // does, rather than sending the operator to edit the file in vain.
+  env.erase("KC_PKCS11_WRAP_KEY");
+  const std::string message = errorOf("pkcs11.wrap_key = pkcs11:token=kc;object=kc-wrap\n", env);
+  EXPECT_TRUE(contains(message, "KC_PKCS11_WRAP_KEY")) << message;
+  EXPECT_TRUE(contains(message, "outrank the properties file")) << message;
 }
 
 TEST_F(ConfigTest, ReferencePkcs11ProviderSelectsTheVendorsDebianModule) {
@@ -473,6 +489,32 @@ TEST_F(ConfigTest, ImportDestinationIsLoadedWithoutTheReferenceVariables) {
   auto config = loadDaemonConfig(configPath(), env, ConfigLayers::kWithoutReferenceVariables);
   ASSERT_TRUE(config) << config.status().toString();
   EXPECT_EQ(config->database.provider, storage::StoreBackend::kSqlite);
+}
+
+// The case that matters: the destination uses the same provider as the reference, so the
+// reference's connection string would otherwise become the destination's.
+TEST_F(ConfigTest, ImportDestinationOfTheSameProviderDoesNotTakeTheReferencesDatabase) {
+  auto env = minimalEnvironment();
+  env["keyConnectorSettings__database__provider"] = "sqlite";
+  env["keyConnectorSettings__database__sqliteConnectionString"] = "Data Source=/old/kc.db";
+  env["keyConnectorSettings__database__postgreSqlConnectionString"] = "Host=old;Password=x";
+  test::writeFile(configPath(), "database.sqlite_path = ours.db\n");
+  auto sqlite = loadDaemonConfig(configPath(), env, ConfigLayers::kWithoutReferenceVariables);
+  ASSERT_TRUE(sqlite) << sqlite.status().toString();
+  EXPECT_EQ(sqlite->database.sqlitePath, configPath().parent_path() / "ours.db");
+
+  test::writeFile(configPath(),
+                  "database.provider = postgresql\n"
+                  "database.connection_string = host=new dbname=kc\n");
+  auto postgres = loadDaemonConfig(configPath(), env, ConfigLayers::kWithoutReferenceVariables);
+  ASSERT_TRUE(postgres) << postgres.status().toString();
+  EXPECT_EQ(postgres->database.connectionString, "host=new dbname=kc");
+
+  // With every layer, the reference's database is the daemon's (the switch-over case).
+  auto daemon = loadDaemonConfig(configPath(), env);
+  ASSERT_TRUE(daemon) << daemon.status().toString();
+  EXPECT_EQ(daemon->database.provider, storage::StoreBackend::kSqlite);
+  EXPECT_EQ(daemon->database.sqlitePath, std::filesystem::path("/old/kc.db"));
 }
 
 TEST_F(ConfigTest, ReferenceKeyIdThatIsNotANumberIsRefused) {
@@ -739,6 +781,9 @@ TEST_F(ConfigTest, StoreAndTokenSettingsFollowTheConfig) {
 // kc-setup's loader and the daemon's resolve the token settings identically.
 TEST_F(ConfigTest, TokenConfigResolvesTheSameTokenSettingsAsTheDaemon) {
   test::writeFile(dir_ / "user.pin", "1234\n");
+  // A folder literally named "${HOME}": the raw value names it, an expanded one would not.
+  std::filesystem::create_directories(dir_ / "${HOME}");
+  test::writeFile(dir_ / "${HOME}" / "user.pin", "1234\n");
   struct Case {
     std::string file;
     Environment environment;
@@ -752,6 +797,9 @@ TEST_F(ConfigTest, TokenConfigResolvesTheSameTokenSettingsAsTheDaemon) {
         {"keyConnectorSettings__rsaKey__pkcs11LoginPin", "x"}}},
       {"pkcs11.module = libsofthsm2.so\npkcs11.init_args = a=b\n",
        {{"keyConnectorSettings__rsaKey__pkcs11SlotTokenSerialNumber", "ABC 1"}}},
+      // Taken as written by both: no ${...} expansion (the old kc-setup reader expanded it).
+      {"pkcs11.pin_file = ${HOME}/user.pin\npkcs11.init_args = ${application.dir}\n", {}},
+      {"pkcs11.tokens = pkcs11:token=a, pkcs11:token=b\n", {}},
   };
   for (const auto& c : cases) {
     auto environment = minimalEnvironment();
@@ -769,6 +817,8 @@ TEST_F(ConfigTest, TokenConfigResolvesTheSameTokenSettingsAsTheDaemon) {
     EXPECT_EQ(a.module, b.module) << c.file;
     EXPECT_EQ(a.initArgs, b.initArgs) << c.file;
     EXPECT_EQ(a.token, b.token) << c.file;
+    EXPECT_EQ(a.tokens, b.tokens) << c.file;
+    EXPECT_EQ(tokenSettingsFrom(a).uri, tokenSettingsFrom(b).uri) << c.file;
     EXPECT_EQ(a.wrapKey, b.wrapKey) << c.file;
     EXPECT_EQ(a.pinFile, b.pinFile) << c.file;
     EXPECT_EQ(a.pinEnv, b.pinEnv) << c.file;
@@ -778,6 +828,13 @@ TEST_F(ConfigTest, TokenConfigResolvesTheSameTokenSettingsAsTheDaemon) {
       EXPECT_EQ(daemon->origins.at(key), origin) << key;
     }
   }
+  ASSERT_TRUE(load("pkcs11.pin_file = ${HOME}/user.pin\npkcs11.init_args = ${application.dir}\n",
+                   minimalEnvironment()));
+  auto raw = loadTokenConfig(configPath(), minimalEnvironment());
+  ASSERT_TRUE(raw) << raw.status().toString();
+  EXPECT_EQ(raw->pkcs11.initArgs, "${application.dir}");
+  EXPECT_EQ(raw->pkcs11.pinFile.filename(), "user.pin");
+  EXPECT_NE(raw->pkcs11.pinFile.string().find("${HOME}"), std::string::npos) << raw->pkcs11.pinFile;
 }
 
 TEST_F(ConfigTest, TokenConfigNeedsNoWrapKeyAndIgnoresTheDaemonsOtherKeys) {

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
+#include <type_traits>
 
 #include "kc/UserId.h"
 
@@ -8,6 +10,13 @@ namespace kc {
 namespace {
 
 constexpr const char* kCanonical = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+// A UserId is only ever made by parsing: no text turns into one by construction or conversion.
+static_assert(!std::is_constructible_v<UserId, std::string>);
+static_assert(!std::is_constructible_v<UserId, std::string_view>);
+static_assert(!std::is_constructible_v<UserId, const char*>);
+static_assert(!std::is_convertible_v<std::string, UserId>);
+static_assert(!std::is_default_constructible_v<UserId>);
 
 TEST(UserId, CanonicalLowerCaseGuidIsAcceptedByBothParsers) {
   for (const char* text : {kCanonical, "00000000-0000-0000-0000-000000000000"}) {

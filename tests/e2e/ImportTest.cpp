@@ -471,6 +471,53 @@ TEST_F(ImportTest, InterruptedByCtrlCOrKilledThenRerunFinishesWithTheRightTotals
   expectAuditChainVerifies(daemon, data);
 }
 
+// The reference ran on SQLite, and so will we: inside its environment its variables name the
+// source only, and the import writes our database, never the reference's file.
+TEST_F(ImportTest, FromTheReferencesEnvironmentWithTheSameProviderWritesOurDatabaseOnly) {
+  const auto data = makeReferenceData(keys().rsa, 60, GuidCase::kUpper);
+  const auto source = dir_ / "reference.db";
+  writeReferenceSqlite(source, data);
+  const std::string sourceBytes = readFile(source);
+  const std::map<std::string, std::string> env = {
+      {"keyConnectorSettings__database__provider", "sqlite"},
+      {"keyConnectorSettings__database__sqliteConnectionString", "Data Source=" + source.string()},
+      {"keyConnectorSettings__rsaKey__provider", "pkcs11"},
+      {"keyConnectorSettings__rsaKey__pkcs11LibraryPath",
+       E2eEnvironment::get().token().modulePath()},
+      {"keyConnectorSettings__rsaKey__pkcs11SlotTokenSerialNumber", keys().tokenSerial},
+      {"keyConnectorSettings__rsaKey__pkcs11PrivateKeyLabel", kReferenceKeyLabel},
+      {"keyConnectorSettings__rsaKey__pkcs11LoginPin", pin()},
+  };
+  Daemon daemon({.startNow = false});
+  const auto run = runImport(daemon, {}, secretsOf(data), env);
+  ASSERT_EQ(run.result.exitCode, 0) << run.output();
+  EXPECT_EQ(summaryCount(run.result.out, "imported"), 60) << run.output();
+  EXPECT_NE(run.result.out.find("sqlite store at " + daemon.databasePath().string()),
+            std::string::npos)
+      << "the header names where it writes: " << run.output();
+  EXPECT_EQ(readFile(source), sourceBytes) << "the reference's database was written to";
+  daemon.start();
+  expectDaemonServes(daemon, data);
+}
+
+// The reference's PKCS#11 key is an import source only: named by the reference's variables in
+// the daemon's environment, it is refused as our wrapping key (here, as the reference keeps it:
+// a private key imported alone, with no public key object; one that signs breaks the policy).
+TEST_F(ImportTest, TheReferencesTokenKeyIsRefusedAsOurWrappingKey) {
+  auto [code, log] = failedStart(
+      {.env = {{"keyConnectorSettings__rsaKey__provider", "pkcs11"},
+               {"keyConnectorSettings__rsaKey__pkcs11LibraryPath",
+                E2eEnvironment::get().token().modulePath()},
+               {"keyConnectorSettings__rsaKey__pkcs11SlotTokenSerialNumber", keys().tokenSerial},
+               {"keyConnectorSettings__rsaKey__pkcs11PrivateKeyLabel", kReferenceKeyLabel},
+               {"keyConnectorSettings__rsaKey__pkcs11LoginPin", pin()}}});
+  EXPECT_NE(code, 0) << log;
+  EXPECT_NE(code, -1) << "the daemon started with the reference's key";
+  EXPECT_NE(log.find(kReferenceKeyLabel), std::string::npos) << log;
+  EXPECT_NE(log.find("pkcs11.wrap_key"), std::string::npos) << log;
+  EXPECT_EQ(log.find("listening"), std::string::npos) << "it served: " << log;
+}
+
 TEST_F(ImportTest, DaemonStartUpErrorForTheJsonProviderNamesTheCommandWithRealFlags) {
   const auto jsonPath = (dir_ / "keyconnector.json").string();
   Daemon daemon({.env = {{"keyConnectorSettings__database__provider", "json"},

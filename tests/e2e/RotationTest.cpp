@@ -119,6 +119,10 @@ TEST(KeyRingReload, SighupAddsTheNewKeyKeepsOldRecordsOpenAndKeepsTheRingOnABadC
   daemon.setConfig("pkcs11.wrap_key", newUri);
   daemon.setConfig("pkcs11.previous_wrap_keys", oldUri);
   reloadKeyRing(daemon);
+  // The line the documented rotation tells operators to wait for, once per reload.
+  EXPECT_TRUE(waitForLog(daemon, "wrapping keys reloaded: current key " + newId, 1))
+      << daemon.log();
+  EXPECT_TRUE(waitForLog(daemon, "wrapping keys reloaded", 2)) << daemon.log();
 
   const std::string after = E2eEnvironment::newUserId();
   const std::string afterKey = randomKeyBase64();

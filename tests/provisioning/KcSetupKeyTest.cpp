@@ -302,6 +302,32 @@ TEST_F(KcSetupKeyTest, ConfigIsResolvedAsTheDaemonResolvesIt) {
   EXPECT_EQ(field(result.out, "label"), "as-daemon");
 }
 
+// A cluster's configuration (pkcs11.tokens) names its tokens, and a key URI without a token
+// matches the key on each: kc-setup works on the first token, as the daemon's tools do, and
+// says so; --token picks another.
+TEST_F(KcSetupKeyTest, ClusterConfigVerifiesTheKeyOnItsFirstToken) {
+  const std::string first = freshToken();
+  const std::string second = initToken(uniqueLabel("cluster-second"));
+  generateKey(first, "clustered");
+  generateKey(second, "clustered");
+  const auto config = dir() / "cluster.properties";
+  writeFile(config, "pkcs11.tokens = " + first + ", " + second +
+                        "\npkcs11.wrap_key = pkcs11:object=clustered;type=private"
+                        "\npkcs11.pin_file = " +
+                        pinFile().string() + "\n");
+  auto result = kcSetup({"key", "verify", "--config", config.string()});
+  ASSERT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_EQ(field(result.out, "label"), "clustered");
+  EXPECT_NE(first.find(field(result.out, "token-label")), std::string::npos)
+      << first << " vs " << result.out;
+
+  result = kcSetup(
+      {"key", "verify", "--config", config.string(), "--token", second, "--label", "clustered"});
+  ASSERT_EQ(result.exitCode, 0) << result.out << result.err;
+  EXPECT_NE(second.find(field(result.out, "token-label")), std::string::npos)
+      << second << " vs " << result.out;
+}
+
 TEST_F(KcSetupKeyTest, MissingConfigFileIsAUsageErrorNamingIt) {
   const auto result =
       kcSetup({"key", "verify", "--config", (dir() / "absent.properties").string()});

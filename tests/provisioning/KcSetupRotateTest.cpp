@@ -225,9 +225,10 @@ TEST_F(KcSetupRotate, FourStepsMoveEveryRecordUnderTheNewKeyAndRetireTheOldOne) 
       << text;
   expectEveryValueKept();
 
-  // kc-setup's own audit chain: every rewrap, and it verifies against the audit key.
+  // kc-setup's own audit chain: every rewrap, announced before it, and it verifies against the
+  // audit key.
   std::vector<std::string> verify = {KC_AUDIT_PATH, "verify", "--public-key", auditPem().string()};
-  std::size_t rewraps = 0;
+  std::size_t rewraps = 0, intents = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir_ / "audit" / "kc-setup")) {
     if (entry.path().extension() != ".log") continue;  // audit.lock
     verify.push_back(entry.path().string());
@@ -236,12 +237,17 @@ TEST_F(KcSetupRotate, FourStepsMoveEveryRecordUnderTheNewKeyAndRetireTheOldOne) 
          at = log.find("\"op\":\"key.rewrap\",\"outcome\":\"ok\"", at + 1)) {
       ++rewraps;
     }
+    const std::string intent = "\"op\":\"key.rewrap.intent\",\"outcome\":\"pending\"";
+    for (auto at = log.find(intent); at != std::string::npos; at = log.find(intent, at + 1)) {
+      ++intents;
+    }
     for (const char* op : {"rotate.begin", "rotate.promote", "rewrap.start", "rewrap.end",
                            "key.retire", "key.destroy"}) {
       EXPECT_NE(log.find(std::string("\"op\":\"") + op + "\""), std::string::npos) << op;
     }
   }
   EXPECT_EQ(rewraps, static_cast<std::size_t>(kRecords));
+  EXPECT_GE(intents, rewraps) << "a rewrap without its intent record";
   auto verified = runProcess(verify);
   EXPECT_EQ(verified.exitCode, 0) << verified.out << verified.err;
 }

@@ -29,23 +29,6 @@ using Kind = ReferenceSource::Kind;
 
 constexpr int kConnectTimeoutSeconds = 10;
 
-// A file: URI opening `path` read-only, so a mistyped path is never created and the reference's
-// database is never written.
-std::string readOnlySqliteUri(const std::string& path) {
-  std::string out = "file:";
-  for (const char c : path) {
-    if (c == '%' || c == '?' || c == '#') {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      out += '%';
-      out += kHex[(static_cast<unsigned char>(c) >> 4) & 0xF];
-      out += kHex[static_cast<unsigned char>(c) & 0xF];
-    } else {
-      out += c;
-    }
-  }
-  return out + "?mode=ro";
-}
-
 // The statements of one provider. Identifiers are EF Core's, quoted as the provider quotes.
 struct Sql {
   std::string connector;
@@ -285,7 +268,7 @@ Result<std::unique_ptr<ReferenceDeployment>> openSqlDeployment(const ReferenceSo
     if (!std::filesystem::is_regular_file(location, error)) {
       return Status(StatusCode::kNotFound, "the " + description + " does not exist");
     }
-    connect = readOnlySqliteUri(location);
+    connect = storage::readOnlySqliteUri(location);
   } else if (source.kind == Kind::kPostgreSql) {
     description = "PostgreSQL " + describeServer(location, ' ');
     connect = "connect_timeout=" + std::to_string(kConnectTimeoutSeconds) + " " + location;
