@@ -398,6 +398,11 @@ TEST_F(AuditLogTest, AllFilesOfAKnownInstanceDeletedIsSaidInTheNewChainsFirstRec
   EXPECT_EQ(first.seq, 1u);
   EXPECT_EQ(first.operation, op::kLogOpen);
   EXPECT_NE(first.detail.find(kChainFilesMissing), std::string::npos) << first.detail;
+  // The signed chain says it, so an auditor's verify fails until the files are restored.
+  const auto report = verifyLogs(test::loadLogDirectory(logDir()), nullptr);
+  EXPECT_FALSE(report.intact()) << describe(report);
+  EXPECT_NE(describe(report).find("the chain starts again here"), std::string::npos)
+      << describe(report);
 
   // A first run in a fresh directory is a new chain and says nothing more.
   auto fresh = openLog({.directory = dir_.path() / "fresh", .signer = signer_});

@@ -162,6 +162,12 @@ class ChainWalk {
         brokenSinceCheckpoint = true;
         continue;
       }
+      if (r.record.operation == op::kLogOpen &&
+          r.record.detail.find(kChainFilesMissing) != std::string::npos) {
+        error(r,
+              "the chain starts again here: when this run opened the log, every earlier file "
+              "of this instance was gone (deleted); restore them to verify the whole chain");
+      }
       anchorSeq = r.record.seq;
       anchorPrevHash = anchorHash;
       anchorPrev = anchor;

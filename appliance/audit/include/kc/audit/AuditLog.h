@@ -55,11 +55,6 @@
 
 namespace kc::audit {
 
-// In a log.open record's detail when the instance id was kept in the directory (so this
-// instance wrote there before) but none of its audit files is left: the chain starts again
-// at seq 1, and this says the earlier files were removed.
-inline constexpr std::string_view kChainFilesMissing = "earlier files of this chain are missing";
-
 struct AuditLogOptions {
   std::filesystem::path directory;  // created when missing; holds audit.log and rotated files
   // Recorded in every record; names this instance's chain. Empty: the id kept in

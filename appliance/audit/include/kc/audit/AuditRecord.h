@@ -119,6 +119,10 @@ inline constexpr std::string_view kRotationDetail = "rotation";
 // The detail of the checkpoint a run writes as it stops starts with this word: the file stays
 // audit.log and the next run continues it.
 inline constexpr std::string_view kCloseDetail = "close";
+// In a log.open record's detail when the instance id was kept in the directory (so this
+// instance wrote there before) but none of its audit files was left: the chain starts again at
+// seq 1, and says that its earlier files were removed. A verifier reports it as an error.
+inline constexpr std::string_view kChainFilesMissing = "earlier files of this chain are missing";
 
 // Outcome names ("outcome").
 namespace outcome {
