@@ -489,32 +489,28 @@ TEST_F(ConfigTest, ImportDestinationIsLoadedWithoutTheReferenceVariables) {
   auto config = loadDaemonConfig(configPath(), env, ConfigLayers::kWithoutReferenceVariables);
   ASSERT_TRUE(config) << config.status().toString();
   EXPECT_EQ(config->database.provider, storage::StoreBackend::kSqlite);
-}
 
-// The case that matters: the destination uses the same provider as the reference, so the
-// reference's connection string would otherwise become the destination's.
-TEST_F(ConfigTest, ImportDestinationOfTheSameProviderDoesNotTakeTheReferencesDatabase) {
-  auto env = minimalEnvironment();
+  // The case that matters: the destination uses the same provider as the reference, so the
+  // reference's connection string would otherwise become the destination's.
   env["keyConnectorSettings__database__provider"] = "sqlite";
   env["keyConnectorSettings__database__sqliteConnectionString"] = "Data Source=/old/kc.db";
-  env["keyConnectorSettings__database__postgreSqlConnectionString"] = "Host=old;Password=x";
+  env.erase("keyConnectorSettings__transferTo__lockfilePath");
   test::writeFile(configPath(), "database.sqlite_path = ours.db\n");
   auto sqlite = loadDaemonConfig(configPath(), env, ConfigLayers::kWithoutReferenceVariables);
   ASSERT_TRUE(sqlite) << sqlite.status().toString();
   EXPECT_EQ(sqlite->database.sqlitePath, configPath().parent_path() / "ours.db");
+  // With every layer, the reference's database is the daemon's (the switch-over case).
+  auto daemon = loadDaemonConfig(configPath(), env);
+  ASSERT_TRUE(daemon) << daemon.status().toString();
+  EXPECT_EQ(daemon->database.sqlitePath, std::filesystem::path("/old/kc.db"));
 
+  env["keyConnectorSettings__database__provider"] = "postgresql";
   test::writeFile(configPath(),
                   "database.provider = postgresql\n"
                   "database.connection_string = host=new dbname=kc\n");
   auto postgres = loadDaemonConfig(configPath(), env, ConfigLayers::kWithoutReferenceVariables);
   ASSERT_TRUE(postgres) << postgres.status().toString();
   EXPECT_EQ(postgres->database.connectionString, "host=new dbname=kc");
-
-  // With every layer, the reference's database is the daemon's (the switch-over case).
-  auto daemon = loadDaemonConfig(configPath(), env);
-  ASSERT_TRUE(daemon) << daemon.status().toString();
-  EXPECT_EQ(daemon->database.provider, storage::StoreBackend::kSqlite);
-  EXPECT_EQ(daemon->database.sqlitePath, std::filesystem::path("/old/kc.db"));
 }
 
 TEST_F(ConfigTest, ReferenceKeyIdThatIsNotANumberIsRefused) {

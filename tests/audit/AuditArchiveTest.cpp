@@ -21,15 +21,20 @@ using namespace std::chrono_literals;
 
 class ArchiveTest : public ::testing::Test {
  protected:
-  // Appends `records` to a log rotating every 2500 bytes, archived by `command`; closes it.
+  // A log rotating every 2500 bytes, archived by `command`.
+  Result<std::unique_ptr<AuditLog>> openLog(const std::string& command) {
+    return AuditLog::open({.directory = logDir_,
+                           .instance = "kc-1",
+                           .signer = signer_,
+                           .checkpointInterval = {},
+                           .rotateBytes = 2500,
+                           .archiveCommand = command,
+                           .archiveRetry = 10ms});
+  }
+
+  // Appends `records` to openLog(command) and closes it.
   void writeLog(const std::string& command, int records, bool awaitArchive = true) {
-    auto log = AuditLog::open({.directory = logDir_,
-                               .instance = "kc-1",
-                               .signer = signer_,
-                               .checkpointInterval = {},
-                               .rotateBytes = 2500,
-                               .archiveCommand = command,
-                               .archiveRetry = 10ms});
+    auto log = openLog(command);
     ASSERT_TRUE(log.isOk()) << log.status().toString();
     for (int i = 0; i < records; ++i) ASSERT_TRUE((*log)->append(test::sampleRecord(i)).isOk());
     // Let the archiver catch up before close() stops it (pending files stay pending).
@@ -136,13 +141,7 @@ TEST_F(ArchiveTest, CloseEndsAHangingCommandAndItsChildrenAndLeavesTheFilePendin
                               shellQuote(started.string()) + "; wait";
   const auto begin = std::chrono::steady_clock::now();
   {
-    auto log = AuditLog::open({.directory = logDir_,
-                               .instance = "kc-1",
-                               .signer = signer_,
-                               .checkpointInterval = {},
-                               .rotateBytes = 2500,
-                               .archiveCommand = command,
-                               .archiveRetry = 10ms});
+    auto log = openLog(command);
     ASSERT_TRUE(log.isOk()) << log.status().toString();
     for (int i = 0; i < 30; ++i) ASSERT_TRUE((*log)->append(test::sampleRecord(i)).isOk());
     ASSERT_TRUE(waitFor([&] { return std::filesystem::exists(child); }, 5s));

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -12,48 +13,39 @@
 namespace kc::setup {
 namespace {
 
-std::vector<std::string> linesOf(const std::string& text) {
+// The lines a Progress of `total` users in `style`, a plain line every 5, writes for
+// `advances`; its destructor finishes it.
+std::vector<std::string> linesFor(Progress::Style style, std::uint64_t total,
+                                  const std::vector<std::uint64_t>& advances) {
+  std::ostringstream out;
+  {
+    Progress progress(out, "users", total, style, 5);
+    for (const auto count : advances) progress.advance(count);
+  }
   std::vector<std::string> lines;
-  std::istringstream in(text);
+  std::istringstream in(out.str());
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
 }
 
 TEST(Progress, PlainLinesComeEveryStepAndTheEndIsNotRepeated) {
-  std::ostringstream out;
-  {
-    Progress progress(out, "users", 10, Progress::Style::kPlain, 5);
-    progress.advance(3);
-    progress.advance(2);  // crosses 5
-    progress.advance(5);  // crosses 10: the last line already says 10 of 10
-    progress.finish();
-  }
-  const auto lines = linesOf(out.str());
-  ASSERT_EQ(lines.size(), 2u) << out.str();
+  // 3, then 5 (crosses 5), then 10 (crosses 10: that line already says 10 of 10).
+  const auto lines = linesFor(Progress::Style::kPlain, 10, {3, 2, 5});
+  ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0].rfind("5 of 10 users (50%)", 0), 0u) << lines[0];
   EXPECT_EQ(lines[1].rfind("10 of 10 users (100%)", 0), 0u) << lines[1];
 }
 
 TEST(Progress, AnEndBetweenStepsGetsItsOwnLine) {
-  std::ostringstream out;
-  {
-    Progress progress(out, "users", 7, Progress::Style::kPlain, 5);
-    progress.advance(6);  // crosses 5: "6 of 7"
-    progress.advance(1);  // crosses nothing
-  }                       // the destructor finishes: "7 of 7"
-  const auto lines = linesOf(out.str());
-  ASSERT_EQ(lines.size(), 2u) << out.str();
+  // 6 (crosses 5), then 7 (crosses nothing): the end has a line of its own.
+  const auto lines = linesFor(Progress::Style::kPlain, 7, {6, 1});
+  ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0].rfind("6 of 7 users", 0), 0u) << lines[0];
   EXPECT_EQ(lines[1].rfind("7 of 7 users (100%)", 0), 0u) << lines[1];
 }
 
 TEST(Progress, QuietWritesNothing) {
-  std::ostringstream out;
-  {
-    Progress progress(out, "users", 7, Progress::Style::kQuiet, 1);
-    progress.advance(7);
-  }
-  EXPECT_TRUE(out.str().empty()) << out.str();
+  EXPECT_TRUE(linesFor(Progress::Style::kQuiet, 7, {7}).empty());
 }
 
 }  // namespace
