@@ -318,11 +318,15 @@ std::vector<AuditCommand> auditCommands() {
            "'kc-setup key export'). Each problem is printed with its file and line number.\n"
            "\n"
            "Strict by default: a chain without a valid checkpoint fails, and so does one whose "
-           "records after the last checkpoint span more than the checkpoint interval plus a "
-           "margin (checkpoints went missing, or were cut away with what followed them). Records "
-           "after the last checkpoint within that span are reported as unsealed (a warning): "
-           "cutting them off could not be detected. A chain that stops at a rotation fails (its "
-           "newest file is missing).\n"
+           "records after the last checkpoint (or after a later restart's log.open) span more "
+           "than the checkpoint interval plus a margin (checkpoints went missing, or were cut "
+           "away with what followed them). Records after the last checkpoint within that span "
+           "are reported as unsealed (a warning): cutting them off could not be detected. A chain "
+           "that stops at a rotation fails (its newest file "
+           "is missing); so does a rotated file that ends before the seq its name says, a chain "
+           "whose newest file has a rotated name but no close checkpoint at its end (cut, and "
+           "audit.log removed), and a chain that started again at seq 1 after every earlier "
+           "file of its instance was deleted.\n"
            "\n"
            "Saved heads (--head) catch what the files alone cannot: for each head, its signature "
            "must verify with the public key (a forged head fails), and the files must hold that "
@@ -335,7 +339,8 @@ std::vector<AuditCommand> auditCommands() {
            "checkpoint exactly as it stands in the log, that is the body of the daemon's GET "
            "/audit/head or a line of 'kc-audit head' (empty lines are skipped). Save one "
            "regularly, outside the server:\n"
-           "  $ curl -s https://kc.example.org/audit/head > head-$(date +%F).json",
+           "  $ curl -fsS https://kc.example.org/audit/head -o .new && mv .new head-$(date "
+           "+%F).json",
        .flags = {{"--public-key", "PEM",
                   "the audit key's public key (required unless --no-signatures)"},
                  {"--head", "HEADFILE", "saved heads the files must extend", true},
