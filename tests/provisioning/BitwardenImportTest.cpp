@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <map>
@@ -229,6 +230,48 @@ TEST_F(BitwardenImportTest, MariaDbThroughItsDotNetConnectionStringWithTokenKey)
   // Poco's own form works too.
   auto direct = openSource(ReferenceSource::Kind::kMySql, server->connectionString(database));
   expectDeploymentMatches(*direct, openKey(keys().pem()), data, true, 100);
+}
+
+// The process's peak resident set so far, in KiB.
+long peakResidentKiB() {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// Poco's MySQL connector sizes its fetch buffer by the declared column length, 4 GiB for the
+// reference's longtext. A Key longer than decryption accepts still arrives too long (and is
+// refused), not cut to something that looks like a key; and no read fills gigabytes.
+TEST_F(BitwardenImportTest, MariaDbLongtextIsReadWithoutItsDeclaredLengthAndNeverCut) {
+  std::string whyNot;
+  auto* server = test::sharedMariaDb(whyNot);
+  if (!server) {
+    if (test::databaseServersRequired()) FAIL() << whyNot;
+    GTEST_SKIP() << whyNot;
+  }
+  const std::string database = server->createDatabase();
+  auto data = test::makeReferenceData(keys().rsa, 3);
+  data.users[1].keyColumn = std::string(kMaxReferenceKeyColumnLength + 100, 'A');
+  test::writeReferenceMySql(server->connectionString(database), data);
+  const long before = peakResidentKiB();
+  auto deployment = openSource(ReferenceSource::Kind::kMySql, server->connectionString(database));
+  auto aes = openSymmetricKey(*deployment, openKey(keys().pem()));
+  ASSERT_TRUE(aes) << aes.status().toString();
+  const auto rows = readAll(*deployment, 2);
+  EXPECT_LT(peakResidentKiB() - before, 256 * 1024) << "KiB more at peak after three rows";
+  ASSERT_EQ(rows.size(), 3u);
+  for (const auto& row : rows) {
+    const bool tooLong = toLower(row.id) == toLower(data.users[1].id);
+    auto plain = decryptReferenceUserKey(*aes, row.key);
+    if (tooLong) {
+      EXPECT_GT(row.key.size(), kMaxReferenceKeyColumnLength);
+      ASSERT_FALSE(plain);
+      EXPECT_EQ(plain.status().code(), StatusCode::kInvalidArgument);
+      EXPECT_NE(plain.status().message().find("more than"), std::string::npos);
+    } else {
+      ASSERT_TRUE(plain) << row.id << ": " << plain.status().toString();
+    }
+  }
 }
 
 TEST_F(BitwardenImportTest, HundredThousandUsersArePagedInIdOrder) {

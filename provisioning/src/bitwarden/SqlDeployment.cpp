@@ -2,7 +2,10 @@
 // MySQL/MariaDB. Every value is read as text, dates formatted by the database itself, so one
 // parser serves all three; NULL reads as the empty string (COALESCE). The two long text columns
 // (SymmetricKey, Key) are read as bytes: MySQL's longtext travels as a BLOB, which Poco's MySQL
-// connector reads into neither a std::string nor a CLOB correctly.
+// connector reads into neither a std::string nor a CLOB correctly. Poco also sizes its fetch
+// buffer by the column's declared length, 4 GiB for a longtext, and fills it for every statement;
+// so MySQL reads those columns cut to one byte more than the longest value decryption accepts
+// (kMaxReferenceKeyColumnLength): a longer value still arrives too long and is refused.
 
 #include <Poco/Data/LOB.h>
 #include <Poco/Data/MySQL/Connector.h>
@@ -65,18 +68,21 @@ Sql sqlFor(Kind kind) {
         columns + "WHERE \"Id\" > CAST($1 AS uuid) ORDER BY \"Id\" LIMIT %LIMIT%"};
   }
   if (kind == Kind::kMySql) {
+    auto bytes = [](const char* column) {
+      return std::string("LEFT(CAST(COALESCE(`") + column + "`, '') AS BINARY), " +
+             std::to_string(kMaxReferenceKeyColumnLength + 1) + ")";
+    };
     auto text = [](const char* column) {
       return std::string("COALESCE(DATE_FORMAT(`") + column + "`, '%Y-%m-%dT%H:%i:%s.%f'), '')";
     };
-    const std::string columns = "SELECT `Id`, CAST(COALESCE(`Key`, '') AS BINARY), " +
+    const std::string columns = "SELECT `Id`, " + bytes("Key") + ", " +
                                 text("CreationDate") + ", " + text("RevisionDate") + ", " +
                                 text("LastAccessDate") + " FROM `UserKeys` ";
     return {"mysql",
             "MySQL",
             "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND "
             "table_name = ? AND column_name IN (%COLUMNS%)",
-            "SELECT CAST(COALESCE(`SymmetricKey`, '') AS BINARY) FROM `ApplicationDatas` ORDER BY "
-            "`Id` LIMIT 1",
+            "SELECT " + bytes("SymmetricKey") + " FROM `ApplicationDatas` ORDER BY `Id` LIMIT 1",
             "SELECT COUNT(*) FROM `UserKeys`",
             columns + "ORDER BY `Id` LIMIT %LIMIT%",
             columns + "WHERE `Id` > ? ORDER BY `Id` LIMIT %LIMIT%"};
