@@ -43,6 +43,7 @@
 #include "kc/api/HealthCache.h"
 #include "kc/api/HttpFront.h"
 #include "kc/api/RequestHandlerFactory.h"
+#include "kc/api/StopServer.h"
 
 namespace kc::daemon {
 namespace {
@@ -294,7 +295,7 @@ class KeyConnectorDaemon final : public Poco::Util::ServerApplication {
       daemonLogger().warning(std::to_string(openConnections()) +
                              " connection(s) still open after the drain timeout");
     }
-    if (*admin) (*admin)->stopAll(true);
+    if (*admin) api::stopServer(**admin);
     components.service->close();  // the refusal summaries of the last interval
     Status sealed = components.audit->close();
     if (!sealed.isOk())

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "kc/Base64.h"
+#include "kc/api/StopServer.h"
 #include "support/Subprocess.h"
 
 namespace kc::test {
@@ -275,7 +276,7 @@ void IdentityServer::setJwksDelay(std::chrono::milliseconds delay) {
 }
 
 void IdentityServer::stop() {
-  if (server_) server_->stopAll(true);
+  if (server_) kc::api::stopServer(*server_);
   server_.reset();
 }
 
@@ -438,8 +439,8 @@ ApiServer::ApiServer(ApiServerOptions options) : identity_(options.identityTrans
 }
 
 ApiServer::~ApiServer() {
-  if (admin_) admin_->stopAll(true);
-  if (server_) server_->stopAll(true);
+  if (admin_) kc::api::stopServer(*admin_);
+  if (server_) kc::api::stopServer(*server_);
 }
 
 TokenClaims ApiServer::defaultClaims() const {

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "DaemonFixture.h"
+#include "kc/api/StopServer.h"
 #include "support/ConnectProxy.h"
 
 namespace kc::test {
@@ -222,7 +223,7 @@ class IdentityServer {
         scheme_("https") {
     start();
   }
-  ~IdentityServer() { server_->stopAll(true); }
+  ~IdentityServer() { kc::api::stopServer(*server_); }
   std::string uri() const {
     return scheme_ + "://127.0.0.1:" + std::to_string(socket_.address().port());
   }
