@@ -85,6 +85,17 @@ std::unique_ptr<ReferenceDeployment> openSource(ReferenceSource::Kind kind, std:
   return std::move(*deployment);
 }
 
+// `server` gets the shared server `get` gives; without one the test fails (CI, where the
+// servers are required) or is skipped, and `server` stays null for the caller to return.
+template <typename Server>
+void takeSharedServer(Server* (*get)(std::string&), Server*& server) {
+  std::string whyNot;
+  server = get(whyNot);
+  if (server) return;
+  if (test::databaseServersRequired()) FAIL() << whyNot;
+  GTEST_SKIP() << whyNot;
+}
+
 // Every row, page by page.
 std::vector<ReferenceUserKeyRow> readAll(ReferenceDeployment& deployment, std::size_t pageSize) {
   std::vector<ReferenceUserKeyRow> rows;
@@ -191,12 +202,9 @@ TEST_F(BitwardenImportTest, JsonFileOpensWithEachKeyKind) {
 }
 
 TEST_F(BitwardenImportTest, PostgreSqlThroughItsNpgsqlConnectionString) {
-  std::string whyNot;
-  auto* server = test::sharedPostgres(whyNot);
-  if (!server) {
-    if (test::databaseServersRequired()) FAIL() << whyNot;
-    GTEST_SKIP() << whyNot;
-  }
+  test::PostgresServer* server = nullptr;
+  takeSharedServer(test::sharedPostgres, server);
+  if (!server) return;
   const std::string database = server->createDatabase();
   const auto data = test::makeReferenceData(keys().rsa, 21, test::GuidCase::kUpper);
   test::writeReferencePostgres(server->connectionString(database), data);
@@ -213,12 +221,9 @@ TEST_F(BitwardenImportTest, PostgreSqlThroughItsNpgsqlConnectionString) {
 }
 
 TEST_F(BitwardenImportTest, MariaDbThroughItsDotNetConnectionStringWithTokenKey) {
-  std::string whyNot;
-  auto* server = test::sharedMariaDb(whyNot);
-  if (!server) {
-    if (test::databaseServersRequired()) FAIL() << whyNot;
-    GTEST_SKIP() << whyNot;
-  }
+  test::MariaDbServer* server = nullptr;
+  takeSharedServer(test::sharedMariaDb, server);
+  if (!server) return;
   const std::string database = server->createDatabase();
   const auto data = test::makeReferenceData(keys().rsa, 21, test::GuidCase::kMixed);
   test::writeReferenceMySql(server->connectionString(database), data);
@@ -243,12 +248,9 @@ long peakResidentKiB() {
 // reference's longtext. A Key longer than decryption accepts still arrives too long (and is
 // refused), not cut to something that looks like a key; and no read fills gigabytes.
 TEST_F(BitwardenImportTest, MariaDbLongtextIsReadWithoutItsDeclaredLengthAndNeverCut) {
-  std::string whyNot;
-  auto* server = test::sharedMariaDb(whyNot);
-  if (!server) {
-    if (test::databaseServersRequired()) FAIL() << whyNot;
-    GTEST_SKIP() << whyNot;
-  }
+  test::MariaDbServer* server = nullptr;
+  takeSharedServer(test::sharedMariaDb, server);
+  if (!server) return;
   const std::string database = server->createDatabase();
   auto data = test::makeReferenceData(keys().rsa, 3);
   data.users[1].keyColumn = std::string(kMaxReferenceKeyColumnLength + 100, 'A');
