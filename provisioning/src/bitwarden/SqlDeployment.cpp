@@ -75,9 +75,9 @@ Sql sqlFor(Kind kind) {
     auto text = [](const char* column) {
       return std::string("COALESCE(DATE_FORMAT(`") + column + "`, '%Y-%m-%dT%H:%i:%s.%f'), '')";
     };
-    const std::string columns = "SELECT `Id`, " + bytes("Key") + ", " +
-                                text("CreationDate") + ", " + text("RevisionDate") + ", " +
-                                text("LastAccessDate") + " FROM `UserKeys` ";
+    const std::string columns = "SELECT `Id`, " + bytes("Key") + ", " + text("CreationDate") +
+                                ", " + text("RevisionDate") + ", " + text("LastAccessDate") +
+                                " FROM `UserKeys` ";
     return {"mysql",
             "MySQL",
             "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND "
