@@ -39,7 +39,6 @@ std::string bodyFor(const std::string& key) {
   return "{\"key\":\"" + key + "\"}";
 }
 
-// Sends SIGHUP and waits until the daemon's audit log has one more keyring.reload record.
 // How many times the daemon's log mentions `text`.
 std::size_t logCount(const Daemon& daemon, const std::string& text) {
   const std::string log = daemon.log();
