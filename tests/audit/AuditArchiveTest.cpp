@@ -21,13 +21,15 @@ using namespace std::chrono_literals;
 
 class ArchiveTest : public ::testing::Test {
  protected:
-  // A log rotating every 2500 bytes, archived by `command`.
+  static constexpr std::uint64_t kRotateBytes = 2500;
+
+  // A log rotating every kRotateBytes, archived by `command`.
   Result<std::unique_ptr<AuditLog>> openLog(const std::string& command) {
     return AuditLog::open({.directory = logDir_,
                            .instance = "kc-1",
                            .signer = signer_,
                            .checkpointInterval = {},
-                           .rotateBytes = 2500,
+                           .rotateBytes = kRotateBytes,
                            .archiveCommand = command,
                            .archiveRetry = 10ms});
   }
@@ -37,6 +39,16 @@ class ArchiveTest : public ::testing::Test {
     auto log = openLog(command);
     ASSERT_TRUE(log.isOk()) << log.status().toString();
     for (int i = 0; i < records; ++i) ASSERT_TRUE((*log)->append(test::sampleRecord(i)).isOk());
+    // append() returns once its record is durable; the writer rotates after that. Wait until
+    // no rotation is due or under way, so the set of rotated files is final.
+    ASSERT_TRUE(waitFor(
+        [&] {
+          std::error_code error;
+          const auto size = std::filesystem::file_size(logDir_ / "audit.log", error);
+          return !error && size < kRotateBytes &&
+                 (*log)->stats().rotations == rotatedFiles().size();
+        },
+        5s));
     // Let the archiver catch up before close() stops it (pending files stay pending).
     if (awaitArchive) waitFor([&] { return rotatedFiles().size() == doneMarkers().size(); }, 5s);
     ASSERT_TRUE((*log)->close().isOk());
