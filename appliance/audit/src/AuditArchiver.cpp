@@ -51,63 +51,6 @@ bool olderName(const std::string& a, const std::string& b) {
   return a.size() - i < b.size() - j;
 }
 
-// Runs `command` with /bin/sh -c in a process group of its own (published in `group` while it
-// runs, so stop() can end it and whatever it started), stdin from /dev/null, its output line
-// by line to the log. Returns its exit status; -1 when it could not be run or was killed by a
-// signal.
-int runShell(const std::string& command, std::atomic<pid_t>& group) {
-  int out[2];
-  if (pipe2(out, O_CLOEXEC) != 0) return -1;
-  const pid_t pid = fork();
-  if (pid < 0) {
-    close(out[0]);
-    close(out[1]);
-    return -1;
-  }
-  if (pid == 0) {
-    // Only async-signal-safe calls until exec.
-    setpgid(0, 0);
-    const int devNull = open("/dev/null", O_RDONLY);
-    if (devNull < 0 || dup2(devNull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
-      _exit(127);
-    close_range(3, ~0U, 0);
-    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  setpgid(pid, pid);  // as the child does: whichever runs first
-  group = pid;
-  close(out[1]);
-  std::string pending;
-  char buffer[4096];
-  const auto flush = [&](bool all) {
-    std::size_t newline;
-    while ((newline = pending.find('\n')) != std::string::npos) {
-      logger().information("audit.archive_command: %s", pending.substr(0, newline));
-      pending.erase(0, newline + 1);
-    }
-    if (all && !pending.empty()) logger().information("audit.archive_command: %s", pending);
-  };
-  while (true) {
-    const ssize_t n = read(out[0], buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    pending.append(buffer, static_cast<std::size_t>(n));
-    if (pending.size() > 65536) pending.resize(65536);
-    flush(false);
-  }
-  flush(true);
-  close(out[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) {
-      group = 0;
-      return -1;
-    }
-  }
-  group = 0;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 }  // namespace
 
 std::string shellQuote(std::string_view text) {
@@ -193,11 +136,15 @@ void AuditArchiver::stop() {
   // A command still running (a slow upload) must not hold up the daemon's stop: it is ended
   // with its whole process group, and the file, not marked done, is archived again by the
   // next run.
-  if (const pid_t group = running_.load(); group > 0) {
-    logger().warning(
-        "audit: stopping: the archive command still running is ended (SIGTERM); "
-        "its file is archived again at the next start");
-    kill(-group, SIGTERM);
+  {
+    std::lock_guard lock(running_.mutex);
+    running_.stopping = true;
+    if (running_.group > 0) {
+      logger().warning(
+          "audit: stopping: the archive command still running is ended (SIGTERM); "
+          "its file is archived again at the next start");
+      kill(-running_.group, SIGTERM);
+    }
   }
   if (thread_.joinable()) thread_.join();
 }
@@ -232,6 +179,69 @@ void AuditArchiver::run() {
   }
 }
 
+// Runs `command` with /bin/sh -c in a process group of its own (published in running_ while it
+// runs, so stop() can end it and whatever it started; not run at all once stop() was called),
+// stdin from /dev/null, its output line by line to the log. Returns its exit status; -1 when it
+// could not be run or was killed by a signal.
+int AuditArchiver::runCommand(const std::string& command) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return -1;
+  std::unique_lock lock(running_.mutex);
+  const pid_t pid = running_.stopping ? -1 : fork();
+  if (pid < 0) {
+    close(out[0]);
+    close(out[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    // Only async-signal-safe calls until exec.
+    setpgid(0, 0);
+    const int devNull = open("/dev/null", O_RDONLY);
+    if (devNull < 0 || dup2(devNull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
+      _exit(127);
+    close_range(3, ~0U, 0);
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  setpgid(pid, pid);  // as the child does: whichever runs first
+  running_.group = pid;
+  lock.unlock();
+  close(out[1]);
+  std::string pending;
+  char buffer[4096];
+  const auto flush = [&](bool all) {
+    std::size_t newline;
+    while ((newline = pending.find('\n')) != std::string::npos) {
+      logger().information("audit.archive_command: %s", pending.substr(0, newline));
+      pending.erase(0, newline + 1);
+    }
+    if (all && !pending.empty()) logger().information("audit.archive_command: %s", pending);
+  };
+  while (true) {
+    const ssize_t n = read(out[0], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending.append(buffer, static_cast<std::size_t>(n));
+    if (pending.size() > 65536) pending.resize(65536);
+    flush(false);
+  }
+  flush(true);
+  close(out[0]);
+  // Waits for the exit without reaping, and only then withdraws the group from stop(): until
+  // the leader is reaped its id cannot be reused.
+  siginfo_t exited{};
+  while (waitid(P_PID, static_cast<id_t>(pid), &exited, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  lock.lock();
+  running_.group = 0;
+  lock.unlock();
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 Status AuditArchiver::archive(const std::filesystem::path& file) {
   const auto done = statusDirectory_ / (file.string() + ".done");
   if (fs_->exists(done)) return Status::ok();
@@ -244,7 +254,7 @@ Status AuditArchiver::archive(const std::filesystem::path& file) {
     KC_RETURN_IF_ERROR(fs_->syncDirectory(statusDirectory_));
   }
   const std::string command = archiveCommandFor(options_.command, directory_ / file);
-  const int exitCode = runShell(command, running_);
+  const int exitCode = runCommand(command);
   if (exitCode != 0) {
     return Status(
         StatusCode::kUnavailable,

@@ -19,7 +19,6 @@
 
 #include <sys/types.h>
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -76,6 +75,7 @@ class AuditArchiver {
                 std::shared_ptr<AuditFileSystem> fs);
   void run();
   Status archive(const std::filesystem::path& file);
+  int runCommand(const std::string& command);
 
   const std::filesystem::path directory_;
   const std::filesystem::path statusDirectory_;
@@ -87,7 +87,15 @@ class AuditArchiver {
   std::deque<std::filesystem::path> pending_;  // guarded by mutex_; oldest first
   bool stopping_ = false;                      // guarded by mutex_
   std::uint64_t archived_ = 0;                 // guarded by mutex_
-  std::atomic<pid_t> running_{0};              // the running command's process group, or 0
+  // The archive command's process group, shared by the thread that runs it and stop(): a
+  // command is never started once stop() has been called, and stop() signals a group only
+  // while its leader is unreaped, so its id cannot have been reused by another process.
+  struct RunningCommand {
+    std::mutex mutex;
+    pid_t group = 0;        // guarded by mutex: the running command's process group, or 0
+    bool stopping = false;  // guarded by mutex
+  };
+  RunningCommand running_;
   std::thread thread_;
 };
 
