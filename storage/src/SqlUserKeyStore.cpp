@@ -106,6 +106,39 @@ void insertRow(Session& session, const Dialect& dialect, const UserKeyWrite& wri
       bind(created), bind(revised), bind(accessed), now;
 }
 
+// Rows per INSERT of insertRows: 7 parameters each, far below every back-end's limit on
+// parameters per statement (SQLite's is 32766), and a round trip to a remote database per
+// this many rows rather than per row.
+constexpr std::size_t kRowsPerInsert = 100;
+
+// insertRow for each of `writes`, as multi-row INSERTs; all or, on an error, none of a
+// statement's rows are inserted (the caller's transaction decides about the earlier ones).
+void insertRows(Session& session, const Dialect& dialect, std::span<const UserKeyWrite> writes,
+                Timestamp at) {
+  std::string sql;
+  std::size_t sqlRows = 0;
+  for (std::size_t first = 0; first < writes.size(); first += kRowsPerInsert) {
+    const auto rows = writes.subspan(first, std::min(kRowsPerInsert, writes.size() - first));
+    if (rows.size() != sqlRows) {
+      std::string text = std::string("INSERT INTO kc_user_keys (") + kColumns + ") VALUES ";
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        text += i == 0 ? "(?, ?, ?, 1, ?, ?, ?)" : ", (?, ?, ?, 1, ?, ?, ?)";
+      }
+      sql = dialect.sql(text);
+      sqlRows = rows.size();
+    }
+    Statement statement(session);
+    statement << sql;
+    for (const auto& write : rows) {
+      statement, bind(write.userId.str()), bind(BLOB(write.envelope)), bind(write.wrappingKeyId),
+          bind(toMillis(write.creationTime.value_or(at))),
+          bind(toMillis(write.revisionTime.value_or(at))),
+          bind(write.lastAccessTime ? toMillis(*write.lastAccessTime) : Poco::Int64{0});
+    }
+    statement.execute();
+  }
+}
+
 // One transaction on a session: rolled back unless committed. Poco's ODBC connector starts
 // transactions only with autocommit off, so it is switched off for the transaction's lifetime.
 class SqlTransaction {
@@ -302,7 +335,7 @@ Status SqlUserKeyStore::insertInBatch(Session& session, std::span<const UserKeyW
   const Timestamp at = storeNow();
   try {
     session << "SAVEPOINT kc_insert", now;
-    for (const auto& write : writes) insertRow(session, dialect_, write, at);
+    insertRows(session, dialect_, writes, at);
     session << "RELEASE kc_insert", now;
     return Status::ok();
   } catch (const Poco::Exception&) {
@@ -348,7 +381,7 @@ Status SqlUserKeyStore::insertMany(std::span<const UserKeyWrite> writes) {
   Status inserted = withSession("insert user keys in bulk", [&](Session& session) {
     const Timestamp at = storeNow();
     SqlTransaction transaction(session, dialect_);
-    for (const auto& write : writes) insertRow(session, dialect_, write, at);
+    insertRows(session, dialect_, writes, at);
     transaction.commit();
     return Status::ok();
   });
