@@ -364,6 +364,39 @@ TEST_P(UserKeyStoreConformance, InsertManyIsAllOrNothing) {
   EXPECT_EQ(text(mustGet(userIdFor(20)).envelope), "existing");
 }
 
+// insertMany writes a large batch as several multi-row statements: a conflict in a later one
+// still leaves nothing of the earlier ones, and each row keeps its own values and dates.
+TEST_P(UserKeyStoreConformance, InsertManyOfSeveralStatementsIsAllOrNothingAndKeepsEachRow) {
+  ASSERT_TRUE(store_->insert(writeFor(2'230, "wrap-1", "existing")).isOk());
+  std::vector<UserKeyWrite> writes;
+  for (std::uint64_t i = 2'000; i < 2'250; ++i) {
+    UserKeyWrite write = writeFor(i, i % 2 ? "wrap-odd" : "wrap-even", "row-" + std::to_string(i));
+    write.creationTime = at(1'500'000'000'000 + static_cast<std::int64_t>(i));
+    write.revisionTime = at(1'600'000'000'000 + static_cast<std::int64_t>(i));
+    if (i % 3 == 0) write.lastAccessTime = at(1'700'000'000'000 + static_cast<std::int64_t>(i));
+    writes.push_back(std::move(write));
+  }
+  EXPECT_EQ(store_->insertMany(writes).code(), StatusCode::kAlreadyExists);
+  for (const std::uint64_t i : {2'000, 2'099, 2'100, 2'229, 2'249}) {
+    EXPECT_EQ(store_->get(userIdFor(i)).status().code(), StatusCode::kNotFound) << i;
+  }
+  EXPECT_EQ(text(mustGet(userIdFor(2'230)).envelope), "existing");
+
+  writes.erase(writes.begin() + 230);
+  ASSERT_TRUE(store_->insertMany(writes).isOk());
+  EXPECT_EQ(*store_->countByWrappingKey("wrap-odd") + *store_->countByWrappingKey("wrap-even"),
+            249);
+  for (const auto& write : writes) {
+    const auto record = mustGet(write.userId);
+    EXPECT_EQ(record.envelope, write.envelope) << write.userId.str();
+    EXPECT_EQ(record.wrappingKeyId, write.wrappingKeyId) << write.userId.str();
+    EXPECT_EQ(record.revision, 1);
+    EXPECT_EQ(record.creationTime, *write.creationTime);
+    EXPECT_EQ(record.revisionTime, *write.revisionTime);
+    EXPECT_EQ(record.lastAccessTime, write.lastAccessTime) << write.userId.str();
+  }
+}
+
 TEST_P(UserKeyStoreConformance, HundredThousandRecordsAreStoredPagedAndCounted) {
   constexpr int kRecords = 100'000;
   constexpr int kBatch = 5'000;
