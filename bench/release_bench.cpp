@@ -15,7 +15,8 @@
 // first K users into FILE (0600), one a line, for the load generator.
 // token: the token's raw rate with one session per thread (C_DecryptInit + C_Decrypt of a
 // wrapped 32-byte DEK with the private key, or C_EncryptInit + C_Encrypt of one with the
-// public key); prints "<ops/s> <OAEP hash>".
+// public key); prints "<ops/s> <OAEP hash> <CPU microseconds per op>" (the process's user and
+// system time over the operations: what one op costs the machine, whatever else runs on it).
 // naive: what Bitwarden's reference Key Connector does for each operation: load the module
 // (C_Initialize), find the slot, open a session, log in, find the key, decrypt, log out, close
 // the session, C_Finalize; prints "<ops/s>".
@@ -30,6 +31,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -294,13 +296,29 @@ void decryptOnce(CK_FUNCTION_LIST* f, CK_SESSION_HANDLE session, CK_OBJECT_HANDL
   if (length != 32) throw std::runtime_error("C_Decrypt returned the wrong length");
 }
 
-// Runs `work(thread)` repeatedly on `threads` threads for `seconds`; operations per second.
+// This process's user plus system CPU time, in microseconds.
+double cpuMicros() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto micros = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+  };
+  return micros(usage.ru_utime) + micros(usage.ru_stime);
+}
+
+struct Measured {
+  double rate = 0;            // operations per second
+  double cpuMicrosPerOp = 0;  // the process's CPU time per operation
+};
+
+// Runs `work(thread)` repeatedly on `threads` threads for `seconds`.
 template <typename Work>
-double measure(int threads, double seconds, Work work) {
+Measured measure(int threads, double seconds, Work work) {
   std::atomic<bool> stop{false};
   std::atomic<long> operations{0};
   std::vector<std::thread> pool;
   pool.reserve(static_cast<std::size_t>(threads));
+  const double cpuStart = cpuMicros();
   const auto start = std::chrono::steady_clock::now();
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
@@ -318,7 +336,9 @@ double measure(int threads, double seconds, Work work) {
   for (auto& thread : pool) thread.join();
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return static_cast<double>(operations.load()) / elapsed;
+  const auto done = static_cast<double>(std::max(operations.load(), 1L));
+  return {.rate = static_cast<double>(operations.load()) / elapsed,
+          .cpuMicrosPerOp = (cpuMicros() - cpuStart) / done};
 }
 
 int token(const Flags& flags) {
@@ -344,7 +364,7 @@ int token(const Flags& flags) {
   const CK_OBJECT_HANDLE publicKey = findKey(f, sessions[0], label, CKO_PUBLIC_KEY);
   const CK_OBJECT_HANDLE privateKey = findKey(f, sessions[0], label, CKO_PRIVATE_KEY);
   const std::vector<std::uint8_t> probe = probeOaep(f, sessions[0], publicKey);
-  const double rate = measure(threads, std::stod(flag(flags, "seconds")), [&](int t) {
+  const Measured measured = measure(threads, std::stod(flag(flags, "seconds")), [&](int t) {
     CK_SESSION_HANDLE session = sessions[static_cast<std::size_t>(t)];
     return [=]() mutable {
       std::vector<std::uint8_t> ciphertext = probe;
@@ -357,8 +377,9 @@ int token(const Flags& flags) {
   });
   for (auto session : sessions) f->C_CloseSession(session);
   f->C_Finalize(nullptr);
-  std::cout << static_cast<long>(rate) << " " << (gOaepHash == CKM_SHA256 ? "SHA-256" : "SHA-1")
-            << "\n";
+  std::cout << static_cast<long>(measured.rate) << " "
+            << (gOaepHash == CKM_SHA256 ? "SHA-256" : "SHA-1") << " "
+            << static_cast<long>(measured.cpuMicrosPerOp + 0.5) << "\n";
   return 0;
 }
 
@@ -403,7 +424,7 @@ int naive(const Flags& flags) {
           f->C_CloseSession(session);
           f->C_Finalize(nullptr);
         };
-      });
+      }).rate;
   std::cout << static_cast<long>(rate) << "\n";
   return 0;
 }
@@ -489,16 +510,16 @@ int fsyncRate(const Flags& flags) {
   std::mutex failureLock;
   std::string failure;
   const double rate = measure(threads, std::stod(flag(flags, "seconds")), [&](int t) {
-    const int fd = files[static_cast<std::size_t>(t)]->get();
-    return [&, fd]() {
-      try {
-        appendDurably(fd, line);
-      } catch (const std::exception& error) {
-        const std::lock_guard lock(failureLock);
-        if (failure.empty()) failure = error.what();
-      }
-    };
-  });
+                        const int fd = files[static_cast<std::size_t>(t)]->get();
+                        return [&, fd]() {
+                          try {
+                            appendDurably(fd, line);
+                          } catch (const std::exception& error) {
+                            const std::lock_guard lock(failureLock);
+                            if (failure.empty()) failure = error.what();
+                          }
+                        };
+                      }).rate;
   files.clear();
   for (const auto& path : paths) std::filesystem::remove(path);
   if (!failure.empty()) throw std::runtime_error(failure);

@@ -5,16 +5,22 @@ bench/run collected.
     report.py RESULTS_TSV MACHINE_TSV OUT_DIR
 
 RESULTS_TSV lines: kind bits records audit clients rate p99_ms raw_rate offered_rate
-scheduled_p99_ms fsync_rate ('-' where not applicable; trailing ones may be left out). kind is
-  raw-decrypt, raw-encrypt, naive  the token alone (bits, clients = threads, rate);
+scheduled_p99_ms fsync_rate cpu_us load_cpu_us raw_cpu_us ('-' where not applicable; trailing
+ones may be left out). kind is
+  raw-decrypt, raw-encrypt  the token alone (bits, clients = threads, rate; cpu_us: the
+                 process's CPU time per operation);
+  naive          the naive release path (bits, clients = threads, rate);
   GET, PUT       through the daemon (raw_rate: the token's raw rate, decrypt for GET, encrypt
-                 for PUT, on as many threads, measured right before the figure; for PUT,
-                 fsync_rate: fdatasync'd appends/s on disk on as many threads, right before);
+                 for PUT, on as many threads, measured right before the figure, raw_cpu_us its
+                 CPU time per operation; cpu_us and load_cpu_us: the daemon's and wrk's CPU
+                 time per request answered; for PUT, fsync_rate: fdatasync'd appends/s on disk
+                 on as many threads, right before);
   GET-paced      GET at a fixed offered_rate over `clients` connections (open loop): rate is
                  the achieved rate, p99_ms wrk's (from each send), scheduled_p99_ms from each
                  request's scheduled time, raw_rate the raw 1-thread decrypt rate measured
                  right before;
-  alive          GET /alive (the daemon's HTTP ceiling: no token, no database);
+  alive          GET /alive (the daemon's HTTP ceiling: no token, no database; cpu_us and
+                 load_cpu_us as for GET);
   fsync          fdatasync'd ~300-byte appends/s on `audit` (disk or tmpfs), clients = threads.
 """
 
@@ -34,12 +40,14 @@ def read_results(path):
 
     rows = []
     for line in Path(path).read_text().splitlines():
-        kind, bits, records, audit, clients, rate, p99, raw, offered, scheduled, fsync = (
-            line.split("\t") + ["-"] * 11)[:11]
+        (kind, bits, records, audit, clients, rate, p99, raw, offered, scheduled, fsync, cpu,
+         load_cpu, raw_cpu) = (line.split("\t") + ["-"] * 14)[:14]
         rows.append({"kind": kind, "bits": number(bits, int), "records": records,
                      "audit": audit, "clients": int(clients), "rate": float(rate),
                      "p99": number(p99), "raw": number(raw), "offered": number(offered),
-                     "scheduled": number(scheduled), "fsync": number(fsync)})
+                     "scheduled": number(scheduled), "fsync": number(fsync),
+                     "cpu": number(cpu), "load_cpu": number(load_cpu),
+                     "raw_cpu": number(raw_cpu)})
     return rows
 
 
@@ -164,6 +172,7 @@ def tables(rows, machine, rss, ready):
             out.append(line)
         if method == "GET":
             out.extend(paced_table(rows))
+    out.extend(cpu_table(rows, machine))
     out.extend(bounds_table(rows))
 
     out.append("\n## Against the targets of issue 14\n")
@@ -283,6 +292,46 @@ def paced_table(rows):
                    + (f"{sched:.1f} ms" if sched is not None else "—") +
                    f" | {single_ms:.2f} ms | {r['p99'] / single_ms:.1f}× | "
                    + (f"{sched / single_ms:.1f}×" if sched is not None else "—") + " |")
+    return out
+
+
+def cpu_table(rows, machine):
+    """Where each request's CPU time goes: the token's operation, the daemon's own work and
+    the load generator's, against what the cores allow."""
+    measured = [r for r in rows if r["kind"] in ("GET", "PUT", "alive") and r["cpu"] is not None
+                and r["load_cpu"] is not None]
+    if not measured:
+        return []
+    cores = int(machine.get("nproc", "1"))
+    out = ["\n### Where a request's CPU time goes\n",
+           "User + system CPU time per request answered over each run above: the daemon's (the "
+           "token, SoftHSM, runs in its process) and wrk's; token op: the raw rate's CPU time "
+           "per operation, measured right before, on as many threads; daemon's own: the "
+           "daemon's less the token op. The three share the machine's "
+           f"{cores} cores, so once they are busy a request cannot go faster than cores / "
+           "(daemon + wrk), and GET / raw cannot exceed token op / (daemon + wrk), the CPU "
+           "share of the token's work; token op / (token op + wrk) is that share with a "
+           "daemon that spent nothing of its own: the bound this harness sets.\n",
+           "| request | key | records | audit log | clients | rate/s | CPU busy | daemon | "
+           "token op | daemon's own | wrk | token op / (daemon + wrk) | token op / (token op + "
+           "wrk) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in measured:
+        busy = r["rate"] * (r["cpu"] + r["load_cpu"]) / 1e6 / cores
+        if r["kind"] == "alive":
+            out.append(f"| GET /alive | — | — | — | {r['clients']} | {r['rate']:.0f} | "
+                       f"{busy:.0%} | {r['cpu']:.0f} µs | — | {r['cpu']:.0f} µs | "
+                       f"{r['load_cpu']:.0f} µs | — | — |")
+            continue
+        token = r["raw_cpu"]
+        own = f"{r['cpu'] - token:.0f} µs" if token is not None else "—"
+        share = (f"{token / (r['cpu'] + r['load_cpu']):.2f}" if token is not None else "—")
+        bound = (f"{token / (token + r['load_cpu']):.2f}" if token is not None else "—")
+        out.append(f"| {r['kind']} /user-keys | RSA-{r['bits']} | {int(r['records']):,} | "
+                   f"{AUDIT_NAMES[r['audit']]} | {r['clients']} | {r['rate']:.0f} | {busy:.0%} | "
+                   f"{r['cpu']:.0f} µs | "
+                   + (f"{token:.0f} µs" if token is not None else "—") +
+                   f" | {own} | {r['load_cpu']:.0f} µs | {share} | {bound} |")
     return out
 
 
