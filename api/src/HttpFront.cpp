@@ -38,6 +38,7 @@
 #include "FrontSocket.h"
 #include "RequestHead.h"
 #include "kc/Text.h"
+#include "kc/ThreadName.h"
 #include "kc/api/RequestHandlerFactory.h"
 
 namespace kc::api {
@@ -354,9 +355,15 @@ class HttpFront::Impl {
     listener_.setBlocking(false);
     watch(listener_.impl()->sockfd(), EPOLLIN);
     watch(wake_, EPOLLIN);
-    acceptor_ = std::thread([this] { acceptLoop(); });
+    acceptor_ = std::thread([this] {
+      nameThisThread("kc-accept");
+      acceptLoop();
+    });
     for (std::size_t i = 0; i < settings_.workers; ++i)
-      workers_.emplace_back([this] { workLoop(); });
+      workers_.emplace_back([this] {
+        nameThisThread("kc-worker");
+        workLoop();
+      });
   }
 
   void stopAccepting() {

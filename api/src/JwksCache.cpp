@@ -12,6 +12,7 @@
 #include "HttpFetch.h"
 #include "Jwk.h"
 #include "kc/Text.h"
+#include "kc/ThreadName.h"
 #include "kc/api/Metrics.h"
 
 namespace kc::api {
@@ -75,7 +76,10 @@ JwksCache::JwksCache(JwksSettings settings, Metrics* metrics)
   // OpenSSL initialises itself on first use; done on the refresher's thread, the error state
   // that initialisation allocates there is never freed. So it happens here, before the thread.
   OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
-  refresher_ = std::thread([this] { runRefresher(); });
+  refresher_ = std::thread([this] {
+    nameThisThread("kc-jwks");
+    runRefresher();
+  });
 }
 
 JwksCache::~JwksCache() {

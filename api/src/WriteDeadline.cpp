@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "ConnectionSocket.h"
+#include "kc/ThreadName.h"
 
 namespace kc::api {
 namespace {
@@ -28,7 +29,11 @@ class DeadlineWatch {
 
   std::uint64_t arm(int fd, Clock::time_point deadline) {
     const std::lock_guard lock(mutex_);
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    if (!thread_.joinable())
+      thread_ = std::thread([this] {
+        nameThisThread("kc-write-limit");
+        run();
+      });
     const std::uint64_t ticket = ++lastTicket_;
     armed_.emplace(ticket, Entry{fd, deadline});
     // Every answer arms one: the thread is woken only when it would sleep past this deadline

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "kc/ThreadName.h"
 #include "kc/api/ErrorMapping.h"
 
 namespace kc::appliance {
@@ -100,7 +101,10 @@ AuditedKeyService::AuditedKeyService(std::shared_ptr<api::KeyService> inner,
       refusals_(refusals.perClient,
                 std::chrono::duration_cast<std::chrono::microseconds>(refusals.interval),
                 RefusalLimiter::kMaxClients, refusals.total) {
-  watcher_ = std::thread([this] { watchRefusalIntervals(); });
+  watcher_ = std::thread([this] {
+    nameThisThread("kc-refusals");
+    watchRefusalIntervals();
+  });
 }
 
 AuditedKeyService::~AuditedKeyService() {

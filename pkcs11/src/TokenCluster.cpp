@@ -2,12 +2,17 @@
 
 #include <limits>
 
+#include "kc/ThreadName.h"
+
 namespace kc::pkcs11 {
 
 std::shared_ptr<TokenCluster> TokenCluster::create(std::vector<ClusterToken> tokens,
                                                    TokenClusterOptions options) {
   std::shared_ptr<TokenCluster> cluster(new TokenCluster(std::move(tokens), std::move(options)));
-  cluster->prober_ = std::thread([raw = cluster.get()] { raw->probeLoop(); });
+  cluster->prober_ = std::thread([raw = cluster.get()] {
+    nameThisThread("kc-token-probe");
+    raw->probeLoop();
+  });
   return cluster;
 }
 

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "kc/ThreadName.h"
+
 namespace kc::storage {
 
 using namespace Poco::Data::Keywords;
@@ -210,7 +212,10 @@ SqlUserKeyStore::SqlUserKeyStore(const StoreConfig& config, Dialect dialect,
         kMaxWritesPerCommit);
   }
   if (config_.accessFlushInterval.count() > 0) {
-    flusher_ = std::jthread([this](const std::stop_token& stop) { runFlusher(stop); });
+    flusher_ = std::jthread([this](const std::stop_token& stop) {
+      nameThisThread("kc-access-time");
+      runFlusher(stop);
+    });
   }
 }
 

@@ -9,6 +9,9 @@
 #include <signal.h>
 #include <sqlite3.h>
 
+#include <filesystem>
+#include <fstream>
+#include <set>
 #include <thread>
 
 #include "DaemonFixture.h"
@@ -48,6 +51,25 @@ TEST(Lifecycle, SigtermStopsCleanlyWithExitZero) {
   depositKeys(daemon, 1);
   EXPECT_EQ(daemon.stop(SIGTERM), 0) << daemon.log();
   EXPECT_NE(daemon.log().find("stopped"), std::string::npos);
+}
+
+// An operator tells the daemon's threads apart in top -H or ps -L by their names.
+TEST(Lifecycle, ThreadsAreNamedForWhatTheyDo) {
+  Daemon daemon({.config = {{"server.workers", "3"}}});
+  depositKeys(daemon, 1);
+  std::multiset<std::string> names;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(daemon.pid()) + "/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.insert(name);
+  }
+  EXPECT_EQ(names.count("kc-accept"), 1u);
+  EXPECT_EQ(names.count("kc-worker"), 3u);
+  EXPECT_EQ(names.count("kc-audit-write"), 1u);
+  EXPECT_EQ(names.count("kc-access-time"), 1u);
+  EXPECT_EQ(names.count("kc-refusals"), 1u);
 }
 
 TEST(Lifecycle, RestartKeepsEveryKey) {

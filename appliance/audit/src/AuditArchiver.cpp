@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "kc/ThreadName.h"
+
 namespace kc::audit {
 
 namespace {
@@ -102,7 +104,10 @@ Result<std::unique_ptr<AuditArchiver>> AuditArchiver::start(std::filesystem::pat
   if (!waiting.empty()) {
     logger().information("audit: %z rotated file(s) still to archive", waiting.size());
   }
-  archiver->thread_ = std::thread([raw = archiver.get()] { raw->run(); });
+  archiver->thread_ = std::thread([raw = archiver.get()] {
+    nameThisThread("kc-audit-arch");
+    raw->run();
+  });
   return archiver;
 }
 

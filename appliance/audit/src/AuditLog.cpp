@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kc/Base64.h"
+#include "kc/ThreadName.h"
 
 namespace kc::audit {
 
@@ -201,7 +202,10 @@ Status AuditLog::start() {
     archiver_ = std::move(*archiver);
   }
   nextCheckpoint_ = std::chrono::steady_clock::now() + options_.checkpointInterval;
-  writer_ = std::thread([this] { runWriter(); });
+  writer_ = std::thread([this] {
+    nameThisThread("kc-audit-write");
+    runWriter();
+  });
   return Status::ok();
 }
 
