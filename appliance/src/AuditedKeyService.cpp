@@ -170,16 +170,6 @@ std::vector<audit::AuditRecord> AuditedKeyService::recordsOf(
   return records;
 }
 
-audit::AuditLog::AppendTicket AuditedKeyService::startIntent(const api::RequestContext& context,
-                                                             std::string_view operation,
-                                                             std::string_view detail) {
-  std::vector<audit::AuditRecord> records(1, recordFor(context));
-  records.front().operation = std::string(operation);
-  records.front().outcome = outcome::kPending;
-  records.front().detail = std::string(detail);
-  return trail_->log().appendStarted(records);
-}
-
 void AuditedKeyService::writeDeferred(const api::RequestContext& context,
                                       audit::AuditRecord outcomeRecord,
                                       std::chrono::steady_clock::time_point start) {
@@ -195,7 +185,12 @@ Result<SecretBytes> AuditedKeyService::fetchUserKey(const api::RequestContext& c
   if (!trail_->log().healthy()) return kAuditUnavailable;
   // The intent is synced while the store is read and the token unwraps, so a release costs the
   // longer of the two rather than their sum; the key waits for it below.
-  auto intent = startIntent(context, op::kKeyReleaseIntent, "");
+  audit::AuditRecord intentRecord = recordFor(context);
+  intentRecord.operation = op::kKeyReleaseIntent;
+  intentRecord.outcome = outcome::kPending;
+  std::vector<audit::AuditRecord> intentRecords;
+  intentRecords.push_back(std::move(intentRecord));
+  auto intent = trail_->log().appendStarted(intentRecords);
   auto key = inner_->fetchUserKey(context);
   const Status intentWritten = intent.wait();
   if (!intentWritten.isOk()) {
@@ -224,7 +219,13 @@ Status AuditedKeyService::depositUserKey(const api::RequestContext& context, con
   // As for a release: the intent is synced while the key is wrapped and the store commits, so
   // a deposit costs the longer of the two syncs rather than their sum; the answer waits for it.
   const bool put = mode == api::DepositMode::kCreateOrReplace;
-  auto intent = startIntent(context, op::kKeyStoreIntent, put ? "put" : "post");
+  audit::AuditRecord intentRecord = recordFor(context);
+  intentRecord.operation = op::kKeyStoreIntent;
+  intentRecord.outcome = outcome::kPending;
+  intentRecord.detail = put ? "put" : "post";
+  std::vector<audit::AuditRecord> intentRecords;
+  intentRecords.push_back(std::move(intentRecord));
+  auto intent = trail_->log().appendStarted(intentRecords);
   const Status stored = inner_->depositUserKey(context, key, mode);
   const Status intentWritten = intent.wait();
   audit::AuditRecord record = stored.isOk() ? recordFor(context) : failureRecord(context, stored);

@@ -35,7 +35,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -119,10 +118,6 @@ class AuditedKeyService final : public api::KeyService {
   std::vector<audit::AuditRecord> recordsOf(const api::RequestContext& context,
                                             audit::AuditRecord outcome,
                                             std::chrono::steady_clock::time_point start);
-  // An intent record of `operation` (outcome pending) for the request, handed to the log to be
-  // synced while the caller works; the caller waits for the ticket before it answers.
-  audit::AuditLog::AppendTicket startIntent(const api::RequestContext& context,
-                                            std::string_view operation, std::string_view detail);
   // recordsOf(), queued to join the next sync (the request's durable intent already covers
   // its answer); errors are logged.
   void writeDeferred(const api::RequestContext& context, audit::AuditRecord outcome,
