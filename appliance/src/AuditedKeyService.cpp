@@ -170,14 +170,15 @@ std::vector<audit::AuditRecord> AuditedKeyService::recordsOf(
   return records;
 }
 
-void AuditedKeyService::writeDeferred(const api::RequestContext& context,
-                                      audit::AuditRecord outcomeRecord,
-                                      std::chrono::steady_clock::time_point start) {
-  Status queued = trail_->log().appendDeferred(recordsOf(context, std::move(outcomeRecord), start));
-  if (!queued.isOk()) {
-    auditLogger().error("outcome records of request %s (user %s) not queued: %s", context.requestId,
-                        userText(context), queued.toString());
+Status AuditedKeyService::write(const api::RequestContext& context,
+                                audit::AuditRecord outcomeRecord,
+                                std::chrono::steady_clock::time_point start) {
+  Status written = trail_->log().appendAll(recordsOf(context, std::move(outcomeRecord), start));
+  if (!written.isOk()) {
+    auditLogger().error("audit records of request %s (user %s) not written: %s", context.requestId,
+                        userText(context), written.toString());
   }
+  return written;
 }
 
 Result<SecretBytes> AuditedKeyService::fetchUserKey(const api::RequestContext& context) {
@@ -208,7 +209,12 @@ Result<SecretBytes> AuditedKeyService::fetchUserKey(const api::RequestContext& c
     record.outcome = outcome::kOk;
     record.httpStatus = 200;
   }
-  writeDeferred(context, std::move(record), start);
+  // The durable intent already covers the answer: the outcome joins the next sync.
+  Status queued = trail_->log().appendDeferred(recordsOf(context, std::move(record), start));
+  if (!queued.isOk()) {
+    auditLogger().error("outcome records of request %s (user %s) not queued: %s", context.requestId,
+                        userText(context), queued.toString());
+  }
   return key;
 }
 
@@ -216,39 +222,21 @@ Status AuditedKeyService::depositUserKey(const api::RequestContext& context, con
                                          api::DepositMode mode) {
   const auto start = std::chrono::steady_clock::now();
   if (!trail_->log().healthy()) return kAuditUnavailable;
-  // As for a release: the intent is synced while the key is wrapped and the store commits, so
-  // a deposit costs the longer of the two syncs rather than their sum; the answer waits for it.
-  const bool put = mode == api::DepositMode::kCreateOrReplace;
-  audit::AuditRecord intentRecord = recordFor(context);
-  intentRecord.operation = op::kKeyStoreIntent;
-  intentRecord.outcome = outcome::kPending;
-  intentRecord.detail = put ? "put" : "post";
-  std::vector<audit::AuditRecord> intentRecords;
-  intentRecords.push_back(std::move(intentRecord));
-  auto intent = trail_->log().appendStarted(intentRecords);
-  const Status stored = inner_->depositUserKey(context, key, mode);
-  const Status intentWritten = intent.wait();
+  Status stored = inner_->depositUserKey(context, key, mode);
   audit::AuditRecord record = stored.isOk() ? recordFor(context) : failureRecord(context, stored);
   if (stored.isOk()) {
-    record.operation = put ? op::kKeyReplace : op::kKeyDeposit;
+    record.operation = mode == api::DepositMode::kCreateOnly ? op::kKeyDeposit : op::kKeyReplace;
     record.outcome = outcome::kOk;
     record.httpStatus = 200;
-    if (put) record.detail = "put";
+    if (mode == api::DepositMode::kCreateOrReplace) record.detail = "put";
   }
-  if (!intentWritten.isOk()) {
-    auditLogger().error("store intent of request %s (user %s) not written: %s", context.requestId,
-                        userText(context), intentWritten.toString());
-    if (stored.isOk()) {
-      // Stored but not audited in time: the client is told to retry, the operator by the log,
-      // and the auditor by the outcome record once the log takes records again.
-      auditLogger().critical("key of user %s stored (request %s) but its audit intent failed",
-                             userText(context), context.requestId);
-      record.httpStatus = 503;
-      record.detail += std::string(put ? "; " : "") + "answered 503: the intent was not durable";
-    }
+  Status written = write(context, std::move(record), start);
+  if (!written.isOk() && stored.isOk()) {
+    // Stored but not audited: the client is told to retry, and the operator by the log.
+    auditLogger().critical("key of user %s stored (request %s) but its audit record failed",
+                           userText(context), context.requestId);
+    return kAuditUnavailable;
   }
-  writeDeferred(context, std::move(record), start);
-  if (!intentWritten.isOk() && stored.isOk()) return kAuditUnavailable;
   return stored;
 }
 

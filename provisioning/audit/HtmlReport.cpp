@@ -198,17 +198,16 @@ std::string renderHtmlReport(const VerificationReport& report,
   std::map<std::string, std::map<std::string, std::uint64_t>> outcomeByOperation;
   std::map<std::string, std::uint64_t> releasesByUser;
   std::vector<const ParsedRecord*> refusals, integrity, checkpoints;
-  // Release and store intents by instance and request, until a record of the same request says
-  // what happened; those left may have sent or stored a key without recording its outcome (a
-  // crash).
+  // Release intents by instance and request, until a record of the same request says what
+  // happened; those left may have sent a key without recording its outcome (a crash).
   std::map<std::pair<std::string, std::string>, const ParsedRecord*> openIntents;
   for (const auto& r : report.records) {
     const auto& a = r.record;
     if (!a.requestId.empty()) {
-      if (a.operation == op::kKeyReleaseIntent || a.operation == op::kKeyStoreIntent) {
+      if (a.operation == op::kKeyReleaseIntent) {
         openIntents[{a.instance, a.requestId}] = &r;
-      } else if (a.operation != op::kTokenUnwrap && a.operation != op::kTokenWrap) {
-        openIntents.erase({a.instance, a.requestId});  // the outcome, not only the token's part
+      } else if (a.operation != op::kTokenUnwrap) {
+        openIntents.erase({a.instance, a.requestId});  // the outcome, not only the unwrap
       }
     }
     if (a.operation == op::kCheckpoint) {
@@ -282,12 +281,12 @@ std::string renderHtmlReport(const VerificationReport& report,
   std::sort(unresolved.begin(), unresolved.end(), [](const auto* a, const auto* b) {
     return a->record.timeMicros < b->record.timeMicros;
   });
-  html += "<section id=\"unresolved-intents\"><h2>Releases and deposits without an outcome (" +
+  html += "<section id=\"unresolved-intents\"><h2>Releases without an outcome (" +
           number(unresolved.size()) +
-          ")</h2>\n<p>A release intent is durable before its key is sent, a store intent before a "
-          "deposit or replacement is answered; the outcome is written after. An intent with no "
-          "outcome (the daemon stopped in between) may have sent or stored the key.</p>\n";
-  html += recordTable(unresolved, "Every release and store intent has its outcome.");
+          ")</h2>\n<p>A release intent is durable before its key is sent; its outcome is written "
+          "after. An intent with no outcome (the daemon stopped in between) may have sent the "
+          "key.</p>\n";
+  html += recordTable(unresolved, "Every release intent has its outcome.");
   html += "</section>\n";
 
   html += "<section id=\"checkpoints\"><h2>Checkpoints (" + number(checkpoints.size()) + ")</h2>\n";

@@ -1,7 +1,6 @@
-// AuditedKeyService over a real audit log: a "key.release.intent" record is synced while the
-// inner service reads and unwraps, the key leaves only once that record is durable, and the
-// outcome follows it in the chain; a deposit or replacement likewise with a "key.store.intent"
-// record synced while the key is wrapped and stored.
+// AuditedKeyService::fetchUserKey over a real audit log: a "key.release.intent" record is
+// synced while the inner service reads and unwraps, the key leaves only once that record is
+// durable, and the outcome follows it in the chain.
 //
 // The inner service is scripted (the token's part is covered by the appliance key suite);
 // the log writes real files through FaultInjectingFileSystem, which can hold or fail a sync.
@@ -49,8 +48,7 @@ class Gate {
   bool open_ = false;
 };
 
-// Answers every fetch with `answer()` and every deposit with `stored()`, after running `during`
-// (the token's and the store's time).
+// Answers every fetch with `answer()`, after running `during` (the token's time).
 class ScriptedKeyService final : public api::KeyService {
  public:
   std::function<void()> during = [] {};
@@ -58,7 +56,6 @@ class ScriptedKeyService final : public api::KeyService {
     const std::uint8_t bytes[] = {1, 2, 3, 4};
     return Result<SecretBytes>(SecretBytes(std::span<const std::uint8_t>(bytes)));
   };
-  std::function<Status()> stored = [] { return Status::ok(); };
   int calls = 0;
 
   Result<SecretBytes> fetchUserKey(const api::RequestContext&) override {
@@ -67,9 +64,7 @@ class ScriptedKeyService final : public api::KeyService {
     return answer();
   }
   Status depositUserKey(const api::RequestContext&, const SecretBytes&, api::DepositMode) override {
-    ++calls;
-    during();
-    return stored();
+    return Status(StatusCode::kInternal, "not expected");
   }
   api::HealthReport checkHealth() override { return {}; }
 };
@@ -216,87 +211,6 @@ TEST_F(AuditedReleaseTest, EveryFailureIsRecordedWithTheHttpStatusTheApiAnswers)
               failures[i] == StatusCode::kIntegrity ? "integrity.failure" : "key.refused")
         << requests[i];
   }
-}
-
-SecretBytes someKey() {
-  return SecretBytes(std::vector<std::uint8_t>(32, 0x5a));
-}
-
-TEST_F(AuditedReleaseTest, DepositIsAnsweredOnlyAfterTheIntentSyncedDuringTheStoreIsDurable) {
-  Gate syncStarted, syncMayEnd, storeEnded;
-  fs_->onDatasync([&] {
-    syncStarted.open();
-    EXPECT_TRUE(syncMayEnd.waitOpen(10s));
-  });
-  bool syncOverlappedStore = false;
-  inner_->during = [&] {
-    // A serial implementation syncs only after this returns: the wait would time out.
-    syncOverlappedStore = syncStarted.waitOpen(5s);
-    storeEnded.open();
-  };
-  auto deposited = std::async(std::launch::async, [&] {
-    return service_->depositUserKey(kRequest, someKey(), api::DepositMode::kCreateOnly);
-  });
-  ASSERT_TRUE(storeEnded.waitOpen(10s));
-  EXPECT_TRUE(syncOverlappedStore) << "the intent's sync started before the store ended";
-  EXPECT_EQ(deposited.wait_for(200ms), std::future_status::timeout)
-      << "the answer waits for the intent's sync, though the key is stored";
-  syncMayEnd.open();
-  const Status status = deposited.get();
-  ASSERT_TRUE(status.isOk()) << status.toString();
-  EXPECT_TRUE(activeLogHolds("\"op\":\"key.store.intent\",\"outcome\":\"pending\""))
-      << "the intent is in the file when the deposit is answered";
-
-  fs_->onDatasync({});
-  const auto records = closeAndRead("rq-1");
-  EXPECT_EQ(operations(records), (std::vector<std::string>{"key.store.intent", "key.deposit"}));
-  ASSERT_EQ(records.size(), 2u);
-  EXPECT_EQ(records[0].outcome, "pending");
-  EXPECT_EQ(records[0].detail, "post");
-  EXPECT_EQ(records[0].userId, "7a5c1f0e-3b1d-4b8e-9c2a-0d4e5f6a7b8c");
-  EXPECT_EQ(records[1].outcome, "ok");
-  EXPECT_EQ(records[1].httpStatus, 200u);
-}
-
-// The key is stored but the record saying it would be is not durable: the client is told to
-// retry (503), and once the log takes records again the outcome says what happened.
-TEST_F(AuditedReleaseTest, AStoredKeyWhoseIntentCannotBeMadeDurableIsAnswered503AndSaysSo) {
-  fs_->failDatasync({.error = EIO});
-  const Status status =
-      service_->depositUserKey(kRequest, someKey(), api::DepositMode::kCreateOrReplace);
-  EXPECT_EQ(inner_->calls, 1) << "the store ran while the intent was being synced";
-  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
-  EXPECT_EQ(fs_->counts().failedDatasyncs, 1);
-
-  const auto records = closeAndRead("rq-1");
-  EXPECT_EQ(operations(records), (std::vector<std::string>{"key.replace"}));
-  ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(records[0].outcome, "ok") << "the key was stored";
-  EXPECT_EQ(records[0].httpStatus, 503u);
-  EXPECT_EQ(records[0].detail, "put; answered 503: the intent was not durable");
-}
-
-TEST_F(AuditedReleaseTest, AFailedDepositIsRecordedAfterItsIntent) {
-  inner_->stored = [] { return Status(StatusCode::kAlreadyExists, "the user has a key"); };
-  EXPECT_EQ(service_->depositUserKey(kRequest, someKey(), api::DepositMode::kCreateOnly).code(),
-            StatusCode::kAlreadyExists);
-  const auto records = closeAndRead("rq-1");
-  EXPECT_EQ(operations(records), (std::vector<std::string>{"key.store.intent", "key.refused"}));
-  ASSERT_EQ(records.size(), 2u);
-  EXPECT_EQ(records[1].outcome, "rejected");
-  EXPECT_EQ(records[1].httpStatus,
-            static_cast<unsigned>(api::httpStatusFor(Status(StatusCode::kAlreadyExists, ""),
-                                                     api::StatusSource::kKeyService)));
-}
-
-// The log is unhealthy: nothing is stored, and no intent is written.
-TEST_F(AuditedReleaseTest, NothingIsStoredWhileTheLogCannotBeWritten) {
-  fs_->failDatasync({.error = EIO, .times = 100});
-  EXPECT_FALSE(log_->append(test::sampleRecord(1)).isOk());
-  ASSERT_FALSE(log_->healthy());
-  EXPECT_EQ(service_->depositUserKey(kRequest, someKey(), api::DepositMode::kCreateOnly).code(),
-            StatusCode::kUnavailable);
-  EXPECT_EQ(inner_->calls, 0);
 }
 
 }  // namespace

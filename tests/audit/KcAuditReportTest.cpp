@@ -97,10 +97,9 @@ TEST_F(ReportTest, ReportOfATamperedLogLeadsWithTheFailedVerdict) {
 }
 
 // The daemon's release sequence: a key.release.intent synced before the unwrap, the token
-// operation and the outcome deferred after it; a deposit's likewise with key.store.intent and
-// token.wrap. kc-audit verify and report accept them; the report lists the intents no outcome
-// follows (a daemon stopped between the two).
-TEST_F(ReportTest, ReleaseAndStoreIntentsAreVerifiedAndThoseWithoutAnOutcomeAreListed) {
+// operation and the outcome deferred after it. kc-audit verify and report accept it; the report
+// lists the intents no outcome follows (a daemon stopped between the two).
+TEST_F(ReportTest, ReleaseIntentsAreVerifiedAndThoseWithoutAnOutcomeAreListed) {
   auto signer = std::make_shared<test::OpenSslSigner>();
   const auto pem = dir_ / "intents.pem";
   test::writeFile(pem, signer->publicKeyPem());
@@ -135,14 +134,6 @@ TEST_F(ReportTest, ReleaseAndStoreIntentsAreVerifiedAndThoseWithoutAnOutcomeAreL
                                           : record(op::kKeyRefused, outcome::kNotFound, request)})
                     .isOk());
   }
-  // rq-stored has its outcome; rq-wrapped stops after its token.wrap.
-  for (const std::string request : {"rq-stored", "rq-wrapped"}) {
-    auto intent = (*log)->appendStarted({record(op::kKeyStoreIntent, outcome::kPending, request)});
-    ASSERT_TRUE(intent.wait().isOk());
-    std::vector<AuditRecord> after{record(op::kTokenWrap, outcome::kOk, request)};
-    if (request == "rq-stored") after.push_back(record(op::kKeyDeposit, outcome::kOk, request));
-    ASSERT_TRUE((*log)->appendDeferred(after).isOk());
-  }
   ASSERT_TRUE((*log)->close().isOk());  // sealed by its closing checkpoint
   const std::string file = (dir_ / "intents" / "audit.log").string();
   const auto ops = [&] {
@@ -150,11 +141,10 @@ TEST_F(ReportTest, ReleaseAndStoreIntentsAreVerifiedAndThoseWithoutAnOutcomeAreL
     for (const auto& line : test::readLines(file)) out.push_back(parseRecord(line)->operation);
     return out;
   }();
-  EXPECT_EQ(ops, (std::vector<std::string>{
-                     "log.open", "key.release.intent", "token.unwrap", "key.release",
-                     "key.release.intent", "token.unwrap", "key.refused", "key.release.intent",
-                     "key.release.intent", "token.unwrap", "key.store.intent", "token.wrap",
-                     "key.deposit", "key.store.intent", "token.wrap", "checkpoint"}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"log.open", "key.release.intent", "token.unwrap",
+                                           "key.release", "key.release.intent", "token.unwrap",
+                                           "key.refused", "key.release.intent",
+                                           "key.release.intent", "token.unwrap", "checkpoint"}));
 
   const auto verified =
       test::runProcess({test::kcAuditPath(), "verify", "--public-key", pem.string(), file});
@@ -167,11 +157,8 @@ TEST_F(ReportTest, ReleaseAndStoreIntentsAreVerifiedAndThoseWithoutAnOutcomeAreL
   const auto section = page.find("id=\"unresolved-intents\"");
   ASSERT_NE(section, std::string::npos);
   const std::string unresolved = page.substr(section, page.find("</section>", section) - section);
-  EXPECT_NE(unresolved.find("Releases and deposits without an outcome (3)"), std::string::npos)
-      << unresolved;
+  EXPECT_NE(unresolved.find("Releases without an outcome (2)"), std::string::npos) << unresolved;
   EXPECT_NE(unresolved.find("rq-cut-off"), std::string::npos) << unresolved;
-  EXPECT_NE(unresolved.find("rq-wrapped"), std::string::npos) << unresolved;
-  EXPECT_EQ(unresolved.find("rq-stored"), std::string::npos) << unresolved;
   EXPECT_NE(unresolved.find("rq-unwrapped"), std::string::npos) << unresolved;
   EXPECT_EQ(unresolved.find("rq-released"), std::string::npos) << unresolved;
   EXPECT_EQ(unresolved.find("rq-missing"), std::string::npos) << unresolved;

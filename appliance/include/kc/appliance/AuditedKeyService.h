@@ -18,8 +18,7 @@
 // A release overlaps its audit sync with the token: a "key.release.intent" record is handed
 // to the log before the store read and unwrap, and the key leaves only once that record is
 // durable; the token operation and the outcome follow without a sync of their own. A deposit
-// or replacement does the same with a "key.store.intent" record, synced while the key is
-// wrapped and stored: the answer waits for it.
+// writes its records after storing, made durable by one group-committed sync.
 //
 // Wiring: the AuditTrail observes the inner UserKeyService (it buffers the token operations
 // of each request); the AuditedKeyService wraps that service.
@@ -88,10 +87,7 @@ class AuditedKeyService final : public api::KeyService {
   // once the intent is durable (UNAVAILABLE, the key wiped, when it cannot be made so). The
   // token operations and the outcome follow as deferred records (AuditLog::appendDeferred).
   Result<SecretBytes> fetchUserKey(const api::RequestContext& context) override;
-  // Refused (UNAVAILABLE) before storing anything while the log is unhealthy. A
-  // "key.store.intent" record started, the inner deposit while it syncs, then the answer once
-  // the intent is durable (UNAVAILABLE when it cannot be made so, though the key was stored:
-  // the client retries). The token operation and the outcome follow as deferred records.
+  // Refused (UNAVAILABLE) before storing anything while the log is unhealthy.
   Status depositUserKey(const api::RequestContext& context, const SecretBytes& key,
                         api::DepositMode mode) override;
   // The inner report and an "audit-log" component.
@@ -118,10 +114,9 @@ class AuditedKeyService final : public api::KeyService {
   std::vector<audit::AuditRecord> recordsOf(const api::RequestContext& context,
                                             audit::AuditRecord outcome,
                                             std::chrono::steady_clock::time_point start);
-  // recordsOf(), queued to join the next sync (the request's durable intent already covers
-  // its answer); errors are logged.
-  void writeDeferred(const api::RequestContext& context, audit::AuditRecord outcome,
-                     std::chrono::steady_clock::time_point start);
+  // recordsOf(), made durable; errors are logged.
+  Status write(const api::RequestContext& context, audit::AuditRecord outcome,
+               std::chrono::steady_clock::time_point start);
   void writeSummaries(const std::vector<RefusalSummary>& summaries);
   void watchRefusalIntervals();
 

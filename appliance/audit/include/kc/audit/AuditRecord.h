@@ -76,13 +76,6 @@ inline constexpr std::string_view kKeyRelease = "key.release";
 // key.refused or integrity.failure) say what happened; they are synced after the answer, so
 // an intent with no outcome after it (a crash in between) means the key may have been sent.
 inline constexpr std::string_view kKeyReleaseIntent = "key.release.intent";
-// Written and synced while a deposit (POST) or replacement (PUT) wraps and stores the key,
-// with "outcome":"pending", the request's ids, user and client, "key" empty and "detail" "post"
-// or "put": the daemon answers only once this record is durable. The records of the same
-// "request" that follow (token.wrap, then key.deposit, key.replace, key.refused or
-// integrity.failure) say what happened; they are synced after the answer, so an intent with no
-// outcome after it (a crash in between) means the key may have been stored.
-inline constexpr std::string_view kKeyStoreIntent = "key.store.intent";
 inline constexpr std::string_view kKeyDeposit = "key.deposit";
 inline constexpr std::string_view kKeyReplace = "key.replace";
 inline constexpr std::string_view kKeyRefused = "key.refused";
@@ -146,8 +139,7 @@ inline constexpr std::string_view kConflict = "conflict";
 // (the detail says why).
 inline constexpr std::string_view kAlreadyPresent = "already_present";
 inline constexpr std::string_view kFailed = "failed";
-// key.release.intent, key.store.intent and key.rewrap.intent only: the outcome follows in a
-// later record.
+// key.release.intent only: its outcome follows in a later record of the same request.
 inline constexpr std::string_view kPending = "pending";
 }  // namespace outcome
 
