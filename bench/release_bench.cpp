@@ -509,21 +509,21 @@ int fsyncRate(const Flags& flags) {
   // A worker thread's exception would end the process; keep the first and rethrow it here.
   std::mutex failureLock;
   std::string failure;
-  const double rate = measure(threads, std::stod(flag(flags, "seconds")), [&](int t) {
-                        const int fd = files[static_cast<std::size_t>(t)]->get();
-                        return [&, fd]() {
-                          try {
-                            appendDurably(fd, line);
-                          } catch (const std::exception& error) {
-                            const std::lock_guard lock(failureLock);
-                            if (failure.empty()) failure = error.what();
-                          }
-                        };
-                      }).rate;
+  const Measured measured = measure(threads, std::stod(flag(flags, "seconds")), [&](int t) {
+    const int fd = files[static_cast<std::size_t>(t)]->get();
+    return [&, fd]() {
+      try {
+        appendDurably(fd, line);
+      } catch (const std::exception& error) {
+        const std::lock_guard lock(failureLock);
+        if (failure.empty()) failure = error.what();
+      }
+    };
+  });
   files.clear();
   for (const auto& path : paths) std::filesystem::remove(path);
   if (!failure.empty()) throw std::runtime_error(failure);
-  std::cout << static_cast<long>(rate) << "\n";
+  std::cout << static_cast<long>(measured.rate) << "\n";
   return 0;
 }
 

@@ -98,23 +98,14 @@ bool exists(Session& session, const Dialect& dialect, const UserId& userId) {
   return count > 0;
 }
 
-void insertRow(Session& session, const Dialect& dialect, const UserKeyWrite& write, Timestamp at) {
-  const Poco::Int64 created = toMillis(write.creationTime.value_or(at));
-  const Poco::Int64 revised = toMillis(write.revisionTime.value_or(at));
-  const Poco::Int64 accessed = write.lastAccessTime ? toMillis(*write.lastAccessTime) : 0;
-  session << dialect.sql(std::string("INSERT INTO kc_user_keys (") + kColumns +
-                         ") VALUES (?, ?, ?, 1, ?, ?, ?)"),
-      bind(write.userId.str()), bind(BLOB(write.envelope)), bind(write.wrappingKeyId),
-      bind(created), bind(revised), bind(accessed), now;
-}
-
 // Rows per INSERT of insertRows: 7 parameters each, far below every back-end's limit on
 // parameters per statement (SQLite's is 32766), and a round trip to a remote database per
 // this many rows rather than per row.
 constexpr std::size_t kRowsPerInsert = 100;
 
-// insertRow for each of `writes`, as multi-row INSERTs; all or, on an error, none of a
-// statement's rows are inserted (the caller's transaction decides about the earlier ones).
+// Inserts `writes` (revision 1; times left empty become `at`) as multi-row INSERTs; all or, on
+// an error, none of a statement's rows are inserted (the caller's transaction decides about the
+// earlier ones).
 void insertRows(Session& session, const Dialect& dialect, std::span<const UserKeyWrite> writes,
                 Timestamp at) {
   std::string sql;
@@ -368,7 +359,7 @@ Status SqlUserKeyStore::insert(const UserKeyWrite& write) {
     });
   }
   Status inserted = withSession("insert user key", [&](Session& session) {
-    insertRow(session, dialect_, write, storeNow());
+    insertRows(session, dialect_, {&write, 1}, storeNow());
     return Status::ok();
   });
   if (inserted.isOk()) return inserted;
@@ -441,7 +432,7 @@ Status SqlUserKeyStore::upsert(const UserKeyWrite& write) {
     // The batch holds the write lock: nobody can insert between the replace and the insert.
     return groupCommit_->run("upsert user key", [&](Session& session) {
       if (replaceRow(session, write, std::nullopt) != Replaced::kDone) {
-        insertRow(session, dialect_, write, storeNow());
+        insertRows(session, dialect_, {&write, 1}, storeNow());
       }
       return Status::ok();
     });
@@ -453,7 +444,7 @@ Status SqlUserKeyStore::upsert(const UserKeyWrite& write) {
     Status written = withSession("upsert user key", [&](Session& session) {
       if (replaceRow(session, write, std::nullopt) != Replaced::kDone) {
         inserting = true;
-        insertRow(session, dialect_, write, storeNow());
+        insertRows(session, dialect_, {&write, 1}, storeNow());
       }
       return Status::ok();
     });
