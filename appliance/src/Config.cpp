@@ -102,8 +102,9 @@ Result<storage::OdbcDialect> parseDialect(const Value& value) {
   if (text == "sqlserver") return storage::OdbcDialect::kSqlServer;
   if (text == "postgresql") return storage::OdbcDialect::kPostgreSql;
   if (text == "sqlite") {
-    // Debian's sqliteodbc cuts values over 255 bytes (every envelope) and loses track of other
-    // connections' commits: fine for testing the ODBC code path, never for keys.
+    // Debian's sqliteodbc cuts values over 255 bytes (every envelope), loses track of other
+    // connections' commits and, when a statement fails, writes past the SQL text Poco hands
+    // it (SQLNativeSql), corrupting the heap: never for keys.
     return settingError("database.odbc_dialect", value,
                         "SQLite through ODBC corrupts envelopes; use database.provider = sqlite" +
                             quoted("database.odbc_dialect", value));

@@ -33,11 +33,11 @@ std::vector<std::string> schemaV1(TextType text, const std::string& blobType,
 const std::string kVersionColumns =
     "(version INTEGER NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL)";
 
-Dialect sqlite(std::string name, const std::string& connector) {
-  return {std::move(name),
-          connector,
+Dialect sqlite() {
+  return {"sqlite",
+          "sqlite",
           false,
-          connector != "odbc",
+          true,
           MigrationLock::kSqliteImmediateTransaction,
           "CREATE TABLE IF NOT EXISTS kc_schema_version " + kVersionColumns,
           {schemaV1([](int n) { return "VARCHAR(" + std::to_string(n) + ")"; }, "BLOB", "")},
@@ -77,7 +77,7 @@ namespace {
 Dialect dialectWithoutCatalog(const StoreConfig& config) {
   switch (config.backend) {
     case StoreBackend::kSqlite:
-      return sqlite("sqlite", "sqlite");
+      return sqlite();
     case StoreBackend::kPostgreSql:
       return postgres("postgresql", "postgresql", true);
     case StoreBackend::kMySql:
@@ -98,8 +98,6 @@ Dialect dialectWithoutCatalog(const StoreConfig& config) {
       switch (config.odbcDialect) {
         case OdbcDialect::kPostgreSql:
           return postgres("odbc/postgresql", "odbc", false);
-        case OdbcDialect::kSqlite:
-          return sqlite("odbc/sqlite", "odbc");
         case OdbcDialect::kSqlServer:
           break;
       }
@@ -117,7 +115,7 @@ Dialect dialectWithoutCatalog(const StoreConfig& config) {
                   "VARBINARY(MAX)", "")},
               "OFFSET 0 ROWS FETCH NEXT ? ROWS ONLY"};
   }
-  return sqlite("sqlite", "sqlite");
+  return sqlite();
 }
 
 std::string countTablesQuery(const StoreConfig& config) {
@@ -137,8 +135,6 @@ std::string countTablesQuery(const StoreConfig& config) {
       switch (config.odbcDialect) {
         case OdbcDialect::kPostgreSql:
           return postgres;
-        case OdbcDialect::kSqlite:
-          return sqlite;
         case OdbcDialect::kSqlServer:
           break;
       }

@@ -250,7 +250,7 @@ Status SqlUserKeyStore::statementError(std::string_view operation,
 
 Status SqlUserKeyStore::statementFailure(std::string_view operation, const std::exception& error,
                                          SessionPool::Lease& lease) {
-  // A driver's state after an error is its own business: sqliteodbc, for one, can keep the failed
+  // A driver's state after an error is its own business: a driver may keep the failed
   // statement's read snapshot open, so the session would go on answering from the past.
   lease.discard();
   if (!isSqliteBusy(error) && !SessionPool::answers(lease.session())) {

@@ -29,8 +29,6 @@ std::string targetName(StoreTarget target) {
       return "MariaDB";
     case StoreTarget::kOdbcPostgreSql:
       return "OdbcPostgreSQL";
-    case StoreTarget::kOdbcSqlite:
-      return "OdbcSQLite";
   }
   return "unknown";
 }
@@ -75,16 +73,6 @@ std::optional<StoreConfig> freshStoreConfig(StoreTarget target, const TempDir& d
                                 "};Server=127.0.0.1;Port=" + std::to_string(server->port()) +
                                 ";Database=" + server->createDatabase() + ";Uid=" + server->user() +
                                 ";Pwd=" + server->password() + ";";
-      return config;
-    }
-    case StoreTarget::kOdbcSqlite: {
-      const auto* drivers = sharedOdbcDrivers(whyNot);
-      if (!drivers) return std::nullopt;
-      config.backend = StoreBackend::kOdbc;
-      config.odbcDialect = OdbcDialect::kSqlite;
-      config.connectionString = "Driver={" + drivers->sqlite + "};Database=" +
-                                (dir / ("keys-" + std::to_string(++files) + ".db")).string() +
-                                ";Timeout=5000;SyncPragma=FULL;JournalMode=WAL;";
       return config;
     }
   }

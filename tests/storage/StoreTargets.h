@@ -18,11 +18,11 @@
 
 namespace kc::test {
 
-enum class StoreTarget { kSqlite, kPostgreSql, kMariaDb, kOdbcPostgreSql, kOdbcSqlite };
+enum class StoreTarget { kSqlite, kPostgreSql, kMariaDb, kOdbcPostgreSql };
 
 inline const std::vector<StoreTarget> kAllStoreTargets = {
     StoreTarget::kSqlite, StoreTarget::kPostgreSql, StoreTarget::kMariaDb,
-    StoreTarget::kOdbcPostgreSql, StoreTarget::kOdbcSqlite};
+    StoreTarget::kOdbcPostgreSql};
 
 std::string targetName(StoreTarget target);
 // For INSTANTIATE_TEST_SUITE_P.

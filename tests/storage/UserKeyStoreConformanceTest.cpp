@@ -49,15 +49,6 @@ class UserKeyStoreConformance : public ::testing::TestWithParam<StoreTarget> {
     return store.isOk() ? std::move(store).value() : nullptr;
   }
 
-  // Debian's sqliteodbc, the ODBC test vehicle, loses track of commits made by its other
-  // connections in one process (a committed row stayed invisible to fresh connections), at any
-  // unixODBC threading level; concurrency is tested over ODBC with psqlodbc instead.
-  void skipWhereTheDriverIsNotConcurrent() {
-    if (GetParam() == StoreTarget::kOdbcSqlite) {
-      GTEST_SKIP() << "sqliteodbc is not reliable with concurrent connections (see README)";
-    }
-  }
-
   UserKeyRecord mustGet(const UserId& userId) {
     auto record = store_->get(userId);
     EXPECT_TRUE(record.isOk()) << record.status().toString();
@@ -91,11 +82,6 @@ TEST_P(UserKeyStoreConformance, InsertedRecordReadsBackWithRevisionOneAndNoAcces
 }
 
 TEST_P(UserKeyStoreConformance, EnvelopeBytesRoundTripExactly) {
-  if (GetParam() == StoreTarget::kOdbcSqlite) {
-    // Known limitation of the test vehicle, not of the store: Debian's sqliteodbc driver under
-    // Poco's ODBC connector returns BLOBs and strings longer than 255 bytes corrupted or cut.
-    GTEST_SKIP() << "sqliteodbc returns values over 255 bytes corrupted (see README)";
-  }
   UserKeyWrite write = writeFor(2, "wrap-1", "");
   for (int i = 0; i < 1024; ++i) write.envelope.push_back(static_cast<std::uint8_t>(i * 7));
   write.envelope[0] = 0;  // a leading NUL must survive too
@@ -127,7 +113,6 @@ TEST_P(UserKeyStoreConformance, SecondInsertForOneUserIsAlreadyExistsAndKeepsThe
 }
 
 TEST_P(UserKeyStoreConformance, ConcurrentInsertsForOneUserHaveExactlyOneWinner) {
-  skipWhereTheDriverIsNotConcurrent();
   constexpr int kUsers = 10;
   constexpr int kThreads = 4;
   std::vector<std::vector<Status>> results(kThreads);
@@ -178,7 +163,6 @@ TEST_P(UserKeyStoreConformance, UpsertCreatesThenReplacesKeepingCreationAndAcces
 }
 
 TEST_P(UserKeyStoreConformance, ConcurrentUpsertsAreEachCountedInTheRevision) {
-  skipWhereTheDriverIsNotConcurrent();
   constexpr int kThreads = 4;
   constexpr int kEach = 15;
   std::vector<std::thread> threads;
@@ -222,7 +206,6 @@ TEST_P(UserKeyStoreConformance, ReplaceIfRevisionOfMissingUserIsNotFound) {
 // A rotation (read, rewrap, compare-and-swap) racing with PUTs must never drop a PUT: the final
 // envelope is the last PUT's, possibly rewrapped.
 TEST_P(UserKeyStoreConformance, CompareAndSwapNeverOverwritesAConcurrentWriter) {
-  skipWhereTheDriverIsNotConcurrent();
   const UserId user = userIdFor(9);
   ASSERT_TRUE(store_->insert(writeFor(9, "old", "put-0")).isOk());
   constexpr int kPuts = 40;
@@ -319,7 +302,6 @@ TEST_P(UserKeyStoreConformance, PagingByWrappingKeyVisitsEachRecordOnceInAscendi
 }
 
 TEST_P(UserKeyStoreConformance, PagingIsStableUnderConcurrentWrites) {
-  skipWhereTheDriverIsNotConcurrent();
   constexpr int kOriginal = 150;
   std::vector<UserKeyWrite> writes;
   for (int i = 0; i < kOriginal; ++i) writes.push_back(writeFor(1000 + i, "key-A", "a"));

@@ -311,15 +311,13 @@ const OdbcDrivers* sharedOdbcDrivers(std::string& whyNot) {
   std::lock_guard lock(mutex);
   if (!drivers && failure.empty()) {
     const std::string postgres = findDriver("odbc-postgresql", "psqlodbcw.so");
-    const std::string sqlite = findDriver("libsqliteodbc", "libsqlite3odbc.so");
-    if (postgres.empty() || sqlite.empty()) {
-      failure = "ODBC drivers not installed (odbc-postgresql, libsqliteodbc: run scripts/setup)";
+    if (postgres.empty()) {
+      failure = "ODBC driver not installed (odbc-postgresql: run scripts/setup)";
     } else {
       dir = std::make_unique<TempDir>("kc-odbc");
       OdbcDrivers names;
-      writeFile(dir->path() / "odbcinst.ini", "[" + names.postgres + "]\nDriver=" + postgres +
-                                                  "\nThreading=2\n\n[" + names.sqlite +
-                                                  "]\nDriver=" + sqlite + "\nThreading=2\n");
+      writeFile(dir->path() / "odbcinst.ini",
+                "[" + names.postgres + "]\nDriver=" + postgres + "\nThreading=2\n");
       writeFile(dir->path() / "odbc.ini", "");
       ::setenv("ODBCSYSINI", dir->path().c_str(), 1);
       drivers = std::make_unique<OdbcDrivers>(names);

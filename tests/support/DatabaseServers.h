@@ -83,7 +83,6 @@ class MariaDbServer {
 // Driver names registered in the odbcinst.ini that ODBCSYSINI points at.
 struct OdbcDrivers {
   std::string postgres = "KcPostgreSQL";
-  std::string sqlite = "KcSQLite3";
 };
 
 // The process-wide instances, started on first call; nullptr (and `whyNot`) if unavailable.

@@ -20,7 +20,6 @@ enum class StoreBackend {
 enum class OdbcDialect {
   kSqlServer,   // Microsoft SQL Server 2012 or newer (untested here, see README)
   kPostgreSql,  // Debian's psqlodbc driver
-  kSqlite,      // Debian's sqliteodbc driver
 };
 
 struct StoreConfig {
