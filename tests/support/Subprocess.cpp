@@ -149,10 +149,40 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
   if (log < 0) throw std::runtime_error("cannot open " + logPath);
   pid_ = spawn(argv, options, -1, log, log, {});
   close(log);
+  // The child makes itself a group leader too; doing it here as well closes the window in
+  // which the guard could find no such group.
+  setpgid(pid_, pid_);
+  armOrphanGuard();
 }
 
 BackgroundProcess::~BackgroundProcess() {
   stop(SIGTERM, std::chrono::seconds(10));
+  disarmOrphanGuard();
+}
+
+// The pipe's write end is close-on-exec and held by this process alone, so the guard's read
+// ends only when this process is gone (or disarmOrphanGuard kills the guard first).
+void BackgroundProcess::armOrphanGuard() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+  }
+  guardPid_ =
+      spawn({"/bin/sh", "-c", "read -r line; kill -KILL -" + std::to_string(pid_) + " 2>/dev/null",
+             "kc-orphan-guard"},
+            {}, fds[0], -1, -1, {});
+  close(fds[0]);
+  guardFd_ = fds[1];
+}
+
+// Called once the program is reaped: its process-group id may be reused from then on.
+void BackgroundProcess::disarmOrphanGuard() {
+  if (guardPid_ <= 0) return;
+  kill(guardPid_, SIGKILL);
+  waitpid(guardPid_, nullptr, 0);
+  close(guardFd_);
+  guardPid_ = -1;
+  guardFd_ = -1;
 }
 
 bool BackgroundProcess::running() {
@@ -161,6 +191,7 @@ bool BackgroundProcess::running() {
   const pid_t r = waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
     exitCode_ = decodeWaitStatus(status);
+    disarmOrphanGuard();
     return false;
   }
   return r == 0;
@@ -180,6 +211,7 @@ int BackgroundProcess::stop(int signal, std::chrono::milliseconds grace) {
   int status = 0;
   waitpid(pid_, &status, 0);
   exitCode_ = decodeWaitStatus(status);
+  disarmOrphanGuard();
   return *exitCode_;
 }
 

@@ -30,7 +30,9 @@ struct ProcessOptions {
 ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
 // A program left running in the background; stopped (SIGTERM, then SIGKILL) when destroyed.
-// Its standard output and error go to `logPath`.
+// Its standard output and error go to `logPath`. It never outlives the test process: should
+// that die first (a crash, an abort, ctest's kill at a timeout), a guard kills the program's
+// process group, so no database server or daemon is left running after a failed suite.
 class BackgroundProcess {
  public:
   BackgroundProcess(const std::vector<std::string>& argv, const std::string& logPath,
@@ -46,8 +48,14 @@ class BackgroundProcess {
   int stop(int signal = 15, std::chrono::milliseconds grace = std::chrono::seconds(10));
 
  private:
+  void armOrphanGuard();
+  void disarmOrphanGuard();
+
   pid_t pid_ = -1;
   std::optional<int> exitCode_;
+  // A shell in its own process group, blocked reading a pipe whose one writer is guardFd_.
+  pid_t guardPid_ = -1;
+  int guardFd_ = -1;
 };
 
 // The first sanitizer report (AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer,
